@@ -1,0 +1,13 @@
+"""The Celery app. Queues: `k6` (one load test per worker at a time) and `analyzers`."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "k6intel.settings")
+
+app = Celery("k6intel")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

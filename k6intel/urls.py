@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from runs import api
+from runs.errors import json_404
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("admin/", admin.site.urls),
+    path("captcha/", include("captcha.urls")),
+    path("api/run", api.RunCreateView.as_view(), name="api-run"),
+    path("api/runjs", api.RunScriptView.as_view(), name="api-runjs"),
+    path("api/captcha", api.CaptchaView.as_view(), name="api-captcha"),
+    path("api/result/list", api.ResultListView.as_view(), name="api-result-list"),
+    path("api/result/<uuid:run_id>", api.ResultView.as_view(), name="api-result"),
+    path("api/download/<uuid:run_id>", api.DownloadView.as_view(), name="api-download"),
+    path("api/download/<uuid:run_id>/<str:kind>", api.DownloadExportView.as_view(), name="api-download-kind"),
+    path("api/resetdata", api.ResetDataView.as_view(), name="api-resetdata"),
+    path("api/run/<uuid:run_id>/events", api.run_events, name="api-run-events"),
+    path("api/run/<uuid:run_id>/cancel", api.CancelView.as_view(), name="api-run-cancel"),
+    path("api/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api-schema"),
+    path(
+        "api/docs",
+        SpectacularSwaggerView.as_view(url_name="api-schema", authentication_classes=[], permission_classes=[]),
+        name="api-docs",
+    ),
+]
+
+
+def handler404(request, exception=None):  # noqa: ANN001, ANN201  (Django's signature)
+    if request.path.startswith("/api/"):
+        return json_404(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

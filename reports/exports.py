@@ -1,0 +1,86 @@
+"""Machine-readable exports for CI: the JSON result, the time series as CSV, and JUnit XML."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import orjson
+
+CSV_COLUMNS = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "iterations")
+
+
+def json_export(document: dict[str, Any]) -> bytes:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def csv_export(timeseries: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    statuses = sorted({status for point in timeseries for status in point.get("statuses", {})})
+    writer.writerow([*CSV_COLUMNS, *(f"status_{status}" for status in statuses)])
+    for point in timeseries:
+        writer.writerow([*(point[column] for column in CSV_COLUMNS), *(point.get("statuses", {}).get(s, 0) for s in statuses)])
+    return out.getvalue().encode()
+
+
+def junit_export(document: dict[str, Any]) -> bytes:
+    """One suite for the SLA (a case per criterion), one for the k6 thresholds (a case per threshold)."""
+    root = ET.Element("testsuites", name=f"k6intel run {document['id']}")
+    root.append(_sla_suite(document))
+    root.append(_thresholds_suite(document))
+    root.set("tests", str(sum(int(suite.get("tests", "0")) for suite in root)))
+    root.set("failures", str(sum(int(suite.get("failures", "0")) for suite in root)))
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def _suite(name: str, document: dict[str, Any]) -> ET.Element:
+    return ET.Element(
+        "testsuite",
+        name=name,
+        timestamp=(document.get("finished_at") or document.get("created_at") or "")[:19],
+        time=str(round(sum(document.get("stage_durations_s", {}).values()), 3)),
+        errors="0",
+        skipped="0",
+    )
+
+
+def _sla_suite(document: dict[str, Any]) -> ET.Element:
+    suite = _suite(f"SLA ({document.get('project')})", document)
+    criteria = document.get("sla", {}).get("criteria", [])
+    for criterion in criteria:
+        case = ET.SubElement(suite, "testcase", name=criterion["label"], classname="k6intel.sla", time="0")
+        if not criterion["met"]:
+            message = f"{criterion['label']} = {criterion['value']:.6g}, required {criterion['comparator']} {criterion['threshold']:.6g}"
+            failure = ET.SubElement(case, "failure", message=message, type="SLA")
+            failure.text = f"{message} ({criterion['points']:.1f} of {criterion['max_points']:.0f} points)"
+    if not criteria:
+        case = ET.SubElement(suite, "testcase", name="SLA evaluated", classname="k6intel.sla", time="0")
+        reason = "; ".join(document.get("sla", {}).get("reasons", [])) or "the run produced no scorecard"
+        ET.SubElement(case, "failure", message=reason, type="SLA").text = reason
+    suite.set("tests", str(len(suite)))
+    suite.set("failures", str(sum(1 for case in suite if case.find("failure") is not None)))
+    return suite
+
+
+def _thresholds_suite(document: dict[str, Any]) -> ET.Element:
+    suite = _suite("k6 thresholds", document)
+    metrics = document.get("metrics", {})
+    for threshold in document.get("thresholds", []):
+        case = ET.SubElement(
+            suite, "testcase", name=f"{threshold['metric']}: {threshold['expression']}", classname="k6intel.thresholds", time="0"
+        )
+        if not threshold["ok"]:
+            observed = metrics.get(threshold["metric"].split("{")[0], {})
+            message = f"{threshold['metric']} {threshold['expression']} failed; observed {_observed(observed)}"
+            ET.SubElement(case, "failure", message=message, type="threshold").text = message
+    suite.set("tests", str(len(suite)))
+    suite.set("failures", str(sum(1 for case in suite if case.find("failure") is not None)))
+    return suite
+
+
+def _observed(values: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value:.6g}" for key, value in values.items() if isinstance(value, int | float)) or "no data"

@@ -1,0 +1,393 @@
+"""The PDF report (ReportLab), built from the result document the API returns, so the numbers match."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from django.conf import settings
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    Preformatted,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from reports.charts import line_chart
+
+FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
+GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}
+SCRIPT_LINES = 250
+Flowables = list[Any]
+
+
+def _register_fonts() -> None:
+    # DejaVu (bundled, see static/fonts/LICENSE-DejaVu.txt) covers accents, CJK-free scripts, arrows and ≤ ≥.
+    if "DejaVuSans" in pdfmetrics.getRegisteredFontNames():
+        return
+    pdfmetrics.registerFont(TTFont("DejaVuSans", FONT_DIR / "DejaVuSans.ttf"))
+    pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdfmetrics.registerFont(TTFont("DejaVuSansMono", FONT_DIR / "DejaVuSansMono.ttf"))
+    pdfmetrics.registerFontFamily("DejaVuSans", normal="DejaVuSans", bold="DejaVuSans-Bold")
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=base["BodyText"], fontName="DejaVuSans", fontSize=9, leading=12)
+    return {
+        "body": body,
+        "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
+        "h1": ParagraphStyle(
+            "h1", parent=body, fontName="DejaVuSans-Bold", fontSize=15, leading=19, spaceBefore=10, spaceAfter=6
+        ),
+        "h2": ParagraphStyle("h2", parent=body, fontName="DejaVuSans-Bold", fontSize=11, leading=14, spaceBefore=8, spaceAfter=4),
+        "title": ParagraphStyle("title", parent=body, fontName="DejaVuSans-Bold", fontSize=26, leading=32, alignment=TA_CENTER),
+        "center": ParagraphStyle("center", parent=body, alignment=TA_CENTER, fontSize=11, leading=15),
+        "mono": ParagraphStyle("mono", parent=body, fontName="DejaVuSansMono", fontSize=7, leading=8.5),
+    }
+
+
+def render_pdf(document: dict[str, Any], path: Path, result_dir: Path) -> None:
+    _register_fonts()
+    styles = _styles()
+    story: Flowables = []
+    for section in SECTIONS:
+        story += section(document, styles, result_dir)
+    pdf = SimpleDocTemplate(
+        str(path), pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=18 * mm, bottomMargin=16 * mm,
+        title=f"k6intel report — {document['project']}", author="k6intel",
+    )  # fmt: skip
+    decorate = _page_decorator(document)
+    pdf.build(story, onFirstPage=decorate, onLaterPages=decorate)
+
+
+def _page_decorator(document: dict[str, Any]) -> Callable[[Any, Any], None]:
+    def decorate(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont("DejaVuSans", 7.5)
+        canvas.setFillColor(colors.grey)
+        width, height = A4
+        canvas.drawString(
+            16 * mm, height - 10 * mm, f"k6intel · {document['project']} · {document['target_url'] or 'script'}"[:110]
+        )
+        canvas.drawRightString(width - 16 * mm, height - 10 * mm, f"run {document['id']}")
+        canvas.drawString(16 * mm, 8 * mm, f"Generated {document.get('finished_at') or ''}"[:60])
+        canvas.drawRightString(width - 16 * mm, 8 * mm, f"Page {doc.page}")
+        canvas.restoreState()
+
+    return decorate
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def _p(text: Any, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(html.escape(str(text)), style)
+
+
+def _table(rows: list[list[Any]], styles: dict[str, ParagraphStyle], widths: list[float] | None = None) -> Table:
+    cells = [[_p(cell, styles["small"]) for cell in row] for row in rows]
+    table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1")),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b0bec5")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]))  # fmt: skip
+    return table
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _skipped(result: dict[str, Any] | None, styles: dict[str, ParagraphStyle]) -> Flowables | None:
+    """A skipped or failed analyzer still gets its section, saying why."""
+    if not result:
+        return [_p("This analyzer did not run for this run.", styles["body"])]
+    if result.get("status") != "ok":
+        return [
+            _p(f"{result.get('status', '').capitalize()}: {result.get('summary') or result.get('error') or ''}", styles["body"])
+        ]
+    return None
+
+
+# --- sections ---------------------------------------------------------------------
+
+
+def cover(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    grade = doc.get("grade") or "–"
+    badge = Table([[_p(grade, ParagraphStyle("badge", parent=styles["title"], fontSize=54, leading=60, textColor=colors.white))]],
+                  colWidths=[45 * mm], rowHeights=[40 * mm])  # fmt: skip
+    badge.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(GRADE_COLOURS.get(grade, "#607d8b"))),
+                               ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))  # fmt: skip
+    return [
+        Spacer(1, 35 * mm),
+        _p("Load test report", styles["title"]),
+        Spacer(1, 6 * mm),
+        _p(doc["project"], styles["center"]),
+        _p(doc["target_url"] or "k6 script", styles["center"]),
+        _p(f"Run {doc['id']} · {doc['status']} · finished {doc.get('finished_at') or '–'}", styles["center"]),
+        Spacer(1, 12 * mm),
+        badge,
+        Spacer(1, 4 * mm),
+        _p(f"Score {_num(doc.get('score'))} / 100 — {doc.get('grade_label') or 'not graded'}", styles["center"]),
+        PageBreak(),
+    ]
+
+
+def executive_summary(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    analysis = doc.get("analysis") or {}
+    source = "AI analysis" if analysis.get("source") == "ai" else "Written from the rule-based insights (no AI analysis)"
+    flow: Flowables = [_p("Executive summary", styles["h1"]), _p(source, styles["small"])]
+    flow.append(_p(analysis.get("executive_summary") or "No analysis was produced for this run.", styles["body"]))
+    if doc.get("error"):
+        flow.append(_p(f"Note: {doc['error']}", styles["body"]))
+    return flow
+
+
+def scorecard(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    sla = doc.get("sla") or {}
+    rows = [["Criterion", "Value", "Threshold", "Met", "Points"]]
+    for c in sla.get("criteria", []):
+        rows.append([c["label"], _num(c["value"], 4), f"{c['comparator']} {_num(c['threshold'], 4)}", "yes" if c["met"] else "NO",
+                     f"{c['points']:.1f} / {c['max_points']:.0f}"])  # fmt: skip
+    flow: Flowables = [_p("SLA scorecard", styles["h1"])]
+    flow.append(_table(rows, styles) if len(rows) > 1 else _p("; ".join(sla.get("reasons", [])) or "Not scored.", styles["body"]))
+    flow.append(
+        _p(f"Score {_num(sla.get('score'))}, grade {sla.get('grade', '–')} ({sla.get('grade_label', '')}).", styles["body"])
+    )
+    return flow
+
+
+def key_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    m = doc.get("metrics") or {}
+    reqs, failed, dur = m.get("http_reqs", {}), m.get("http_req_failed", {}), m.get("http_req_duration", {})
+    rows = [
+        ["Metric", "Value"],
+        ["Requests", f"{_num(reqs.get('count'))} ({_num(reqs.get('rate'))}/s)"],
+        ["Failed requests", f"{(failed.get('rate') or 0):.2%}"],
+        ["Latency avg / min / med", f"{_num(dur.get('avg'))} / {_num(dur.get('min'))} / {_num(dur.get('med'))} ms"],
+        ["Latency p90 / p95 / p99", f"{_num(dur.get('p90'))} / {_num(dur.get('p95'))} / {_num(dur.get('p99'))} ms"],
+        ["Latency max", f"{_num(dur.get('max'))} ms"],
+        ["Checks passed", f"{m['checks']['rate']:.2%}" if "checks" in m else "no checks"],
+        ["Iterations", _num(m.get("iterations", {}).get("count"))],
+        ["VUs max", _num(m.get("vus_max", {}).get("max"))],
+        [
+            "Data received / sent",
+            f"{_num(m.get('data_received', {}).get('count'))} / {_num(m.get('data_sent', {}).get('count'))} bytes",
+        ],
+        ["k6 exit", f"{doc['k6']['exit_code']} — {doc['k6']['exit_reason']}"],
+    ]
+    return [_p("Key metrics", styles["h1"]), _table(rows, styles, [60 * mm, 110 * mm])]
+
+
+def trends(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    series = doc.get("timeseries") or []
+    if not series:
+        return [_p("Trends", styles["h1"]), _p("No time series: the run produced no samples.", styles["body"])]
+    p90 = (doc.get("sla") or {}).get("thresholds", {}).get("p90_ms")
+    return [
+        _p("Trends", styles["h1"]),
+        KeepTogether(
+            [
+                _p("Latency trend", styles["h2"]),
+                line_chart(
+                    series,
+                    ("p50_ms", "p95_ms", "p99_ms"),
+                    "Latency (ms) per second",
+                    sla_line=p90,
+                    sla_label=f"SLA p90 ≤ {_num(p90, 0)} ms" if p90 else "",
+                ),
+            ]
+        ),  # fmt: skip
+        KeepTogether(
+            [_p("Error trend", styles["h2"]), line_chart(series, ("error_rate",), "Failed requests (%) per second", scale=100)]
+        ),
+        KeepTogether([_p("Throughput and VUs", styles["h2"]), line_chart(series, ("rps", "vus"), "Requests per second and VUs")]),
+    ]
+
+
+def endpoints(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    rows = [["Endpoint", "Method", "Status", "Count", "Errors", "p50", "p95", "p99"]]
+    for e in (doc.get("endpoints") or [])[:25]:
+        rows.append([e["name"], e["method"], e["status"], _num(e["count"]), f"{e['error_rate']:.1%}",
+                     _num(e["p50_ms"]), _num(e["p95_ms"]), _num(e["p99_ms"])])  # fmt: skip
+    widths = [70 * mm, 14 * mm, 13 * mm, 15 * mm, 14 * mm, 14 * mm, 14 * mm, 14 * mm]
+    return [_p("Endpoints", styles["h1"]), _table(rows, styles, widths) if len(rows) > 1 else _p("No requests.", styles["body"])]
+
+
+def thresholds_and_checks(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    flow: Flowables = [_p("Thresholds and checks", styles["h1"])]
+    thresholds = [["Metric", "Threshold", "Result"]] + [
+        [t["metric"], t["expression"], "passed" if t["ok"] else "FAILED"] for t in doc.get("thresholds") or []
+    ]
+    flow.append(_table(thresholds, styles) if len(thresholds) > 1 else _p("The script defines no thresholds.", styles["body"]))
+    checks = [["Check", "Group", "Passed", "Failed", "Rate"]] + [
+        [c["name"], c["group"] or "–", _num(c["passes"]), _num(c["fails"]), f"{c['rate']:.1%}"] for c in doc.get("checks") or []
+    ]
+    flow.append(Spacer(1, 3 * mm))
+    flow.append(_table(checks, styles) if len(checks) > 1 else _p("The script defines no checks.", styles["body"]))
+    return flow
+
+
+def insights(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    flow: Flowables = [_p("Insights", styles["h1"])]
+    for insight in doc.get("insights") or []:
+        evidence = ", ".join(f"{k} {v}" for k, v in insight["evidence"].items())
+        flow.append(_p(f"[{insight['severity']}] {insight['title']}", styles["h2"]))
+        flow.append(_p(f"Evidence: {evidence or '–'}", styles["small"]))
+        flow.append(_p(insight["recommendation"], styles["body"]))
+    if len(flow) == 1:
+        flow.append(_p("No rule found anything worth acting on.", styles["body"]))
+    return flow
+
+
+def ai_analysis(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    analysis = doc.get("analysis") or {}
+    ai = doc.get("ai") or {}
+    label = "AI analysis" if analysis.get("source") == "ai" else f"Analysis from the insights (AI: {ai.get('status', 'not run')})"
+    risk = analysis.get("risk_assessment") or {}
+    flow: Flowables = [_p(label, styles["h1"]), _p("Risk assessment", styles["h2"]),
+                       _p(f"Level: {risk.get('level', '–')}", styles["body"])]  # fmt: skip
+    flow += [_p(f"• {item}", styles["body"]) for item in risk.get("items", [])]
+    flow.append(_p("Optimization guidance", styles["h2"]))
+    flow += [
+        _p(f"{g['priority']}. {g['action']} — {g['impact']}", styles["body"]) for g in analysis.get("optimization_guidance", [])
+    ]
+    flow.append(_p("Bottlenecks", styles["h2"]))
+    flow += [_p(f"• {b}", styles["body"]) for b in analysis.get("bottlenecks", [])] or [_p("None identified.", styles["body"])]
+    flow += [_p("Scaling advice", styles["h2"]), _p(analysis.get("scaling_advice", "–"), styles["body"])]
+    flow.append(_p("Security notes", styles["h2"]))
+    flow += [_p(f"• {n}", styles["body"]) for n in analysis.get("security_notes", [])] or [_p("None.", styles["body"])]
+    if ai.get("status") == "ok":
+        flow.append(
+            _p(f"Model {ai.get('model')}, {ai.get('attempts')} attempt(s), {_num(ai.get('latency_ms'))} ms.", styles["small"])
+        )
+    return flow
+
+
+def security_headers(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    result = (doc.get("analyzers") or {}).get("headers")
+    flow: Flowables = [_p("Security headers", styles["h1"])]
+    if (skip := _skipped(result, styles)) is not None:
+        return flow + skip
+    assert result is not None
+    flow.append(
+        _p(
+            f"Grade {result['grade']} (score {result['score']}); {result['present']} of {result['total']} key headers present.",
+            styles["body"],
+        )
+    )
+    rows = [["Test", "Result", "Modifier", "Recommendation"]] + [
+        [t["name"], t["result"], f"{t['modifier']:+d}" if t["scored"] else "info", t["recommendation"] or "–"]
+        for t in result["tests"]
+    ]
+    return flow + [_table(rows, styles, [38 * mm, 55 * mm, 16 * mm, 71 * mm])]
+
+
+def tls(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    result = (doc.get("analyzers") or {}).get("tls")
+    flow: Flowables = [_p("SSL/TLS", styles["h1"])]
+    if (skip := _skipped(result, styles)) is not None:
+        return flow + skip
+    assert result is not None
+    sub = result["subscores"]
+    flow.append(_p(f"Grade {result['grade']} (score {sub['total']}: protocol {sub['protocol']}, key exchange {sub['key_exchange']}, "
+                   f"cipher {sub['cipher']}).", styles["body"]))  # fmt: skip
+    flow += [_p(f"Cap {c['grade']}: {c['reason']}", styles["body"]) for c in result["caps"]]
+    protocols = ", ".join(name for name, on in result["protocols"].items() if on)
+    cert = result["certificate"]
+    rows = [["Item", "Value"], ["Protocols", protocols], ["Subject", cert.get("subject")], ["Issuer", cert.get("issuer")],
+            ["Valid until", f"{cert.get('not_after')} ({cert.get('days_left')} days)"],
+            ["Key", f"{cert.get('key_type')} {cert.get('key_bits')}"], ["Trusted / name match", f"{cert.get('trusted')} / {cert.get('hostname_matches')}"]]  # fmt: skip
+    rows += [
+        [f"Mozilla {name}", "compliant" if c["compliant"] else f"not compliant ({len(c['issues'])} issues)"]
+        for name, c in result["mozilla"].items()
+    ]
+    return flow + [_table(rows, styles, [45 * mm, 135 * mm])]
+
+
+def page_test(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    result = (doc.get("analyzers") or {}).get("pagetest")
+    flow: Flowables = [_p("Page test", styles["h1"])]
+    if (skip := _skipped(result, styles)) is not None:
+        return flow + skip
+    assert result is not None
+    first, repeat = result["first_view"], result["repeat_view"]
+    flow.append(_p(f"Grade {result['grade']} (score {result['score']}) on {result['profile']['name']}.", styles["body"]))
+    metrics = ("ttfb_ms", "fcp_ms", "lcp_ms", "speed_index_ms", "load_ms", "cls", "tbt_ms", "bytes", "requests")
+    rows = [["Metric", "First view", "Repeat view"]] + [[m, _num(first.get(m)), _num(repeat.get(m))] for m in metrics]
+    flow.append(_table(rows, styles, [50 * mm, 40 * mm, 40 * mm]))
+    checks = [["Check", "Grade", "Score"]] + [[name, c["grade"], _num(c["score"])] for name, c in result["checks"].items()]
+    flow += [Spacer(1, 3 * mm), _table(checks, styles, [50 * mm, 20 * mm, 20 * mm]), _p("Waterfall (first view)", styles["h2"])]
+    waterfall = [["Start", "URL", "Type", "Status", "Size", "Wait", "Download"]] + [
+        [
+            _num(r["start_ms"], 0),
+            r["url"][-60:],
+            r["type"],
+            r["status"],
+            _num(r["size"]),
+            _num(r["wait_ms"], 0),
+            _num(r["download_ms"], 0),
+        ]
+        for r in first["waterfall"][:20]
+    ]
+    flow.append(_table(waterfall, styles, [14 * mm, 76 * mm, 14 * mm, 12 * mm, 20 * mm, 14 * mm, 18 * mm]))
+    frames = [f for f in first.get("filmstrip", []) if (result_dir / "filmstrip" / f["file"]).exists()][:6]
+    if frames:
+        flow.append(_p("Filmstrip (first view)", styles["h2"]))
+        images = [Image(str(result_dir / "filmstrip" / f["file"]), width=28 * mm, height=16 * mm) for f in frames]
+        flow.append(Table([images, [_p(f"{f['t_ms']} ms", styles["small"]) for f in frames]]))
+    return flow
+
+
+def lighthouse(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    result = (doc.get("analyzers") or {}).get("lighthouse")
+    flow: Flowables = [_p("Lighthouse", styles["h1"])]
+    if (skip := _skipped(result, styles)) is not None:
+        return flow + skip
+    assert result is not None
+    desktop = result.get("desktop", {})
+    rows = [["Category", "Mobile", "Desktop"]] + [
+        [k, v, desktop.get("scores", {}).get(k, "–")] for k, v in result["scores"].items()
+    ]
+    rows += [[k, _num(v), _num(desktop.get("metrics", {}).get(k))] for k, v in result["metrics"].items()]
+    flow.append(_table(rows, styles, [50 * mm, 30 * mm, 30 * mm]))
+    flow += [_p(f"Opportunity: {o['title']} (≈{o['savings_ms']} ms)", styles["body"]) for o in result.get("opportunities", [])]
+    return flow
+
+
+def appendix(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    script_lines = (doc.get("script") or "").splitlines()
+    shown = "\n".join(script_lines[:SCRIPT_LINES]) + (
+        f"\n… {len(script_lines) - SCRIPT_LINES} more lines" if len(script_lines) > SCRIPT_LINES else ""
+    )
+    config = orjson.dumps(doc.get("config"), option=orjson.OPT_INDENT_2).decode()
+    return [PageBreak(), _p("Appendix: script and run configuration", styles["h1"]), _p("Script", styles["h2"]),
+            Preformatted(shown, styles["mono"]), _p("Configuration", styles["h2"]), Preformatted(config, styles["mono"])]  # fmt: skip
+
+
+SECTIONS = [
+    cover, executive_summary, scorecard, key_metrics, trends, endpoints, thresholds_and_checks, insights,
+    ai_analysis, security_headers, tls, page_test, lighthouse, appendix,
+]  # fmt: skip

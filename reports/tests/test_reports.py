@@ -1,0 +1,125 @@
+"""The report files of a real run: PDF text and numbers, charts from the stored series, a closed HTML, valid JUnit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from lxml import etree
+from pypdf import PdfReader
+
+from reports.charts import line_chart
+from reports.render import report_path
+from runs.pipeline import run_create_from_builder, run_execute
+from runs.selectors import run_result
+from runs.serializers import BuilderRunSerializer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECTIONS = [
+    "Load test report", "Executive summary", "SLA scorecard", "Key metrics", "Latency trend", "Error trend",
+    "Throughput and VUs", "Endpoints", "Thresholds and checks", "Insights", "Risk assessment", "Optimization guidance",
+    "Security headers", "SSL/TLS", "Page test", "Lighthouse", "Appendix: script and run configuration",
+]  # fmt: skip
+
+
+@pytest.fixture
+def finished(demo_target: Callable[..., Any], settings: Any, tmp_path: Path, keys: dict[str, Any]) -> Any:
+    settings.RESULT_DIR = tmp_path
+    target = demo_target(latency_min_ms=5, latency_max_ms=30, error_rate=0.2)
+    data = {"url": target.url + "/api/é", "vus": 3, "duration": "3s", "checks": {"status": 200},
+            "thresholds": {"http_req_duration": ["p(95)<1"]}, "project_name": "Boutique Zürich"}  # fmt: skip
+    serializer = BuilderRunSerializer(data=data)
+    assert serializer.is_valid(), serializer.errors
+    run = run_create_from_builder(serializer, api_key=keys["user"][0])
+    run = run_execute(run.pk)
+    assert run.status == "done", run.error
+    return run
+
+
+def pdf_text(path: Path) -> tuple[int, str]:
+    reader = PdfReader(path)
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_pdf_has_every_section_and_the_results_numbers(finished: Any) -> None:
+    document = run_result(finished)
+    pages, text = pdf_text(report_path(finished.pk, "pdf"))
+    assert pages >= 5
+    for section in SECTIONS:
+        assert section in text, section
+    metrics = document["metrics"]
+    assert f"{metrics['http_reqs']['count']:,} ({metrics['http_reqs']['rate']:,.1f}/s)" in text
+    assert f"{metrics['http_req_failed']['rate']:.2%}" in text
+    duration = metrics["http_req_duration"]
+    assert f"{duration['p90']:,.1f} / {duration['p95']:,.1f} / {duration['p99']:,.1f} ms" in text
+    assert f"Score {document['score']:,.1f} / 100" in text and "Boutique Zürich" in text  # non-ASCII renders
+    assert "p(95)<1" in text and "FAILED" in text
+    assert "Skipped: The target is plain HTTP" in text  # a skipped analyzer says why
+    assert "Written from the rule-based insights" in text
+    assert f"Page {pages}" in text
+
+
+def test_charts_are_drawn_from_the_stored_series(finished: Any) -> None:
+    series = finished.result.timeseries
+    drawing = line_chart(series, ("p50_ms", "p95_ms", "p99_ms"), "Latency", sla_line=1500)
+    plot = next(item for item in drawing.contents if hasattr(item, "data"))
+    assert plot.data[1] == [(p["t"], p["p95_ms"]) for p in series]
+    errors = next(item for item in line_chart(series, ("error_rate",), "Errors", scale=100).contents if hasattr(item, "data"))
+    assert errors.data[0] == [(p["t"], p["error_rate"] * 100) for p in series]
+
+
+def test_html_is_self_contained_with_the_same_data(finished: Any) -> None:
+    page = report_path(finished.pk, "html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page and not re.search(r"url\(\s*['\"]?https?:", page)
+    charts = orjson.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    assert charts["latency"]["series"]["p95_ms"] == [p["p95_ms"] for p in finished.result.timeseries]
+    assert charts["latency"]["sla"] == 1500.0
+    for section in ("Executive summary", "SLA scorecard", "Latency trend", "Insights", "Security headers", "Appendix"):
+        assert section in page
+
+
+def test_junit_validates_and_failures_carry_the_numbers(finished: Any) -> None:
+    schema = etree.XMLSchema(etree.parse(str(Path(__file__).with_name("junit.xsd"))))
+    tree = etree.parse(str(report_path(finished.pk, "junit")))
+    schema.assertValid(tree)
+    suites = tree.getroot().findall("testsuite")
+    assert [s.get("name") for s in suites] == ["SLA (Boutique Zürich)", "k6 thresholds"]
+    sla_cases = suites[0].findall("testcase")
+    assert len(sla_cases) == 3
+    failure = suites[1].find("testcase/failure")
+    assert failure is not None and "p(95)<1" in failure.get("message") and "p95=" in failure.get("message")
+    # success rate 0.8 misses 0.95: a failing case with both numbers
+    success = next(c for c in sla_cases if c.get("name") == "Success rate").find("failure")
+    assert success is not None and "required >= 0.95" in success.get("message")
+
+
+def test_csv_and_json_exports_match_the_result(finished: Any) -> None:
+    rows = list(csv.DictReader(io.StringIO(report_path(finished.pk, "csv").read_text())))
+    assert len(rows) == len(finished.result.timeseries)
+    assert sum(int(r["rps"]) for r in rows) == finished.result.metrics["http_reqs"]["count"]
+    exported = orjson.loads(report_path(finished.pk, "json").read_bytes())
+    assert exported["metrics"] == run_result(finished)["metrics"] and exported["status"] == "done"
+
+
+def test_files_are_linked_and_served_to_their_owner_only(finished: Any, api: Any) -> None:
+    links = run_result(finished)["links"]
+    expected = {
+        "pdf": "application/pdf",
+        "html": "text/html",
+        "json": "application/json",
+        "csv": "text/csv",
+        "junit": "application/xml",
+    }
+    for kind, content_type in expected.items():
+        response = api("user").get(links[kind])
+        assert response.status_code == 200 and response["Content-Type"].startswith(content_type), kind
+        assert api("other").get(links[kind]).status_code == 404
+    assert api("user").get(f"/api/download/{finished.pk}/docx").status_code == 404

@@ -1,0 +1,110 @@
+"""API keys: creation, lookup by hash, DRF authentication, permissions and throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import exceptions, permissions, throttling
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from runs.models import ApiKey
+
+HEADER = "X-API-Key"
+KEY_PREFIX = "k6i_"
+BOOTSTRAP_NAME = "bootstrap (BACKEND_API_KEY)"
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a plain SHA-256 is enough to store them safely.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def apikey_create(name: str, is_admin: bool = False) -> tuple[ApiKey, str]:
+    """A new key; the plain key is returned once and never stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey.objects.create(name=name, prefix=key[:10], key_hash=hash_key(key), is_admin=is_admin)
+    return record, key
+
+
+def apikey_revoke(key_id: int) -> ApiKey:
+    record = ApiKey.objects.get(pk=key_id)
+    if record.revoked_at is None:
+        record.revoked_at = timezone.now()
+        record.save(update_fields=["revoked_at"])
+    return record
+
+
+def apikey_lookup(key: str) -> ApiKey | None:
+    """The active key record for a presented key, or None."""
+    record = ApiKey.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
+    if record is None and _is_bootstrap(key):
+        record, _ = ApiKey.objects.get_or_create(
+            key_hash=hash_key(key), defaults={"name": BOOTSTRAP_NAME, "prefix": key[:10], "is_admin": True}
+        )
+        if record.revoked_at is not None:
+            return None
+    if record is not None:
+        ApiKey.objects.filter(pk=record.pk).update(last_used_at=timezone.now())
+    return record
+
+
+def _is_bootstrap(key: str) -> bool:
+    configured = settings.BACKEND_API_KEY
+    return bool(configured) and hmac.compare_digest(key.encode(), configured.encode())
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """request.user for a request authenticated by an API key."""
+
+    key: ApiKey
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def is_staff(self) -> bool:
+        return self.key.is_admin
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[KeyPrincipal, ApiKey] | None:
+        presented = request.headers.get(HEADER)
+        if not presented:
+            return None
+        record = apikey_lookup(presented)
+        if record is None:
+            raise exceptions.AuthenticationFailed("This API key is not valid (unknown or revoked).")
+        return KeyPrincipal(record), record
+
+    def authenticate_header(self, request: Request) -> str:
+        return HEADER  # makes missing/invalid keys a 401, not a 403
+
+
+class HasApiKey(permissions.BasePermission):
+    message = f"Send your API key in the {HEADER} header."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, ApiKey)
+
+
+class IsAdminKey(HasApiKey):
+    message = "This action needs an admin API key."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return super().has_permission(request, view) and request.auth.is_admin
+
+
+class PerKeyThrottle(throttling.SimpleRateThrottle):
+    scope = "api_key"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}

@@ -1,0 +1,73 @@
+"""The API captcha: a stateless challenge bound to its answer by HMAC, good once, for 5 minutes.
+
+The token carries a random nonce and an HMAC over (nonce, timestamp, answer)
+keyed with CAPTCHA_SECRET, so the server keeps nothing until the challenge is
+answered; then the nonce is recorded and a second use is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from captcha.conf import settings as captcha_settings
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from runs.models import UsedCaptcha
+
+LIFETIME_S = 300
+CLOCK_SKEW_S = 5
+TEST_MODE_ANSWER = "PASSED"
+
+
+class CaptchaInvalid(ValueError):
+    """The answer is wrong, expired, forged or already used; the message says which."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    question: str
+    token: str
+    timestamp: int
+
+
+def captcha_issue(now_s: int | None = None) -> Challenge:
+    question, answer = captcha_settings.get_challenge()()
+    timestamp = int(now_s if now_s is not None else time.time())
+    nonce = secrets.token_hex(16)
+    return Challenge(f"What is {question.replace('*', '×').rstrip('=')}?", f"{nonce}.{_mac(nonce, timestamp, answer)}", timestamp)
+
+
+def captcha_verify(answer: str, token: str, timestamp: str | int) -> None:
+    """Accept the answer once, or raise CaptchaInvalid."""
+    if settings.CAPTCHA_TEST_MODE and answer == TEST_MODE_ANSWER:
+        return
+    nonce, _, mac = (token or "").partition(".")
+    try:
+        issued_s = int(timestamp)
+    except (TypeError, ValueError):
+        raise CaptchaInvalid("captcha_timestamp must be the timestamp given with the challenge.") from None
+    if not nonce or not hmac.compare_digest(mac, _mac(nonce, issued_s, (answer or "").strip())):
+        raise CaptchaInvalid("The captcha answer is wrong (or the token was altered); get a new challenge.")
+    if not issued_s - CLOCK_SKEW_S <= time.time() <= issued_s + LIFETIME_S:
+        raise CaptchaInvalid("The captcha has expired (5 minutes); get a new challenge.")
+    _spend(nonce)
+
+
+def _spend(nonce: str) -> None:
+    UsedCaptcha.objects.filter(used_at__lt=timezone.now() - timezone.timedelta(seconds=2 * LIFETIME_S)).delete()
+    try:
+        with transaction.atomic():  # a savepoint: a replay must not break the caller's transaction
+            UsedCaptcha.objects.create(nonce=nonce)
+    except IntegrityError:
+        raise CaptchaInvalid("This captcha was already used; get a new challenge.") from None
+
+
+def _mac(nonce: str, timestamp: int, answer: str) -> str:
+    message = f"{nonce}|{timestamp}|{answer.strip().lower()}".encode()
+    return hmac.new(settings.CAPTCHA_SECRET.encode(), message, hashlib.sha256).hexdigest()

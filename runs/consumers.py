@@ -1,0 +1,66 @@
+"""Live progress over a websocket: the stored history first, then every new event as it happens."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import QuerySet
+
+from runs.apikeys import apikey_lookup
+from runs.events import group_name, history
+from runs.models import Run
+from runs.selectors import runs_visible_to
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class RunProgressConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
+        self.last_seq = 0
+        visible = await database_sync_to_async(self._visible_runs)()
+        if visible is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(visible.filter(pk=self.run_id).exists)():
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        # Join the group before reading the history, so nothing falls in between;
+        # duplicates are dropped by sequence number.
+        await self.channel_layer.group_add(group_name(self.run_id), self.channel_name)
+        await self.accept()
+        for event in await database_sync_to_async(history)(self.run_id):
+            await self._forward(event)
+
+    def _visible_runs(self) -> QuerySet[Run] | None:
+        """Runs this client may watch: by API key (header or ?api_key=), else a logged-in session."""
+        key = _presented_key(self.scope)
+        if key:
+            record = apikey_lookup(key)
+            return runs_visible_to(record) if record else None
+        user = self.scope.get("user")
+        return Run.objects.all() if user is not None and user.is_authenticated else None
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(group_name(self.run_id), self.channel_name)
+
+    async def run_event(self, message: dict[str, Any]) -> None:
+        await self._forward(message["event"])
+
+    async def _forward(self, event: dict[str, Any]) -> None:
+        if event["seq"] <= self.last_seq:
+            return
+        self.last_seq = event["seq"]
+        await self.send_json(event)
+
+
+def _presented_key(scope: dict[str, Any]) -> str | None:
+    headers = dict(scope.get("headers") or [])
+    if key := headers.get(b"x-api-key"):
+        return key.decode("latin-1")
+    values = parse_qs(scope.get("query_string", b"").decode()).get("api_key")
+    return values[0] if values else None

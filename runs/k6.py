@@ -1,0 +1,258 @@
+"""Executing k6: a locked-down `k6 run` with a wall-clock limit enforced from outside.
+
+The child gets an explicit minimal environment (never the worker's), an empty
+config file, no REST API, a throw-away working directory, its own process
+group and a parent-death signal, so it can neither read the worker's secrets
+through its environment nor outlive the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import psutil
+from django.conf import settings
+
+from runs import sandbox
+from runs.secrets import SECRETS_FILE
+from runs.targets import k6_policy_args
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_NAME = "script.js"
+SUMMARY_NAME = "summary.json"
+SAMPLES_NAME = "samples.csv"
+LOG_NAME = "k6.log"
+TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
+TICK_S = 0.5
+# After SIGTERM, k6 finishes its summary; this is how long it gets before SIGKILL.
+STOP_GRACE_S = 20
+
+
+@dataclass(frozen=True)
+class K6Exit:
+    code: int
+    name: str
+    meaning: str
+    outcome: str  # "completed": scored; "stopped": partial, scored; "error": the run failed
+
+
+# k6's exit codes (errext/exitcodes), kept as data: a run that crosses its
+# thresholds (99) is a valid, scored run, not a crash.
+EXIT_CODES: dict[int, K6Exit] = {
+    exit.code: exit
+    for exit in (
+        K6Exit(0, "ok", "The test finished and every threshold passed.", "completed"),
+        K6Exit(97, "cloud_test_run_failed", "The cloud test run failed.", "error"),
+        K6Exit(98, "cloud_failed_to_get_progress", "k6 could not read cloud progress.", "error"),
+        K6Exit(99, "thresholds_failed", "The test finished and at least one threshold failed.", "completed"),
+        K6Exit(100, "setup_timeout", "setup() did not finish within setupTimeout.", "error"),
+        K6Exit(101, "teardown_timeout", "teardown() did not finish within teardownTimeout.", "error"),
+        K6Exit(102, "generic_timeout", "k6 timed out.", "error"),
+        K6Exit(103, "generic_engine", "The test was stopped by the engine.", "stopped"),
+        K6Exit(104, "invalid_config", "The script's options or the command line are invalid.", "error"),
+        K6Exit(105, "external_abort", "The test was aborted by a signal (stopped from outside).", "stopped"),
+        K6Exit(106, "cannot_start_rest_api", "k6 could not start its REST API.", "error"),
+        K6Exit(107, "script_exception", "The script threw an exception outside an iteration.", "error"),
+        K6Exit(108, "script_aborted", "The script called test.abort() (or a threshold aborted it).", "stopped"),
+        K6Exit(109, "go_panic", "k6 crashed (Go panic).", "error"),
+        K6Exit(110, "marked_as_failed", "The script marked the test as failed with test.fail().", "completed"),
+        K6Exit(255, "other", "k6 exited with an unexpected error.", "error"),
+    )
+}
+
+
+def describe_exit(code: int) -> K6Exit:
+    if code in EXIT_CODES:
+        return EXIT_CODES[code]
+    if code < 0:
+        return K6Exit(code, "killed", f"k6 was killed by signal {signal.Signals(-code).name}.", "error")
+    return K6Exit(code, "unknown", f"k6 exited with unknown code {code}.", "error")
+
+
+@dataclass(frozen=True)
+class K6Outcome:
+    exit: K6Exit
+    stopped_by: str | None  # "deadline", "cancel" or None
+    elapsed_s: float
+    workdir: Path
+
+    @property
+    def summary_path(self) -> Path:
+        return self.workdir / SUMMARY_NAME
+
+    @property
+    def samples_path(self) -> Path:
+        return self.workdir / SAMPLES_NAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / LOG_NAME
+
+
+# Called every tick while k6 runs; returning True asks k6 to stop (cancel).
+TickCallback = Callable[[float], bool]
+
+
+def prepare_workdir(workdir: Path, script: str, secrets: dict[str, str] | None = None) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / SCRIPT_NAME).write_text(script, encoding="utf-8")
+    (workdir / "config.json").write_text("{}", encoding="utf-8")
+    if secrets:
+        (workdir / SECRETS_FILE).write_bytes(orjson.dumps(secrets))
+
+
+def k6_command(workdir: Path) -> list[str]:
+    inside = sandbox.visible_dir(workdir)
+    return [
+        sandbox.k6_binary(),
+        "run",
+        "--no-usage-report",
+        "--include-system-env-vars=false",
+        "--address",
+        "",
+        "--config",
+        str(inside / "config.json"),
+        "--summary-export",
+        str(inside / SUMMARY_NAME),
+        "--summary-trend-stats",
+        TREND_STATS,
+        "--out",
+        f"csv={inside / SAMPLES_NAME}",
+        "--no-color",
+        "--quiet",
+        *k6_policy_args(),
+        str(inside / SCRIPT_NAME),
+    ]
+
+
+def k6_environment(workdir: Path) -> dict[str, str]:
+    """The whole environment k6 sees. Nothing from the worker leaks in."""
+    inside = str(sandbox.visible_dir(workdir))
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": inside,
+        "TMPDIR": inside,
+        "XDG_CONFIG_HOME": inside,
+        "LANG": "C.UTF-8",
+        "K6_NO_USAGE_REPORT": "true",
+        "K6_AUTO_EXTENSION_RESOLUTION": "false",
+        # Flush samples twice a second so live progress trails k6 by well under a second.
+        "K6_CSV_SAVE_INTERVAL": "500ms",
+    }
+
+
+def execute(
+    workdir: Path, planned_duration_s: int, on_tick: TickCallback, on_start: Callable[[int], None] = lambda pid: None
+) -> K6Outcome:
+    deadline_s = planned_duration_s + settings.K6_GRACE_S
+    started = time.monotonic()
+    with open(workdir / LOG_NAME, "wb") as log:
+        process = _spawn(workdir, log)
+        try:
+            on_start(process.pid)
+            stopped_by = _supervise(process, started, deadline_s, on_tick)
+        except Exception:
+            # Anything going wrong here (the task's soft time limit included)
+            # stops k6 gracefully so that its summary is still written.
+            logger.warning("stopping k6 (pid %s) after an interruption", process.pid, exc_info=True)
+            stop(process)
+            stopped_by = "interrupted"
+    return K6Outcome(describe_exit(process.returncode), stopped_by, time.monotonic() - started, workdir)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (k6 writes its summary and exits 105), then SIGKILL if it lingers."""
+    ask_to_stop(process.pid)
+    try:
+        process.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _spawn(workdir: Path, log: object) -> subprocess.Popen[bytes]:
+    # The parent-death signal is set by setpriv, which then execs the sandbox:
+    # no Python code runs between fork and exec.
+    return subprocess.Popen(
+        sandbox.wrap(k6_command(workdir), workdir),
+        cwd=workdir,
+        env=k6_environment(workdir),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def _supervise(process: subprocess.Popen[bytes], started: float, deadline_s: float, on_tick: TickCallback) -> str | None:
+    stopped_by: str | None = None
+    stop_sent_at: float | None = None
+    while process.poll() is None:
+        elapsed = time.monotonic() - started
+        wants_stop = on_tick(elapsed)
+        if stop_sent_at is None and (wants_stop or elapsed > deadline_s):
+            stopped_by = "cancel" if wants_stop else "deadline"
+            stop_sent_at = elapsed
+            ask_to_stop(process.pid)
+        elif stop_sent_at is not None and elapsed - stop_sent_at > STOP_GRACE_S:
+            signal_group(process.pid, signal.SIGKILL)
+        _wait(process, TICK_S)
+    on_tick(time.monotonic() - started)
+    return stopped_by
+
+
+def _wait(process: subprocess.Popen[bytes], seconds: float) -> None:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def ask_to_stop(pid: int) -> None:
+    """SIGTERM to k6 itself: the sandbox would die of it at once and take k6 down unfinished."""
+    try:
+        inside = [child for child in psutil.Process(pid).children(recursive=True) if child.name() == "k6"]
+    except psutil.NoSuchProcess:
+        return
+    for k6_process in inside or [psutil.Process(pid)]:
+        try:
+            k6_process.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Signal k6's whole process group; False when it is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def kill_leftover(pid: int) -> bool:
+    """SIGKILL a k6 process group left behind by a dead worker, if it is still k6 (or its sandbox)."""
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            if comm.read().strip() not in ("k6", "bwrap") or os.getpgid(pid) != pid:
+                return False
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return signal_group(pid, signal.SIGKILL)
+
+
+def clean_paths(text: str, workdir: Path) -> str:
+    """Drop the throw-away directory from k6's messages, so they read `script.js:12`."""
+    for directory in {str(workdir), str(sandbox.visible_dir(workdir))}:
+        text = text.replace(f"file://{directory}/", "").replace(f"{directory}/", "")
+    return text

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from runs.cli_output import format_progress, format_summary
+from runs.dispatch import run_enqueue
+from runs.events import history
+from runs.models import Run
+from runs.pipeline import run_create_from_builder, run_create_from_script, run_execute
+from runs.presets import PRESETS
+from runs.selectors import run_result
+from runs.serializers import BuilderRunSerializer
+from runs.vetting import ScriptRejected
+
+BAD_INPUT = 2
+RUN_FAILED = 3
+FOLLOW_POLL_S = 0.5
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a load test synchronously and print its graded result. "
+        "Exit status: 0 done, 1 SLA failed (with --fail-on-sla), 2 bad input, 3 the run failed or was cancelled."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("url", nargs="?", help="target URL (builder mode)")
+        parser.add_argument("--method", default="GET")
+        parser.add_argument("--header", action="append", default=[], metavar="'K: V'")
+        parser.add_argument("--query", action="append", default=[], metavar="K=V")
+        parser.add_argument("--body", help="request body, or @FILE to read it from a file")
+        parser.add_argument(
+            "--body-type", choices=["json", "form", "raw"], help="default: json when the body parses as JSON, else raw"
+        )
+        parser.add_argument("--vus", type=int)
+        parser.add_argument("--duration", help="e.g. 30s, 5m")
+        parser.add_argument("--stages", help="ramping stages, e.g. 30s:10,1m:50,30s:0")
+        parser.add_argument("--preset", choices=PRESETS)
+        parser.add_argument("--rate", type=int, help="breakpoint preset: peak arrivals per second")
+        parser.add_argument("--check-status", type=int, help="check that every response has this status")
+        parser.add_argument("--check-body", help="check that every response body contains this text")
+        parser.add_argument(
+            "--threshold", action="append", default=[], metavar="METRIC:EXPR", help="e.g. http_req_duration:p(95)<500"
+        )
+        parser.add_argument("--sla-success-rate", type=float)
+        parser.add_argument("--sla-error-rate", type=float)
+        parser.add_argument("--sla-p90-ms", type=float)
+        parser.add_argument("--script", help="run this k6 script instead of building one")
+        parser.add_argument("--project", default="default")
+        parser.add_argument("--json", action="store_true", help="print the result document as JSON")
+        parser.add_argument("--fail-on-sla", action="store_true", help="exit 1 when the SLA is not met")
+        parser.add_argument("--queue", action="store_true", help="hand the run to a Celery worker and follow its progress")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["queue"] and not settings.REDIS_URL:
+            raise CommandError(
+                "--queue needs workers: set REDIS_URL (and start `celery -A k6intel worker -Q k6`).", returncode=BAD_INPUT
+            )
+        run = _create_run(options)
+        progress = None if options["verbosity"] == 0 else _progress_printer()
+        if options["queue"]:
+            run = _follow_queued(run, progress)
+        else:
+            run = run_execute(run.pk, on_progress=progress)
+        document = run_result(run)
+        if options["json"]:
+            sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+            sys.stdout.flush()
+        else:
+            self.stdout.write(format_summary(document))
+            self.stdout.write(_report_paths(run))
+        _exit(run, document, options["fail_on_sla"])
+
+
+def _follow_queued(run: Run, progress: Any) -> Run:
+    run_enqueue(run)
+    sys.stderr.write(f"Queued run {run.pk}; following its progress.\n")
+    last_seq = 0
+    while True:
+        for event in history(run.pk, last_seq):
+            last_seq = event["seq"]
+            if event["type"] == "metrics" and progress:
+                progress(event["data"])
+            elif event["type"] == "stage":
+                sys.stderr.write(f"stage: {event['data']['stage']}\n")
+            elif event["type"] == "end":
+                run.refresh_from_db()
+                return run
+        time.sleep(FOLLOW_POLL_S)
+
+
+def _progress_printer() -> Any:
+    def show(point: dict[str, Any]) -> None:
+        sys.stderr.write(format_progress(point) + "\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _report_paths(run: Run) -> str:
+    from reports.render import FILES, report_path  # the reports app's public paths
+
+    found = [(kind, report_path(run.pk, kind)) for kind in FILES]
+    lines = [f"  {kind:<6}{path}" for kind, path in found if path.exists()]
+    return "\n".join(["Reports:", *lines]) if lines else "No report files were generated."
+
+
+def _exit(run: Run, document: dict[str, Any], fail_on_sla: bool) -> None:
+    if run.status != Run.Status.DONE:
+        sys.stderr.write(f"Run {run.status}: {run.error}\n")
+        sys.exit(RUN_FAILED)
+    if fail_on_sla and not document["sla"].get("passed"):
+        sys.exit(1)
+
+
+def _create_run(options: dict[str, Any]) -> Run:
+    if options["script"]:
+        return _create_script_run(options)
+    if not options["url"]:
+        raise CommandError("Give a target URL, or --script FILE.js.", returncode=BAD_INPUT)
+    serializer = BuilderRunSerializer(data=_builder_data(options))
+    if not serializer.is_valid():
+        raise CommandError(_field_errors(serializer.errors), returncode=BAD_INPUT)
+    return run_create_from_builder(serializer)
+
+
+def _create_script_run(options: dict[str, Any]) -> Run:
+    path = Path(options["script"])
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"Cannot read --script {path}: {exc.strerror}.", returncode=BAD_INPUT) from None
+    try:
+        return run_create_from_script(options["project"], raw, path.name, _sla(options) or None)
+    except ScriptRejected as exc:
+        raise CommandError("The script was rejected:\n  " + "\n  ".join(exc.findings), returncode=BAD_INPUT) from None
+
+
+def _builder_data(options: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "project_name": options["project"],
+        "url": options["url"],
+        "method": options["method"].upper(),
+        "headers": dict(_split_pair(h, ":", "--header", "'Name: value'") for h in options["header"]),
+        "query": dict(_split_pair(q, "=", "--query", "name=value") for q in options["query"]),
+        "thresholds": _thresholds(options["threshold"]),
+    }
+    for key in ("vus", "duration", "preset", "rate"):
+        if options[key] is not None:
+            data[key] = options[key]
+    if options["stages"]:
+        data["stages"] = _stages(options["stages"])
+    if options["body"] is not None:
+        data.update(_body(options["body"], options["body_type"]))
+    checks = {"status": options["check_status"], "body_contains": options["check_body"]}
+    if any(value is not None for value in checks.values()):
+        data["checks"] = checks
+    if sla := _sla(options):
+        data["sla"] = sla
+    return data
+
+
+def _split_pair(text: str, separator: str, flag: str, example: str) -> tuple[str, str]:
+    name, found, value = text.partition(separator)
+    if not found or not name.strip():
+        raise CommandError(f"{flag} {text!r} is not in the form {example}.", returncode=BAD_INPUT)
+    return name.strip(), value.strip()
+
+
+def _stages(text: str) -> list[dict[str, Any]]:
+    stages = []
+    for part in text.split(","):
+        duration, found, target = part.strip().partition(":")
+        if not found or not target.strip().isdigit():
+            raise CommandError(f"--stages part {part!r} is not DURATION:VUS, e.g. 30s:10.", returncode=BAD_INPUT)
+        stages.append({"duration": duration.strip(), "target": int(target)})
+    return stages
+
+
+def _thresholds(items: list[str]) -> dict[str, list[str]]:
+    thresholds: dict[str, list[str]] = {}
+    for item in items:
+        metric, expression = _split_pair(item, ":", "--threshold", "http_req_duration:p(95)<500")
+        thresholds.setdefault(metric, []).append(expression)
+    return thresholds
+
+
+def _body(text: str, body_type: str | None) -> dict[str, Any]:
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"Cannot read --body file {text[1:]}: {exc}.", returncode=BAD_INPUT) from None
+    if body_type is None:
+        body_type = "json" if _is_json(text) else "raw"
+    if body_type == "json":
+        try:
+            return {"body_type": "json", "body": orjson.loads(text)}
+        except orjson.JSONDecodeError as exc:
+            raise CommandError(f"--body is not valid JSON: {exc}.", returncode=BAD_INPUT) from None
+    if body_type == "form":
+        return {"body_type": "form", "body": dict(parse_qsl(text, keep_blank_values=True))}
+    return {"body_type": "raw", "body": text}
+
+
+def _is_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _sla(options: dict[str, Any]) -> dict[str, float]:
+    keys = {"sla_success_rate": "success_rate", "sla_error_rate": "error_rate", "sla_p90_ms": "p90_ms"}
+    return {target: options[source] for source, target in keys.items() if options[source] is not None}
+
+
+def _field_errors(errors: dict[str, Any]) -> str:
+    return "\n".join(["The run was not started; fix these:", *_flatten(errors, "")])
+
+
+def _flatten(errors: Any, prefix: str) -> list[str]:
+    if isinstance(errors, dict):
+        return [
+            line
+            for key, value in errors.items()
+            for line in _flatten(value, f"{prefix}{key}." if key != "non_field_errors" else prefix)
+        ]
+    if isinstance(errors, list) and errors and not isinstance(errors[0], str):
+        return [line for index, value in enumerate(errors) for line in _flatten(value, f"{prefix}{index}.")]
+    return [f"  {prefix.rstrip('.') or 'input'}: {message}" for message in errors]

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A named, revocable API key. Only its SHA-256 is stored; the key is shown once, at creation."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    is_admin = models.BooleanField(default=False, help_text="Sees every run and may reset data.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class UsedCaptcha(models.Model):
+    """Nonces of API captcha challenges already answered: a challenge is good once."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    used_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class Run(models.Model):
+    """One load test: its input, where it is in its lifecycle, and how it ended."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        ANALYZING = "analyzing"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL = (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+    class Mode(models.TextChoices):
+        BUILDER = "builder"
+        SCRIPT = "script"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", help_text="Who submitted it."
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    target_url = models.CharField(max_length=2048, blank=True)
+    spec = models.JSONField(default=dict, blank=True, help_text="The validated builder input or script options.")
+    script = models.TextField(help_text="The k6 script exactly as it ran.")
+    planned_duration_s = models.PositiveIntegerField()
+    max_vus = models.PositiveIntegerField()
+    sla_config = models.JSONField(default=dict, help_text="SLA thresholds this run is scored against.")
+    sealed_secrets = models.TextField(
+        blank=True, editable=False, help_text="Encrypted credential headers, erased once k6 has run."
+    )
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    stage = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    stage_durations_s = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    worker_host = models.CharField(max_length=255, blank=True, help_text="Host whose worker runs k6.")
+    k6_pid = models.IntegerField(null=True, blank=True, help_text="k6's process (and process group) id while it runs.")
+
+    k6_exit_code = models.IntegerField(null=True, blank=True)
+    k6_exit_reason = models.CharField(max_length=200, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="What went wrong, in words a person can act on.")
+
+    score = models.FloatField(null=True, blank=True)
+    grade = models.CharField(max_length=1, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} · {self.target_url or 'script'} · {self.status}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class RunResult(models.Model):
+    """What the run measured; written once, after k6 has finished."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, primary_key=True, related_name="result")
+    metrics = models.JSONField(default=dict)
+    timeseries = models.JSONField(default=list)
+    endpoints = models.JSONField(default=list)
+    thresholds = models.JSONField(default=list)
+    checks = models.JSONField(default=list)
+    groups = models.JSONField(default=list)
+    failures = models.JSONField(default=dict, help_text="Capped samples of failed requests and their counts.")
+    sla = models.JSONField(default=dict, help_text="The scorecard: each criterion's value, threshold and points.")
+    ingest = models.JSONField(default=dict, help_text="How the raw samples were processed.")
+
+    def __str__(self) -> str:
+        return f"Result of {self.run_id}"
+
+
+class RunEvent(models.Model):
+    """One progress event (stage change, log lines, live metrics), kept so late joiners get the history."""
+
+    class Kind(models.TextChoices):
+        STAGE = "stage"
+        LOG = "log"
+        METRICS = "metrics"
+        END = "end"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def as_message(self) -> dict:
+        return {"seq": self.pk, "type": self.kind, "at": self.created_at.isoformat(), "data": self.data}

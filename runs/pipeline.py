@@ -1,0 +1,352 @@
+"""A run from submission to score: create, claim, execute k6, ingest, grade.
+
+Entry points (CLI, API, Celery tasks) call `run_create_*` and `run_execute`
+and nothing deeper. Each stage stores what it produced before the next starts,
+so a failure later never loses what k6 measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from runs import events, k6
+from runs.models import ApiKey, Project, Run, RunResult
+from runs.resources import CpuSampler
+from runs.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
+from runs.scoring import SlaThresholds, score_run
+from runs.script import render_script
+from runs.secrets import SENSITIVE_HEADER, seal, unseal
+from runs.serializers import BuilderRunSerializer
+from runs.stages import post_stages, run_post_stages
+from runs.vetting import vet_script
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY_S = 2.0
+K6_LOG_MSG = re.compile(r'level=(error|fatal)\s+msg="((?:[^"\\]|\\.)*)"')
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+AfterK6 = Callable[[Any], None]
+
+
+# --- creating ----------------------------------------------------------------
+
+
+def run_create_from_builder(serializer: BuilderRunSerializer, api_key: ApiKey | None = None) -> Run:
+    """Store a queued run from validated builder input (call `is_valid()` first)."""
+    plan = serializer.to_plan()
+    data = serializer.validated_data
+    sla = SlaThresholds.from_settings(data.get("sla"))
+    with transaction.atomic():
+        project, _ = Project.objects.get_or_create(name=plan.project_name)
+        return Run.objects.create(
+            project=project,
+            mode=Run.Mode.BUILDER,
+            target_url=plan.request.full_url(),
+            api_key=api_key,
+            spec=_public_spec(dict(serializer.initial_data), plan.preset),
+            script=render_script(plan),
+            sealed_secrets=seal(serializer.secret_headers()),
+            planned_duration_s=plan.shape.planned_duration_s,
+            max_vus=plan.shape.max_vus,
+            sla_config=asdict(sla),
+        )
+
+
+def run_create_from_script(
+    project_name: str, raw: bytes, filename: str, sla: dict[str, float] | None = None, api_key: ApiKey | None = None
+) -> Run:
+    """Vet an uploaded script and store it as a queued run; raises ScriptRejected and stores nothing."""
+    script, needs = vet_script(raw, filename)
+    with transaction.atomic():
+        project, _ = Project.objects.get_or_create(name=project_name)
+        return Run.objects.create(
+            project=project,
+            api_key=api_key,
+            mode=Run.Mode.SCRIPT,
+            target_url=needs.target_url,
+            spec={"filename": Path(filename).name, "max_vus": needs.max_vus, "duration_s": needs.duration_s},
+            script=script,
+            planned_duration_s=needs.duration_s,
+            max_vus=needs.max_vus,
+            sla_config=asdict(SlaThresholds.from_settings(sla)),
+        )
+
+
+def _public_spec(initial: dict[str, Any], preset: str | None) -> dict[str, Any]:
+    """The input as the user gave it, with credential-bearing header values masked."""
+    spec = dict(initial)
+    headers = spec.get("headers") or {}
+    spec["headers"] = {name: ("••••" if SENSITIVE_HEADER.search(name) else value) for name, value in headers.items()}
+    spec["preset"] = preset
+    return spec
+
+
+# --- executing ---------------------------------------------------------------
+
+
+def run_claim(run_id: Any) -> bool:
+    """Move a queued run to running. Exactly one caller wins; a redelivered task loses."""
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING, stage="k6", started_at=now, heartbeat_at=now
+    )
+    return claimed == 1
+
+
+def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_k6: AfterK6 | None = None) -> Run:
+    """Claim and execute a queued run: k6, results, score, then the post-k6 stages.
+
+    The post-k6 stages run inline unless `after_k6` hands them elsewhere (a
+    Celery worker on the analyzers queue); the k6 results are stored first.
+    """
+    if not run_claim(run_id):
+        log.info("run %s was already claimed; not starting k6 again", run_id)
+        return Run.objects.get(pk=run_id)
+    run = Run.objects.select_related("project").get(pk=run_id)
+    events.publish(run.pk, "stage", {"status": run.status, "stage": "k6"})
+    workdir = Path(tempfile.mkdtemp(prefix="k6intel-run-"))
+    try:
+        outcome, ingester, resources = _stage_k6(run, workdir, on_progress)
+        _stage_results(run, outcome, ingester, resources)
+        _finish(run, outcome)
+    except Exception as exc:  # the run must still end with a reason
+        log.exception("run %s failed in stage %s", run.pk, run.stage)
+        _fail(run, f"Internal error during the {run.stage or 'k6'} stage: {exc!r}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    run.refresh_from_db()
+    if run.status == Run.Status.ANALYZING:
+        (after_k6 or run_post_stages)(run.pk)
+        run.refresh_from_db()
+    else:
+        events.publish_end(run)
+    return run
+
+
+def _stage_k6(
+    run: Run, workdir: Path, on_progress: ProgressCallback | None
+) -> tuple[k6.K6Outcome, SampleIngester, dict[str, Any]]:
+    k6.prepare_workdir(workdir, run.script, secrets=unseal(run.sealed_secrets))
+    Run.objects.filter(pk=run.pk).update(sealed_secrets="")  # k6 has them now; nothing keeps them after
+    ingester = SampleIngester(
+        workdir / k6.SAMPLES_NAME,
+        max_endpoints=settings.MAX_ENDPOINTS,
+        max_failed_samples=settings.MAX_FAILED_SAMPLES,
+    )
+    ticker = _Ticker(run, ingester, workdir, on_progress)
+    outcome = k6.execute(workdir, run.planned_duration_s, ticker, on_start=lambda pid: _start(run, ticker, pid))
+    ingester.finish()
+    run.k6_exit_code = outcome.exit.code
+    run.k6_exit_reason = outcome.exit.meaning
+    run.log = _read_log(outcome.log_path, workdir)
+    run.k6_pid = None
+    _record_stage(run, "k6", outcome.elapsed_s)
+    run.save(update_fields=["k6_exit_code", "k6_exit_reason", "log", "stage_durations_s", "k6_pid"])
+    return outcome, ingester, ticker.cpu.summary() if ticker.cpu else {}
+
+
+def _start(run: Run, ticker: _Ticker, pid: int) -> None:
+    ticker.cpu = CpuSampler(pid)
+    _record_k6_pid(run, pid)
+
+
+def _record_k6_pid(run: Run, pid: int) -> None:
+    # Lets the reaper find and kill k6 if this worker dies.
+    run.k6_pid, run.worker_host = pid, socket.gethostname()
+    Run.objects.filter(pk=run.pk).update(k6_pid=pid, worker_host=run.worker_host)
+
+
+class _Ticker:
+    """Runs every tick of the k6 supervisor: ingest, publish progress, heartbeat, notice a cancel."""
+
+    MAX_LOG_LINES_PER_TICK = 50
+
+    def __init__(self, run: Run, ingester: SampleIngester, workdir: Path, on_progress: ProgressCallback | None) -> None:
+        self.run, self.ingester, self.workdir, self.on_progress = run, ingester, workdir, on_progress
+        self.last_beat = 0.0
+        self.last_point_t = -1
+        self.log_offset = 0
+        self.cancel = False
+        self.cpu: CpuSampler | None = None
+
+    def __call__(self, elapsed_s: float) -> bool:
+        self.ingester.poll()
+        if self.cpu:
+            self.cpu.sample()
+        self._publish_log()
+        self._publish_metrics(elapsed_s)
+        if time.monotonic() - self.last_beat >= HEARTBEAT_EVERY_S:
+            self.last_beat = time.monotonic()
+            Run.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
+            self.cancel = Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        return self.cancel
+
+    def _publish_metrics(self, elapsed_s: float) -> None:
+        remaining_s = max(0.0, self.run.planned_duration_s - elapsed_s)
+        for point in self.ingester.live_points(self.last_point_t):
+            self.last_point_t = point["t"]
+            live = {**point, **self.ingester.totals(), "elapsed_s": round(elapsed_s, 1), "remaining_s": round(remaining_s, 1)}
+            events.publish(self.run.pk, "metrics", live)
+            if self.on_progress:
+                self.on_progress(live)
+
+    def _publish_log(self) -> None:
+        try:
+            with open(self.workdir / k6.LOG_NAME, "rb") as handle:
+                handle.seek(self.log_offset)
+                chunk = handle.read(64 * 1024)
+        except FileNotFoundError:
+            return
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.log_offset += len(complete)
+        lines = [line for line in complete.decode("utf-8", "replace").splitlines() if line.strip()]
+        if lines:
+            cleaned = [k6.clean_paths(line, self.workdir) for line in lines[: self.MAX_LOG_LINES_PER_TICK]]
+            events.publish(self.run.pk, "log", {"lines": cleaned, "dropped": max(0, len(lines) - len(cleaned))})
+
+
+def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ticker_resources: dict[str, Any]) -> None:
+    started = time.monotonic()
+    Run.objects.filter(pk=run.pk).update(stage="results")
+    run.stage = "results"
+    events.publish(run.pk, "stage", {"status": run.status, "stage": "results"})
+    summary = read_summary(outcome.summary_path) or {}
+    metrics = summary_metrics(summary)
+    checks, groups = summary_checks(summary)
+    check_counts = metrics.get("checks", {})
+    has_checks = check_counts.get("passes", 0) + check_counts.get("fails", 0) > 0
+    scorecard = score_run(metrics, has_checks, SlaThresholds(**run.sla_config)) if summary else {}
+    RunResult.objects.update_or_create(
+        run=run,
+        defaults={
+            "metrics": metrics,
+            "timeseries": ingester.timeseries(),
+            "endpoints": ingester.endpoint_stats(),
+            "thresholds": summary_thresholds(summary),
+            "checks": checks,
+            "groups": groups,
+            "failures": ingester.failures(),
+            "sla": scorecard,
+            "ingest": {**ingester.ingest_info(), "resources": ticker_resources},
+        },
+    )
+    if scorecard and outcome.exit.outcome != "error":
+        run.score, run.grade = scorecard["score"], scorecard["grade"]
+    _record_stage(run, "results", time.monotonic() - started)
+    run.save(update_fields=["score", "grade", "stage_durations_s"])
+
+
+def _finish(run: Run, outcome: k6.K6Outcome) -> None:
+    run.finished_at = timezone.now()
+    run.stage = ""
+    if outcome.stopped_by == "cancel":
+        run.status, run.error = Run.Status.CANCELLED, "Cancelled by a user; the results measured until then are kept."
+    elif outcome.stopped_by == "interrupted":
+        run.status = Run.Status.FAILED
+        run.error = "The worker's time limit for this run was reached and k6 was stopped; partial results are kept."
+    elif outcome.stopped_by == "deadline":
+        limit_s = run.planned_duration_s + settings.K6_GRACE_S
+        run.status = Run.Status.FAILED
+        run.error = f"k6 was still running after its wall-clock limit of {limit_s} s and was stopped; partial results are kept."
+    elif outcome.exit.outcome == "error":
+        run.status, run.error = Run.Status.FAILED, _k6_error(run, outcome.exit)
+    elif post_stages():
+        run.status, run.finished_at = Run.Status.ANALYZING, None
+    else:
+        run.status = Run.Status.DONE
+    run.save(update_fields=["status", "stage", "error", "finished_at"])
+
+
+def _fail(run: Run, message: str) -> None:
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED, error=message, finished_at=timezone.now())
+
+
+def _record_stage(run: Run, stage: str, seconds: float) -> None:
+    run.stage_durations_s = {**run.stage_durations_s, stage: round(seconds, 3)}
+
+
+def _k6_error(run: Run, exit: k6.K6Exit) -> str:
+    detail = _last_k6_error(run.log)
+    message = f"k6 exited {exit.code} ({exit.name}): {exit.meaning}"
+    return f"{message} {detail}" if detail else message
+
+
+def _last_k6_error(log_text: str) -> str:
+    matches = K6_LOG_MSG.findall(log_text)
+    if not matches:
+        return ""
+    message = matches[-1][1]
+    for escaped, plain in (("\\n", "\n"), ("\\t", " "), ('\\"', '"')):
+        message = message.replace(escaped, plain)
+    return message.strip()
+
+
+def _read_log(path: Path, workdir: Path) -> str:
+    """k6's output, capped (head and tail kept), with the throw-away path removed."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return ""
+    limit = settings.MAX_LOG_BYTES
+    if len(raw) > limit:
+        head, tail = raw[: limit // 5], raw[-(limit - limit // 5) :]
+        raw = head + f"\n… {len(raw) - limit} bytes of log omitted …\n".encode() + tail
+    text = raw.decode("utf-8", "replace")
+    return k6.clean_paths(text, workdir)
+
+
+# --- cancelling and reaping --------------------------------------------------
+
+
+def run_cancel(run_id: Any) -> Run:
+    """Cancel a run: at once if still queued, otherwise k6 is stopped gracefully within a heartbeat."""
+    now = timezone.now()
+    message = "Cancelled before it started."
+    if Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.CANCELLED, error=message, finished_at=now, cancel_requested=True
+    ):
+        run = Run.objects.get(pk=run_id)
+        events.publish_end(run)
+        return run
+    Run.objects.filter(pk=run_id, status__in=[Run.Status.RUNNING, Run.Status.ANALYZING]).update(cancel_requested=True)
+    return Run.objects.get(pk=run_id)
+
+
+def reap_stale_runs() -> list[Run]:
+    """Fail runs whose worker stopped sending heartbeats, and kill their k6 if it is still here."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.REAP_AFTER_S)
+    stale = Run.objects.filter(status__in=[Run.Status.RUNNING, Run.Status.ANALYZING], heartbeat_at__lt=cutoff)
+    return [run for run in stale if _reap(run)]
+
+
+def _reap(run: Run) -> bool:
+    kept = " What k6 measured is kept." if run.status == Run.Status.ANALYZING else ""
+    error = (
+        f"The worker running this test stopped responding (last heartbeat {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"during the {run.stage or 'k6'} stage); the run was marked failed.{kept} Start it again when workers are healthy."
+    )
+    # Conditional on the heartbeat we saw: a worker that wakes up wins.
+    reaped = Run.objects.filter(pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at).update(
+        status=Run.Status.FAILED, error=error, finished_at=timezone.now(), k6_pid=None
+    )
+    if not reaped:
+        return False
+    if run.k6_pid and run.worker_host == socket.gethostname():
+        k6.kill_leftover(run.k6_pid)
+    run.refresh_from_db()
+    events.publish_end(run)
+    return True

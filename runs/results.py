@@ -1,0 +1,349 @@
+"""Turning k6's outputs into results.
+
+The overall summary comes from k6's own `--summary-export` (so p90/p95/p99 are
+exactly k6's). Time series, per-endpoint stats and failed-request samples come
+from k6's CSV sample stream, read incrementally while k6 runs: only the
+samples of the last few seconds are held in memory, so memory stays flat
+however long the run is.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+from hdrh.histogram import HdrHistogram
+
+# Samples can arrive a little out of order (k6 flushes its CSV buffer once a
+# second); a second is closed once samples this many seconds newer are seen.
+OPEN_WINDOW_S = 2
+READ_CHUNK_BYTES = 1 << 20
+WANTED_PREFIXES = ("http_req_duration,", "http_req_failed,", "vus,", "iterations,")
+HDR_MAX_US = 3_600_000_000  # one hour
+ENDPOINT_OVERFLOW = "(other endpoints)"
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """k6's own percentile: linear interpolation between closest ranks."""
+    if not sorted_values:
+        return 0.0
+    index = pct * (len(sorted_values) - 1)
+    low, high = sorted_values[math.floor(index)], sorted_values[math.ceil(index)]
+    return low + (high - low) * (index - math.floor(index))
+
+
+@dataclass
+class SecondBucket:
+    requests: int = 0
+    failed: int = 0
+    iterations: int = 0
+    vus: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    durations_ms: list[float] | None = field(default_factory=list)
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+
+    def close(self) -> None:
+        values = sorted(self.durations_ms or ())
+        self.p50_ms, self.p95_ms, self.p99_ms = (percentile(values, p) for p in (0.5, 0.95, 0.99))
+        self.durations_ms = None  # closed: percentiles are final
+
+    def point(self, t_s: int) -> dict[str, Any]:
+        return {
+            "t": t_s,
+            "rps": self.requests,
+            "error_rate": round(self.failed / self.requests, 6) if self.requests else 0.0,
+            "p50_ms": round(self.p50_ms, 3),
+            "p95_ms": round(self.p95_ms, 3),
+            "p99_ms": round(self.p99_ms, 3),
+            "vus": self.vus,
+            "iterations": self.iterations,
+            "statuses": dict(self.statuses),
+        }
+
+
+@dataclass
+class EndpointStats:
+    name: str
+    method: str
+    status: str
+    count: int = 0
+    failed: int = 0
+    histogram: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, HDR_MAX_US, 3))
+
+    def as_dict(self) -> dict[str, Any]:
+        def pct_ms(pct: float) -> float:
+            return round(self.histogram.get_value_at_percentile(pct) / 1000, 3) if self.count else 0.0
+
+        return {
+            "name": self.name,
+            "method": self.method,
+            "status": self.status,
+            "count": self.count,
+            "failed": self.failed,
+            "error_rate": round(self.failed / self.count, 6) if self.count else 0.0,
+            "p50_ms": pct_ms(50),
+            "p95_ms": pct_ms(95),
+            "p99_ms": pct_ms(99),
+            "max_ms": round(self.histogram.get_max_value() / 1000, 3) if self.count else 0.0,
+        }
+
+
+class SampleIngester:
+    """Reads k6's CSV output as it grows; `poll()` often, `finish()` once k6 has exited."""
+
+    def __init__(self, path: Path, *, max_endpoints: int, max_failed_samples: int) -> None:
+        self.path = path
+        self.max_endpoints = max_endpoints
+        self.max_failed_samples = max_failed_samples
+        self._file: BinaryIO | None = None
+        self._pending = b""
+        self._columns: dict[str, int] | None = None
+        self.first_second: int | None = None
+        self.newest_second = 0
+        self.seconds: dict[int, SecondBucket] = {}
+        self.endpoints: dict[tuple[str, str, str], EndpointStats] = {}
+        self.failure_counts: Counter[tuple[str, str, str]] = Counter()
+        self.failure_samples: list[dict[str, Any]] = []
+        self.samples_read = 0
+        self.late_samples = 0
+        self.total_requests = 0
+        self.total_failed = 0
+        self.total_iterations = 0
+        self._closed_before = 0  # every second below this is closed
+
+    # --- reading -------------------------------------------------------------
+
+    def poll(self) -> None:
+        if self._file is None:
+            if not self.path.exists():
+                return
+            self._file = open(self.path, "rb")
+        while chunk := self._file.read(READ_CHUNK_BYTES):
+            self._consume(chunk)
+        self._close_old_seconds()
+
+    def finish(self) -> None:
+        self.poll()
+        if self._pending:
+            self._consume(b"\n")
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        for bucket in self.seconds.values():
+            if bucket.durations_ms is not None:
+                bucket.close()
+        self._closed_before = self.newest_second + 1
+
+    def _consume(self, chunk: bytes) -> None:
+        data = self._pending + chunk
+        cut = data.rfind(b"\n") + 1
+        self._pending = data[cut:]
+        lines = data[:cut].decode("utf-8", "replace").splitlines()
+        if self._columns is None and lines:
+            self._columns = {name: index for index, name in enumerate(lines.pop(0).split(","))}
+        self.samples_read += len(lines)
+        for line in lines:
+            if line.startswith(WANTED_PREFIXES):
+                self._row(line.split(",") if '"' not in line else next(csv.reader([line])))
+
+    # --- aggregation ---------------------------------------------------------
+
+    def _row(self, row: list[str]) -> None:
+        col = self._columns
+        assert col is not None
+        second = int(row[col["timestamp"]])
+        bucket = self._bucket(second)
+        metric, value = row[0], float(row[col["metric_value"]])
+        if metric == "http_req_duration":
+            self._duration(bucket, row, col, value)
+        elif metric == "http_req_failed":
+            self._failed(bucket, row, col, second, value)
+        elif metric == "vus":
+            bucket.vus = max(bucket.vus, int(value))
+        else:
+            bucket.iterations += 1
+            self.total_iterations += 1
+
+    def _bucket(self, second: int) -> SecondBucket:
+        if self.first_second is None:
+            self.first_second = second
+        if second > self.newest_second:
+            self.newest_second = second
+        bucket = self.seconds.get(second)
+        if bucket is None:
+            bucket = self.seconds[second] = SecondBucket()
+        if second < self._closed_before:
+            self.late_samples += 1
+        return bucket
+
+    def _duration(self, bucket: SecondBucket, row: list[str], col: dict[str, int], value_ms: float) -> None:
+        status = row[col["status"]]
+        bucket.requests += 1
+        self.total_requests += 1
+        bucket.statuses[status] += 1
+        if bucket.durations_ms is not None:
+            bucket.durations_ms.append(value_ms)
+        endpoint = self._endpoint(row[col["name"]], row[col["method"]], status)
+        endpoint.count += 1
+        endpoint.histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
+
+    def _failed(self, bucket: SecondBucket, row: list[str], col: dict[str, int], second: int, value: float) -> None:
+        if value < 0.5:
+            return
+        bucket.failed += 1
+        self.total_failed += 1
+        status, error_code, error = row[col["status"]], row[col["error_code"]], row[col["error"]]
+        self._endpoint(row[col["name"]], row[col["method"]], status).failed += 1
+        self.failure_counts[(status, error_code, error)] += 1
+        if len(self.failure_samples) < self.max_failed_samples:
+            self.failure_samples.append(
+                {
+                    "t": second - (self.first_second or second),
+                    "url": row[col["url"]],
+                    "method": row[col["method"]],
+                    "status": status,
+                    "error_code": error_code,
+                    "error": error,
+                }
+            )
+
+    def _endpoint(self, name: str, method: str, status: str) -> EndpointStats:
+        key = (name, method, status)
+        stats = self.endpoints.get(key)
+        if stats is None:
+            if len(self.endpoints) >= self.max_endpoints:
+                key = (ENDPOINT_OVERFLOW, "", "")
+                stats = self.endpoints.get(key)
+            if stats is None:
+                stats = self.endpoints[key] = EndpointStats(*key)
+        return stats
+
+    def _close_old_seconds(self) -> None:
+        horizon = self.newest_second - OPEN_WINDOW_S
+        for second in range(max(self._closed_before, self.first_second or horizon), horizon):
+            bucket = self.seconds.get(second)
+            if bucket is not None and bucket.durations_ms is not None:
+                bucket.close()
+        self._closed_before = max(self._closed_before, horizon)
+
+    # --- output --------------------------------------------------------------
+
+    def timeseries(self) -> list[dict[str, Any]]:
+        if self.first_second is None:
+            return []
+        empty = SecondBucket(durations_ms=None)
+        return [
+            self.seconds.get(second, empty).point(second - self.first_second)
+            for second in range(self.first_second, self.newest_second + 1)
+        ]
+
+    def live_points(self, after_t: int) -> list[dict[str, Any]]:
+        """Points of the seconds after `after_t` that are (almost certainly) complete, for live progress.
+
+        A second counts as complete once a newer one has samples; percentiles of
+        seconds not yet closed are provisional.
+        """
+        if self.first_second is None:
+            return []
+        start = max(self.first_second, self.first_second + after_t + 1)
+        return [self._live_point(second) for second in range(start, self.newest_second)]
+
+    def _live_point(self, second: int) -> dict[str, Any]:
+        bucket = self.seconds.get(second) or SecondBucket(durations_ms=None)
+        t_s = second - (self.first_second or second)
+        if bucket.durations_ms is None:
+            return bucket.point(t_s)
+        provisional = SecondBucket(
+            bucket.requests, bucket.failed, bucket.iterations, bucket.vus, bucket.statuses, list(bucket.durations_ms)
+        )
+        provisional.close()
+        return provisional.point(t_s)
+
+    def totals(self) -> dict[str, int]:
+        return {"requests": self.total_requests, "failed": self.total_failed, "iterations": self.total_iterations}
+
+    def endpoint_stats(self) -> list[dict[str, Any]]:
+        stats = sorted(self.endpoints.values(), key=lambda e: e.count, reverse=True)
+        return [endpoint.as_dict() for endpoint in stats]
+
+    def failures(self) -> dict[str, Any]:
+        counts = [
+            {"status": status, "error_code": code, "error": error, "count": count}
+            for (status, code, error), count in self.failure_counts.most_common(50)
+        ]
+        return {"total": sum(self.failure_counts.values()), "by_cause": counts, "samples": self.failure_samples}
+
+    def ingest_info(self) -> dict[str, Any]:
+        return {"samples": self.samples_read, "late_samples": self.late_samples, "endpoints": len(self.endpoints)}
+
+
+# --- k6's summary export --------------------------------------------------------
+
+TREND_KEYS = {"avg": "avg", "min": "min", "med": "med", "max": "max", "p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """k6's `--summary-export` document, or None when k6 wrote none."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+
+
+def summary_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    metrics = summary.get("metrics", {})
+    out: dict[str, Any] = {name: _metric(values) for name, values in metrics.items()}
+    out.setdefault("http_reqs", {"count": 0, "rate": 0.0})
+    out.setdefault("http_req_failed", {"rate": 0.0, "passes": 0, "fails": 0})
+    out.setdefault("http_req_duration", {key: 0.0 for key in TREND_KEYS.values()})
+    out.setdefault("iterations", {"count": 0, "rate": 0.0})
+    return out
+
+
+def _metric(values: dict[str, Any]) -> dict[str, Any]:
+    if "passes" in values:
+        # A rate metric. `passes` counts true samples: for http_req_failed
+        # those are the failed requests, for checks the passing ones.
+        total = values["passes"] + values["fails"]
+        return {"rate": values["passes"] / total if total else 0.0, "passes": values["passes"], "fails": values["fails"]}
+    return {TREND_KEYS.get(key, key): value for key, value in values.items() if key != "thresholds"}
+
+
+def summary_thresholds(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every threshold with pass/fail. In k6's export `true` means the threshold was crossed."""
+    rows = []
+    for metric, values in summary.get("metrics", {}).items():
+        for expression, crossed in values.get("thresholds", {}).items():
+            rows.append({"metric": metric, "expression": expression, "ok": not crossed})
+    return sorted(rows, key=lambda row: (row["metric"], row["expression"]))
+
+
+def summary_checks(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every check (with its group path) and every group path, walking the group tree."""
+    checks: list[dict[str, Any]] = []
+    groups: list[str] = []
+    stack = [summary.get("root_group", {})]
+    while stack:
+        group = stack.pop()
+        if group.get("path"):
+            groups.append(group["path"])
+        for check in group.get("checks", {}).values():
+            total = check["passes"] + check["fails"]
+            checks.append(
+                {
+                    "name": check["name"],
+                    "group": group.get("path", ""),
+                    "passes": check["passes"],
+                    "fails": check["fails"],
+                    "rate": round(check["passes"] / total, 6) if total else 0.0,
+                }
+            )
+        stack.extend(group.get("groups", {}).values())
+    return checks, sorted(groups)

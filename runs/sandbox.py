@@ -1,0 +1,55 @@
+"""The box k6 runs in: bubblewrap with a minimal read-only view of the system.
+
+Inside, k6 is user `nobody` in its own user, PID, IPC and UTS namespaces with
+no capabilities. It sees /usr, TLS roots and resolver files read-only, its own
+binary at /opt/k6/k6, and its throw-away work directory at /sandbox, the only
+writable place. The project, `.env`, the worker's /proc and every other file
+are simply not there. Outside the box, `setpriv --pdeathsig` ties bubblewrap
+(and so k6) to the life of the worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+
+INSIDE_DIR = Path("/sandbox")
+INSIDE_K6 = "/opt/k6/k6"
+NOBODY = "65534"
+READ_ONLY_ETC = ("/etc/ssl", "/etc/ca-certificates", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf")
+
+
+def enabled() -> bool:
+    return settings.K6_SANDBOX == "bwrap"
+
+
+def visible_dir(workdir: Path) -> Path:
+    """Where k6 sees its work directory."""
+    return INSIDE_DIR if enabled() else workdir
+
+
+def k6_binary() -> str:
+    return INSIDE_K6 if enabled() else settings.K6_BIN
+
+
+def wrap(command: list[str], workdir: Path) -> list[str]:
+    """The full argv that runs `command` (written with inside paths) in the box."""
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    guard = [setpriv, "--pdeathsig", "KILL", "--"]
+    if not enabled():
+        return guard + command
+    return guard + _bwrap(workdir) + ["--"] + command
+
+
+def _bwrap(workdir: Path) -> list[str]:
+    args = [shutil.which("bwrap") or "/usr/bin/bwrap"]
+    args += ["--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    args += ["--cap-drop", "ALL", "--die-with-parent"]  # the environment is already minimal (k6.k6_environment)
+    args += ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64"]
+    args += ["--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for path in READ_ONLY_ETC:
+        args += ["--ro-bind-try", path, path]
+    args += ["--ro-bind", settings.K6_BIN, INSIDE_K6, "--bind", str(workdir), str(INSIDE_DIR), "--chdir", str(INSIDE_DIR)]
+    return args

@@ -1,0 +1,69 @@
+"""Credential headers reach the target but not the stored script, the result, the log or the database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import pytest
+
+from runs.models import Run
+from runs.pipeline import run_create_from_builder, run_execute
+from runs.secrets import seal, unseal
+from runs.selectors import run_result
+from runs.serializers import BuilderRunSerializer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TOKEN = "Bearer tok-91a7-secret"
+
+
+@pytest.fixture
+def header_recorder() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_credential_headers_are_sent_but_never_stored(header_recorder: tuple[str, list[dict[str, str]]], settings: Any) -> None:
+    settings.RUN_POST_STAGES = []
+    url, seen = header_recorder
+    headers = {"Authorization": TOKEN, "X-Team": "perf"}
+    serializer = BuilderRunSerializer(data={"url": url, "vus": 1, "duration": "1s", "headers": headers})
+    assert serializer.is_valid(), serializer.errors
+    run = run_create_from_builder(serializer)
+    assert TOKEN not in run.script and '"X-Team": "perf"' in run.script and "secrets.json" in run.script
+    assert run.sealed_secrets and TOKEN not in run.sealed_secrets and unseal(run.sealed_secrets) == {"Authorization": TOKEN}
+    run = run_execute(run.pk)
+    assert run.status == "done", run.error
+    assert seen and all(h.get("Authorization") == TOKEN and h.get("X-Team") == "perf" for h in seen)
+    assert Run.objects.get(pk=run.pk).sealed_secrets == ""  # erased once k6 had them
+    stored = orjson.dumps(run_result(run)).decode() + run.log
+    assert TOKEN not in stored and "tok-91a7" not in stored
+
+
+def test_sealing_round_trips_and_is_keyed_by_secret_key(settings: Any) -> None:
+    token = seal({"Cookie": "session=abc"})
+    assert unseal(token) == {"Cookie": "session=abc"} and "session" not in token
+    settings.SECRET_KEY = "another-secret-key-entirely-0123456789"
+    with pytest.raises(Exception):
+        unseal(token)

@@ -1,0 +1,112 @@
+"""Script mode: read an uploaded k6 script's real options before anything runs.
+
+`k6 inspect --execution-requirements` evaluates the script's init code in the
+same locked-down environment as a run (no worker env, throw-away directory,
+time limit) and reports the VUs and total duration it would need, which are
+then held against MAX_VUS and MAX_DURATION.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+
+from k6intel.env import parse_duration_s
+from runs import k6, sandbox
+from runs.findings import find_problems
+
+MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+INSPECT_TIMEOUT_S = 20
+FIRST_URL = re.compile(r"""https?://[^\s'"`<>\\)]+""")
+
+
+class ScriptRejected(ValueError):
+    def __init__(self, findings: list[str]) -> None:
+        super().__init__("; ".join(findings))
+        self.findings = findings
+
+
+@dataclass(frozen=True)
+class ScriptRequirements:
+    max_vus: int
+    duration_s: int
+    target_url: str
+
+
+def decode_script(raw: bytes, filename: str) -> str:
+    problems = []
+    if not filename.endswith(".js"):
+        problems.append(f"{filename!r} is not a .js file.")
+    if len(raw) > MAX_SCRIPT_BYTES:
+        problems.append(f"The script is {len(raw)} bytes; the limit is {MAX_SCRIPT_BYTES} bytes (2 MB).")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(f"The script is not UTF-8 (invalid byte at offset {exc.start}).")
+        text = ""
+    if problems:
+        raise ScriptRejected(problems)
+    return text
+
+
+def vet_script(raw: bytes, filename: str) -> tuple[str, ScriptRequirements]:
+    """Everything a script must pass before it is stored; raises ScriptRejected listing every problem."""
+    script = decode_script(raw, filename)
+    findings = find_problems(script)
+    if findings:
+        # k6 would only fail on these (or do what they say); report them all instead.
+        raise ScriptRejected([str(finding) for finding in findings])
+    return script, inspect_script(script)
+
+
+def inspect_script(script: str) -> ScriptRequirements:
+    workdir = Path(tempfile.mkdtemp(prefix="k6intel-inspect-"))
+    try:
+        k6.prepare_workdir(workdir, script)
+        options = _run_inspect(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return _requirements(options, script)
+
+
+def _run_inspect(workdir: Path) -> dict:
+    inside = sandbox.visible_dir(workdir)
+    command = [sandbox.k6_binary(), "inspect", "--execution-requirements", "--include-system-env-vars=false"]
+    command = sandbox.wrap([*command, str(inside / k6.SCRIPT_NAME)], workdir)
+    try:
+        done = subprocess.run(
+            command,
+            cwd=workdir,
+            env=k6.k6_environment(workdir),
+            capture_output=True,
+            timeout=INSPECT_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except subprocess.TimeoutExpired:
+        raise ScriptRejected([f"Reading the script's options took longer than {INSPECT_TIMEOUT_S} s."]) from None
+    if done.returncode != 0:
+        detail = k6.clean_paths(done.stderr.decode("utf-8", "replace"), workdir).strip()
+        raise ScriptRejected([f"k6 could not read the script: {detail[-800:]}"])
+    return orjson.loads(done.stdout)
+
+
+def _requirements(options: dict, script: str) -> ScriptRequirements:
+    max_vus = int(options.get("maxVUs") or 1)
+    duration_s = round(parse_duration_s(options.get("totalDuration") or "0s") or 0)
+    problems = []
+    if max_vus > settings.MAX_VUS:
+        problems.append(f"The script needs up to {max_vus} VUs; the limit is MAX_VUS={settings.MAX_VUS}.")
+    if duration_s > settings.MAX_DURATION_S:
+        problems.append(f"The script runs for up to {duration_s} s; the limit is MAX_DURATION={settings.MAX_DURATION_S} s.")
+    if problems:
+        raise ScriptRejected(problems)
+    match = FIRST_URL.search(script)
+    return ScriptRequirements(max_vus, max(duration_s, 1), match.group(0) if match else "")

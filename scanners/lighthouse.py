@@ -1,0 +1,124 @@
+"""Lighthouse (npm, pinned in package.json) with the same Chromium, mobile and desktop."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from django.conf import settings
+
+from runs.targets import TargetRejected, check_target_url
+from scanners.outcome import Outcome, failed, skipped
+from scanners.pagetest import CHROMIUM_FLAGS, chromium_path
+
+CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+METRICS = {
+    "fcp_ms": "first-contentful-paint",
+    "lcp_ms": "largest-contentful-paint",
+    "cls": "cumulative-layout-shift",
+    "tbt_ms": "total-blocking-time",
+    "tti_ms": "interactive",
+    "speed_index_ms": "speed-index",
+}
+TOP_OPPORTUNITIES = 5
+RUN_TIMEOUT_S = 150
+
+
+def lighthouse_bin() -> Path | None:
+    local = Path(settings.BASE_DIR) / "node_modules" / ".bin" / "lighthouse"
+    return local if local.exists() else None
+
+
+def analyze(url: str, output_dir: Path | None = None, throttling: str = "simulate") -> Outcome:
+    if urlsplit(url).scheme not in ("http", "https"):
+        return skipped("Lighthouse needs an http(s) URL.")
+    try:
+        check_target_url(url)
+    except TargetRejected as exc:
+        return skipped(f"Not tested: {exc}")
+    problem = _missing_tools()
+    if problem:
+        return skipped(problem)
+    try:
+        reports = {form: _run(url, form, throttling) for form in ("mobile", "desktop")}
+    except LighthouseFailed as exc:
+        return failed(str(exc))
+    return _outcome(reports)
+
+
+def _missing_tools() -> str | None:
+    if shutil.which("node") is None:
+        return "Node.js was not found: install it (Debian: apt-get install nodejs npm), then run make."
+    if lighthouse_bin() is None:
+        return "Lighthouse is not installed: run `npm ci` (make does it) in the project directory."
+    if chromium_path() is None:
+        return "Chromium was not found: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH."
+    return None
+
+
+class LighthouseFailed(RuntimeError):
+    pass
+
+
+def _run(url: str, form_factor: str, throttling: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="k6intel-lh-") as tmp:
+        report = Path(tmp) / "report.json"
+        command = [
+            str(lighthouse_bin()), url, "--quiet", "--output=json", f"--output-path={report}",
+            f"--only-categories={','.join(CATEGORIES)}", f"--throttling-method={throttling}",
+            f"--chrome-flags={' '.join(['--headless=new', *CHROMIUM_FLAGS, f'--user-data-dir={tmp}/profile'])}",
+        ]  # fmt: skip
+        if form_factor == "desktop":
+            command.append("--preset=desktop")
+        env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": tmp, "CHROME_PATH": chromium_path() or ""}
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, timeout=RUN_TIMEOUT_S, cwd=tmp)
+        except subprocess.TimeoutExpired:
+            raise LighthouseFailed(f"Lighthouse ({form_factor}) did not finish within {RUN_TIMEOUT_S} s.") from None
+        if done.returncode != 0 or not report.exists():
+            raise LighthouseFailed(f"Lighthouse ({form_factor}) failed: {done.stderr.decode(errors='replace')[-600:]}")
+        data = orjson.loads(report.read_bytes())
+    if data.get("runtimeError"):
+        raise LighthouseFailed(f"Lighthouse ({form_factor}): {data['runtimeError'].get('message')}")
+    return data
+
+
+def _summary(data: dict[str, Any]) -> dict[str, Any]:
+    audits = data["audits"]
+    scores = {
+        key: round(category["score"] * 100) for key, category in data["categories"].items() if category.get("score") is not None
+    }
+    metrics = {
+        name: round(audits[audit]["numericValue"], 4 if name == "cls" else 1)
+        for name, audit in METRICS.items()
+        if audit in audits
+    }
+    opportunities = sorted(
+        (
+            {"id": key, "title": audit["title"], "savings_ms": round(audit["details"].get("overallSavingsMs", 0)),
+             "savings_bytes": audit["details"].get("overallSavingsBytes", 0)}
+            for key, audit in audits.items()
+            if (audit.get("details") or {}).get("type") == "opportunity" and (audit.get("score") or 0) < 0.9
+        ),
+        key=lambda item: -item["savings_ms"],
+    )  # fmt: skip
+    return {
+        "scores": scores,
+        "metrics": metrics,
+        "opportunities": opportunities[:TOP_OPPORTUNITIES],
+        "version": data["lighthouseVersion"],
+    }
+
+
+def _outcome(reports: dict[str, dict[str, Any]]) -> Outcome:
+    mobile, desktop = _summary(reports["mobile"]), _summary(reports["desktop"])
+    performance = mobile["scores"].get("performance", 0)
+    grade = next(g for floor, g in ((90, "A"), (80, "B"), (70, "C"), (60, "D"), (0, "F")) if performance >= floor)
+    scores = ", ".join(f"{name} {value}" for name, value in mobile["scores"].items())
+    details = {**mobile, "form_factor": "mobile", "desktop": desktop}
+    return Outcome(status="ok", grade=grade, score=performance, summary=f"Mobile: {scores}", details=details)

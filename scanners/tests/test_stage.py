@@ -1,0 +1,81 @@
+"""The analyzer stage inside a real run: results land in the run's document; a failing analyzer stays contained."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from runs.pipeline import run_create_from_builder, run_execute
+from runs.purge import run_files_dir
+from runs.selectors import run_result
+from runs.serializers import BuilderRunSerializer
+from scanners import pipeline
+from scanners.models import AnalyzerResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_against(url: str) -> Any:
+    serializer = BuilderRunSerializer(data={"url": url, "vus": 1, "duration": "1s"})
+    assert serializer.is_valid(), serializer.errors
+    return run_execute(run_create_from_builder(serializer).pk)
+
+
+def test_run_result_carries_headers_and_tls(demo_target: Callable[..., Any]) -> None:
+    run = run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url)
+    document = run_result(run)
+    assert run.status == "done" and "analyzers" in run.stage_durations_s
+    analyzers = document["analyzers"]
+    assert analyzers["headers"]["status"] == "ok" and analyzers["headers"]["grade"] == "F" and analyzers["headers"]["score"] == 10
+    assert analyzers["tls"]["status"] == "skipped" and "plain HTTP" in analyzers["tls"]["summary"]
+    assert [e.data["stage"] for e in run.events.filter(kind="stage")] == ["k6", "results", "analyzers", "analysis", "report"]
+
+
+def test_a_crashing_analyzer_does_not_fail_the_run(demo_target: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(url: str) -> Any:
+        raise RuntimeError("analyzer bug")
+
+    monkeypatch.setitem(pipeline.ANALYZERS, "tls", explode)
+    run = run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url)
+    assert run.status == "done" and run.error == ""
+    tls = AnalyzerResult.objects.get(run=run, kind="tls")
+    assert tls.status == "error" and "analyzer bug" in tls.error
+    assert AnalyzerResult.objects.get(run=run, kind="headers").status == "ok"
+
+
+def test_a_slow_analyzer_times_out_alone(demo_target: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    import time
+
+    settings.ANALYZER_TIMEOUT_S = 1
+
+    def slow(url: str) -> Any:
+        time.sleep(3)
+
+    monkeypatch.setitem(pipeline.ANALYZERS, "tls", slow)
+    run = run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url)
+    assert AnalyzerResult.objects.get(run=run, kind="tls").error.endswith("did not finish within 1 s.")
+    assert AnalyzerResult.objects.get(run=run, kind="headers").status == "ok"
+
+
+def test_a_page_target_gets_the_browser_analyzers_too(demo_target: Callable[..., Any], settings: Any) -> None:
+    settings.ANALYZERS = ["headers", "tls", "pagetest", "lighthouse"]
+    run = run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url + "/")
+    analyzers = run_result(run)["analyzers"]
+    pagetest = analyzers["pagetest"]
+    assert pagetest["status"] == "ok" and pagetest["profile"]["name"] == "3G Fast"
+    assert pagetest["first_view"]["speed_index_ms"] > 0 and pagetest["repeat_view"]["requests"] >= 1
+    assert analyzers["lighthouse"]["status"] == "ok" and set(analyzers["lighthouse"]["scores"]) >= {"performance", "seo"}
+    filmstrip = run_files_dir(run.pk) / "filmstrip"
+    assert [frame["file"] for frame in pagetest["first_view"]["filmstrip"]] == sorted(
+        p.name for p in filmstrip.glob("first-*.jpg")
+    )
+
+
+def test_an_api_target_skips_the_browser_analyzers(demo_target: Callable[..., Any], settings: Any) -> None:
+    settings.ANALYZERS = ["headers", "tls", "pagetest", "lighthouse"]
+    run = run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url + "/api/items")
+    analyzers = run_result(run)["analyzers"]
+    assert analyzers["pagetest"]["status"] == analyzers["lighthouse"]["status"] == "skipped"
+    assert "not an HTML page" in analyzers["pagetest"]["summary"]

@@ -1,0 +1,469 @@
+"""SSL/TLS analysis with sslyze, rated the way the SSL Labs server rating guide rates.
+
+Score = 30 % protocol + 30 % key exchange + 40 % cipher strength, each the
+guide's sub-score; the letter comes from the score (A ≥ 80, B ≥ 65, C ≥ 50,
+D ≥ 35, E ≥ 20, else F) and is then capped by every rule that applies (each
+cap is listed with its reason). Trust problems give T, a name mismatch M.
+A+ needs an A with no warnings and HSTS of at least 180 days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.verification import DNSName, IPAddress
+from django.conf import settings
+from sslyze import (
+    CertificateInfoExtraArgument,
+    ScanCommand,
+    ScanCommandAttemptStatusEnum,
+    ScanCommandsExtraArguments,
+    Scanner,
+    ServerNetworkConfiguration,
+    ServerNetworkLocation,
+    ServerScanRequest,
+    ServerScanResult,
+    ServerScanStatusEnum,
+)
+from sslyze.mozilla_tls_profile.tls_config_checker import (
+    MozillaTlsConfiguration,
+    ServerNotCompliantWithTlsConfiguration,
+    ServerScanResultIncomplete,
+    TlsConfigurationEnum,
+    check_server_against_tls_configuration,
+)
+from sslyze.plugins.robot.implementation import RobotScanResultEnum
+
+from runs.targets import TargetRejected, check_target_url
+from scanners.outcome import Outcome, failed, skipped
+
+# sslyze's bundled trust stores hold an old root with a negative serial number.
+warnings.filterwarnings("ignore", message="Parsed a negative serial number", category=CryptographyDeprecationWarning)
+
+HSTS_A_PLUS_S = 15_552_000  # 180 days
+LETTERS = ("A+", "A", "A-", "B", "C", "D", "E", "F")
+PROTOCOLS = (
+    ("SSL 2.0", "ssl_2_0_cipher_suites", 0),
+    ("SSL 3.0", "ssl_3_0_cipher_suites", 80),
+    ("TLS 1.0", "tls_1_0_cipher_suites", 90),
+    ("TLS 1.1", "tls_1_1_cipher_suites", 95),
+    ("TLS 1.2", "tls_1_2_cipher_suites", 100),
+    ("TLS 1.3", "tls_1_3_cipher_suites", 100),
+)
+SCAN_COMMANDS = {
+    ScanCommand.CERTIFICATE_INFO,
+    ScanCommand.SSL_2_0_CIPHER_SUITES,
+    ScanCommand.SSL_3_0_CIPHER_SUITES,
+    ScanCommand.TLS_1_0_CIPHER_SUITES,
+    ScanCommand.TLS_1_1_CIPHER_SUITES,
+    ScanCommand.TLS_1_2_CIPHER_SUITES,
+    ScanCommand.TLS_1_3_CIPHER_SUITES,
+    ScanCommand.TLS_COMPRESSION,
+    ScanCommand.TLS_FALLBACK_SCSV,
+    ScanCommand.HEARTBLEED,
+    ScanCommand.OPENSSL_CCS_INJECTION,
+    ScanCommand.ROBOT,
+    ScanCommand.SESSION_RENEGOTIATION,
+    ScanCommand.HTTP_HEADERS,
+    ScanCommand.ELLIPTIC_CURVES,
+    ScanCommand.TLS_EXTENDED_MASTER_SECRET,  # needed by the Mozilla profile check
+}
+# RSA-equivalent strength of elliptic-curve keys (NIST SP 800-57).
+EC_RSA_EQUIVALENT = {253: 3072, 255: 3072, 256: 3072, 384: 7680, 448: 7680, 521: 15360}
+
+
+@dataclass
+class Rating:
+    subscores: dict[str, float]
+    caps: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def cap(self, grade: str, reason: str) -> None:
+        self.caps.append({"grade": grade, "reason": reason})
+
+
+def analyze(url: str, output_dir: Path | None = None) -> Outcome:
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return skipped("The target is plain HTTP: there is no TLS to analyze. Test an https:// URL for a TLS grade.")
+    try:
+        check_target_url(url)
+    except TargetRejected as exc:
+        return skipped(f"Not scanned: {exc}")
+    started = time.monotonic()
+    result = _scan(parts.hostname or "", parts.port or 443)
+    if result.scan_status != ServerScanStatusEnum.COMPLETED:
+        trace = result.connectivity_error_trace
+        return failed(f"Could not connect over TLS to {parts.hostname}:{parts.port or 443}: {trace and trace.exc_value!r}")
+    return _outcome(result, parts.hostname or "", time.monotonic() - started)
+
+
+def _scan(hostname: str, port: int) -> ServerScanResult:
+    extra = ScanCommandsExtraArguments()
+    if settings.TLS_EXTRA_CA_FILE:
+        extra = ScanCommandsExtraArguments(
+            certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(settings.TLS_EXTRA_CA_FILE))
+        )
+    request = ServerScanRequest(
+        server_location=ServerNetworkLocation(hostname=hostname, port=port),
+        network_configuration=ServerNetworkConfiguration(
+            tls_server_name_indication=hostname, network_timeout=5, network_max_retries=1
+        ),
+        scan_commands=SCAN_COMMANDS,
+        scan_commands_extra_arguments=extra,
+    )
+    scanner = Scanner()
+    scanner.queue_scans([request])
+    return next(iter(scanner.get_results()))
+
+
+def _outcome(result: ServerScanResult, hostname: str, duration_s: float) -> Outcome:
+    scan = result.scan_result
+    assert scan is not None
+    protocols = _protocols(scan)
+    certificate = _certificate(scan, hostname)
+    vulnerabilities = _vulnerabilities(scan)
+    hsts = _hsts(scan)
+    rating = rate(protocols, certificate, vulnerabilities, hsts)
+    grade, grade_if_trusted = letter(rating, certificate)
+    details = {
+        "host": hostname,
+        "port": result.server_location.port,
+        "protocols": {name: bool(suites) for name, suites in protocols.items()},
+        "cipher_suites": {name: suites for name, suites in protocols.items() if suites},
+        "key_exchange": _key_exchange_summary(protocols),
+        "certificate": certificate,
+        "vulnerabilities": vulnerabilities,
+        "hsts": hsts,
+        "subscores": rating.subscores,
+        "caps": rating.caps,
+        "warnings": rating.warnings,
+        "grade_if_trusted": grade_if_trusted,
+        "mozilla": _mozilla(result),
+        "duration_s": round(duration_s, 3),
+    }
+    summary = f"{grade} (score {rating.subscores['total']:.0f})" + (
+        f"; capped: {'; '.join(c['reason'] for c in rating.caps)}" if rating.caps else ""
+    )
+    return Outcome(status="ok", grade=grade, score=rating.subscores["total"], summary=summary, details=details)
+
+
+# --- collecting ---------------------------------------------------------------------
+
+
+def _attempt(scan: Any, name: str) -> Any:
+    attempt = getattr(scan, name)
+    return attempt.result if attempt.status == ScanCommandAttemptStatusEnum.COMPLETED else None
+
+
+def _protocols(scan: Any) -> dict[str, list[dict[str, Any]]]:
+    protocols = {}
+    for name, attribute, _ in PROTOCOLS:
+        result = _attempt(scan, attribute)
+        protocols[name] = [_suite(accepted) for accepted in result.accepted_cipher_suites] if result else []
+    return protocols
+
+
+def _suite(accepted: Any) -> dict[str, Any]:
+    key = accepted.ephemeral_key
+    return {
+        "name": accepted.cipher_suite.name,
+        "bits": accepted.cipher_suite.key_size,
+        "anonymous": accepted.cipher_suite.is_anonymous,
+        "kx": None if key is None else {"type": key.type_name, "size": key.size, "curve": getattr(key, "curve_name", None)},
+    }
+
+
+def _certificate(scan: Any, hostname: str) -> dict[str, Any]:
+    info = _attempt(scan, "certificate_info")
+    if info is None or not info.certificate_deployments:
+        return {"available": False}
+    deployment = info.certificate_deployments[0]
+    chain = deployment.received_certificate_chain
+    leaf = chain[0]
+    key_type, key_bits = _key(leaf.public_key())
+    now = dt.datetime.now(dt.UTC)
+    stores = [result.trust_store for result in deployment.path_validation_results]
+    return {
+        "available": True,
+        "subject": leaf.subject.rfc4514_string(),
+        "issuer": leaf.issuer.rfc4514_string(),
+        "san": _san(leaf),
+        "not_before": leaf.not_valid_before_utc.isoformat(),
+        "not_after": leaf.not_valid_after_utc.isoformat(),
+        "days_left": (leaf.not_valid_after_utc - now).days,
+        "expired": leaf.not_valid_after_utc < now,
+        "not_yet_valid": leaf.not_valid_before_utc > now,
+        "self_signed": leaf.issuer == leaf.subject,
+        "key_type": key_type,
+        "key_bits": key_bits,
+        "key_rsa_equivalent_bits": _rsa_equivalent(key_type, key_bits),
+        "signature_algorithm": _signature(leaf),
+        "trusted": _trusted(chain, stores),
+        "trust_stores": sorted({store.name for store in stores}),
+        "hostname_matches": _hostname_matches(leaf, hostname),
+        "chain_length": len(chain),
+        "sha1_in_chain": bool(deployment.verified_chain_has_sha1_signature),
+    }
+
+
+def _key(public_key: Any) -> tuple[str, int]:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "RSA", public_key.key_size
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "EC", public_key.key_size
+    if isinstance(public_key, dsa.DSAPublicKey):
+        return "DSA", public_key.key_size
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "Ed448", 448
+    return type(public_key).__name__, 0
+
+
+def _rsa_equivalent(key_type: str, bits: int) -> int:
+    if key_type in ("EC", "Ed25519", "Ed448", "ECDH", "X25519", "X448"):
+        return EC_RSA_EQUIVALENT.get(bits, bits * 12)
+    return bits
+
+
+def _san(certificate: x509.Certificate) -> list[str]:
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [*names.get_values_for_type(x509.DNSName), *(str(ip) for ip in names.get_values_for_type(x509.IPAddress))]
+
+
+def _signature(certificate: x509.Certificate) -> str:
+    return certificate.signature_algorithm_oid._name  # e.g. sha256WithRSAEncryption
+
+
+def _trusted(chain: list[x509.Certificate], stores: list[Any]) -> bool:
+    """Chain trust on its own: validated for a name the leaf carries, so a name mismatch is judged separately."""
+    pems = [c.public_bytes(serialization.Encoding.PEM).decode() for c in chain]
+    subject = _own_subject(chain[0])
+    if subject is None:
+        return False
+    return any(store.verify_certificate_chain(pems, subject).was_validation_successful for store in stores)
+
+
+def _own_subject(certificate: x509.Certificate) -> DNSName | IPAddress | None:
+    for name in _san(certificate):
+        try:
+            return IPAddress(ipaddress.ip_address(name))
+        except ValueError:
+            if "*" not in name:
+                return DNSName(name)
+    return None
+
+
+def _hostname_matches(certificate: x509.Certificate, hostname: str) -> bool:
+    hostname = hostname.lower().rstrip(".")
+    for name in _san(certificate):
+        name = name.lower()
+        if name == hostname or (name.startswith("*.") and hostname.partition(".")[2] == name[2:] and "." in name[2:]):
+            return True
+    return False
+
+
+def _vulnerabilities(scan: Any) -> dict[str, Any]:
+    heartbleed = _attempt(scan, "heartbleed")
+    ccs = _attempt(scan, "openssl_ccs_injection")
+    robot = _attempt(scan, "robot")
+    renegotiation = _attempt(scan, "session_renegotiation")
+    compression = _attempt(scan, "tls_compression")
+    fallback = _attempt(scan, "tls_fallback_scsv")
+    return {
+        "heartbleed": heartbleed.is_vulnerable_to_heartbleed if heartbleed else None,
+        "ccs_injection": ccs.is_vulnerable_to_ccs_injection if ccs else None,
+        "robot": robot.robot_result.name if robot else None,
+        "robot_vulnerable": bool(robot)
+        and robot.robot_result in (RobotScanResultEnum.VULNERABLE_WEAK_ORACLE, RobotScanResultEnum.VULNERABLE_STRONG_ORACLE),
+        "secure_renegotiation": renegotiation.supports_secure_renegotiation if renegotiation else None,
+        "client_renegotiation_dos": renegotiation.is_vulnerable_to_client_renegotiation_dos if renegotiation else None,
+        "compression": compression.supports_compression if compression else None,
+        "fallback_scsv": fallback.supports_fallback_scsv if fallback else None,
+    }
+
+
+def _hsts(scan: Any) -> dict[str, Any]:
+    headers = _attempt(scan, "http_headers")
+    header = headers.strict_transport_security_header if headers else None
+    if header is None:
+        return {"present": False, "max_age_s": None, "include_subdomains": False, "preload": False}
+    return {
+        "present": True,
+        "max_age_s": header.max_age,
+        "include_subdomains": header.include_subdomains,
+        "preload": header.preload,
+    }
+
+
+def _key_exchange_summary(protocols: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    seen = {(s["kx"]["type"], s["kx"]["size"], s["kx"]["curve"]) for suites in protocols.values() for s in suites if s["kx"]}
+    return [{"type": t, "size": size, "curve": curve} for t, size, curve in sorted(seen, key=str)]
+
+
+def _mozilla(result: ServerScanResult) -> dict[str, Any]:
+    compliance = {}
+    for profile in (
+        TlsConfigurationEnum.MOZILLA_MODERN,
+        TlsConfigurationEnum.MOZILLA_INTERMEDIATE,
+        TlsConfigurationEnum.MOZILLA_OLD,
+    ):
+        try:
+            check_server_against_tls_configuration(result, MozillaTlsConfiguration.get(profile))
+            compliance[profile.value] = {"compliant": True, "issues": []}
+        except ServerNotCompliantWithTlsConfiguration as exc:
+            compliance[profile.value] = {"compliant": False, "issues": [f"{key}: {value}" for key, value in exc.issues.items()]}
+        except ServerScanResultIncomplete as exc:
+            compliance[profile.value] = {"compliant": None, "issues": [str(exc)]}
+    return compliance
+
+
+# --- rating -------------------------------------------------------------------------
+
+
+def rate(
+    protocols: dict[str, list[dict[str, Any]]], certificate: dict[str, Any], vulns: dict[str, Any], hsts: dict[str, Any]
+) -> Rating:
+    suites = [suite for offered in protocols.values() for suite in offered]
+    offered = [name for name, found in protocols.items() if found]
+    protocol_score = _protocol_score(offered)
+    kx_score = _key_exchange_score(suites, certificate)
+    cipher_score = _cipher_score(suites)
+    total = round(0.3 * protocol_score + 0.3 * kx_score + 0.4 * cipher_score, 1)
+    rating = Rating({"protocol": protocol_score, "key_exchange": kx_score, "cipher": cipher_score, "total": total})
+    _protocol_caps(rating, offered, protocols)
+    _key_caps(rating, suites, certificate)
+    _vulnerability_caps(rating, vulns)
+    _warnings(rating, certificate, vulns, hsts)
+    return rating
+
+
+def _protocol_score(offered: list[str]) -> float:
+    scores = [score for name, _, score in PROTOCOLS if name in offered]
+    return (max(scores) + min(scores)) / 2 if scores else 0.0
+
+
+def _strength_score(bits: int) -> float:
+    """The guide's key-exchange table, on RSA-equivalent bits."""
+    for floor, score in ((4096, 100), (2048, 90), (1024, 80), (512, 40), (1, 20)):
+        if bits >= floor:
+            return score
+    return 0.0
+
+
+def _key_exchange_score(suites: list[dict[str, Any]], certificate: dict[str, Any]) -> float:
+    strengths = [certificate.get("key_rsa_equivalent_bits", 0) or 0]
+    for suite in suites:
+        if suite["anonymous"]:
+            strengths.append(0)
+        elif suite["kx"]:
+            kx = suite["kx"]
+            strengths.append(
+                _rsa_equivalent("EC" if kx["curve"] or kx["type"] in ("ECDH", "X25519", "X448") else "DH", kx["size"])
+            )
+    return _strength_score(min(strengths)) if suites else 0.0
+
+
+def _cipher_score(suites: list[dict[str, Any]]) -> float:
+    def score(bits: int) -> float:
+        return 100.0 if bits >= 256 else 80.0 if bits >= 128 else 20.0 if bits > 0 else 0.0
+
+    scores = [score(suite["bits"]) for suite in suites]
+    return (max(scores) + min(scores)) / 2 if scores else 0.0
+
+
+def _protocol_caps(rating: Rating, offered: list[str], protocols: dict[str, list[dict[str, Any]]]) -> None:
+    if "SSL 2.0" in offered:
+        rating.cap("F", "SSL 2.0 is offered")
+    if "SSL 3.0" in offered:
+        rating.cap("B", "SSL 3.0 is offered (POODLE)")
+    if "TLS 1.2" not in offered:
+        rating.cap("C", "TLS 1.2 is not supported")
+    old = [name for name in ("TLS 1.0", "TLS 1.1") if name in offered]
+    if old:
+        rating.cap("B", f"{' and '.join(old)} offered (deprecated since 2020)")
+    if "TLS 1.3" not in offered:
+        rating.cap("A-", "TLS 1.3 is not supported")
+    forward_secret = "TLS 1.3" in offered or any(s["kx"] for name in ("TLS 1.2",) for s in protocols[name])
+    if not forward_secret:
+        rating.cap("B", "no forward secrecy: no ECDHE/DHE key exchange with modern protocols")
+
+
+def _key_caps(rating: Rating, suites: list[dict[str, Any]], certificate: dict[str, Any]) -> None:
+    key_bits = certificate.get("key_rsa_equivalent_bits", 0) or 0
+    if certificate.get("available") and key_bits < 1024:
+        rating.cap("F", f"certificate key is only {certificate['key_bits']} bits")
+    elif certificate.get("available") and key_bits < 2048:
+        rating.cap("B", f"certificate key is {certificate['key_type']} {certificate['key_bits']} bits (< 2048)")
+    weak_dh = [s for s in suites if s["kx"] and not s["kx"]["curve"] and s["kx"]["type"] == "DH" and s["kx"]["size"] < 2048]
+    if weak_dh:
+        rating.cap("B", f"Diffie-Hellman parameters of {min(s['kx']['size'] for s in weak_dh)} bits (< 2048)")
+    if any(s["anonymous"] for s in suites):
+        rating.cap("F", "anonymous (unauthenticated) cipher suites are accepted")
+    if any(0 < s["bits"] < 128 for s in suites):
+        rating.cap("C", "cipher suites weaker than 128 bits are accepted")
+    if any("RC4" in s["name"] for s in suites):
+        rating.cap("B", "RC4 cipher suites are accepted")
+
+
+def _vulnerability_caps(rating: Rating, vulns: dict[str, Any]) -> None:
+    if vulns["heartbleed"]:
+        rating.cap("F", "vulnerable to Heartbleed")
+    if vulns["ccs_injection"]:
+        rating.cap("F", "vulnerable to OpenSSL CCS injection")
+    if vulns["robot_vulnerable"]:
+        rating.cap("F", "vulnerable to ROBOT")
+    if vulns["compression"]:
+        rating.cap("C", "TLS compression is enabled (CRIME)")
+    if vulns["secure_renegotiation"] is False:
+        rating.cap("C", "secure renegotiation is not supported")
+
+
+def _warnings(rating: Rating, certificate: dict[str, Any], vulns: dict[str, Any], hsts: dict[str, Any]) -> None:
+    if vulns["fallback_scsv"] is False:
+        rating.warnings.append("TLS_FALLBACK_SCSV is not supported (downgrade protection)")
+    if vulns["client_renegotiation_dos"]:
+        rating.warnings.append("client-initiated renegotiation is allowed (DoS risk)")
+    if certificate.get("sha1_in_chain"):
+        rating.warnings.append("the certificate chain uses SHA-1 signatures")
+    if not hsts["present"]:
+        rating.warnings.append("no Strict-Transport-Security header")
+    elif (hsts["max_age_s"] or 0) < HSTS_A_PLUS_S:
+        rating.warnings.append(f"HSTS max-age {hsts['max_age_s']} s is under 180 days")
+
+
+def letter(rating: Rating, certificate: dict[str, Any]) -> tuple[str, str]:
+    """(the grade shown, the grade the configuration earns if its certificate were fine)."""
+    total = rating.subscores["total"]
+    grade = next(g for floor, g in ((80, "A"), (65, "B"), (50, "C"), (35, "D"), (20, "E"), (0, "F")) if total >= floor)
+    for cap in rating.caps:
+        if LETTERS.index(cap["grade"]) > LETTERS.index(grade):
+            grade = cap["grade"]
+    if grade == "A" and not rating.warnings:
+        grade = "A+"
+    earned = grade
+    if not certificate.get("available"):
+        return earned, earned
+    if not certificate["trusted"] or certificate["expired"] or certificate["not_yet_valid"]:
+        reason = "expired" if certificate["expired"] else "self-signed" if certificate["self_signed"] else "not trusted"
+        rating.cap("T", f"certificate {reason}")
+        return "T", earned
+    if not certificate["hostname_matches"]:
+        rating.cap("M", "certificate name does not match the host")
+        return "M", earned
+    return earned, earned
