@@ -41,6 +41,7 @@ run: setup
 	@$(PY) manage.py ensureadmin
 	@$(PY) manage.py demotarget --port $(DEMO_PORT) --latency-min-ms 10 --latency-max-ms 60 --error-rate 0.02 & \
 	trap "kill $$! 2>/dev/null" EXIT; \
+	echo "Open http://$(HOST):$(PORT)/ and log in as admin (password in var/admin-password.txt); demo target: http://127.0.0.1:$(DEMO_PORT)/"; \
 	echo "Try: $(PY) manage.py loadtest http://127.0.0.1:$(DEMO_PORT)/ --vus 5 --duration 10s"; \
 	echo "API: curl -H \"X-API-Key: $$(sed -n 's/^BACKEND_API_KEY=//p' .env)\" -H 'Content-Type: application/json' \
 	  -d '{\"url\": \"http://127.0.0.1:$(DEMO_PORT)/\", \"vus\": 5, \"duration\": \"10s\"}' http://$(HOST):$(PORT)/api/run"; \

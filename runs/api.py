@@ -23,12 +23,13 @@ from rest_framework.views import APIView
 from runs.apikeys import IsAdminKey, apikey_lookup
 from runs.captcha import CaptchaInvalid, captcha_issue, captcha_verify
 from runs.dispatch import run_enqueue
+from runs.downloads import DownloadMissing, run_download
 from runs.errors import ApiError, error_body
 from runs.events import history
 from runs.models import ApiKey, Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
-from runs.purge import reset_all, run_files_dir
-from runs.selectors import run_links, run_result, runs_visible_to
+from runs.purge import reset_all
+from runs.selectors import run_links, run_result, runs_visible_to, runs_visible_to_user
 from runs.serializers import BuilderRunSerializer
 from runs.vetting import MAX_SCRIPT_BYTES, ScriptRejected
 
@@ -228,30 +229,18 @@ class ResultListView(generics.ListAPIView):
         return runs_visible_to(self.request.auth).order_by("-created_at")
 
 
-DOWNLOADS = {
-    "pdf": ("report.pdf", "application/pdf", "the PDF report"),
-    "html": ("report.html", "text/html; charset=utf-8", "the HTML report"),
-    "json": ("result.json", "application/json", "the JSON export"),
-    "csv": ("timeseries.csv", "text/csv; charset=utf-8", "the CSV time series"),
-    "junit": ("junit.xml", "application/xml", "the JUnit XML"),
-}
-
-
 class DownloadView(APIView):
     @extend_schema(
         responses={(200, "application/pdf"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="not ready")},
         summary="A generated file of a run: the PDF, or the html, json, csv or junit export",
     )
     def get(self, request: Request, run_id: Any, kind: str = "pdf") -> HttpResponse:
-        if kind not in DOWNLOADS:
-            raise ApiError(404, "not_found", f"No export {kind!r}; choose one of {', '.join(DOWNLOADS)}.")
         run = _visible_run(request, run_id)
-        name, content_type, what = DOWNLOADS[kind]
-        path = run_files_dir(run.pk) / name
-        if not path.is_file():
-            message = f"{what.capitalize()} of run {run.pk} does not exist yet; it is written after the run's report stage."
-            raise ApiError(404, "not_ready", message)
-        return FileResponse(path.open("rb"), content_type=content_type, filename=f"k6intel-{run.pk}-{name}")
+        try:
+            download = run_download(run, kind)
+        except DownloadMissing as exc:
+            raise ApiError(404, exc.code, str(exc)) from None
+        return FileResponse(download.path.open("rb"), content_type=download.content_type, filename=download.filename)
 
 
 class DownloadExportView(DownloadView):
@@ -321,7 +310,7 @@ async def _sse_visible_runs(request: HttpRequest) -> Any:
         record: ApiKey | None = await sync_to_async(apikey_lookup)(key)
         return runs_visible_to(record) if record else None
     user = await request.auser()
-    return Run.objects.all() if user.is_authenticated else None
+    return runs_visible_to_user(user) if user.is_authenticated else None
 
 
 def event_stream(run_id: Any, after_seq: int = 0) -> StreamingHttpResponse:

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from runs.apikeys import apikey_lookup
 from runs.events import group_name, history
 from runs.models import Run
-from runs.selectors import runs_visible_to
+from runs.selectors import runs_visible_to, runs_visible_to_user
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -43,7 +43,7 @@ class RunProgressConsumer(AsyncJsonWebsocketConsumer):
             record = apikey_lookup(key)
             return runs_visible_to(record) if record else None
         user = self.scope.get("user")
-        return Run.objects.all() if user is not None and user.is_authenticated else None
+        return runs_visible_to_user(user) if user is not None and user.is_authenticated else None
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(group_name(self.run_id), self.channel_name)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,7 +46,9 @@ AfterK6 = Callable[[Any], None]
 # --- creating ----------------------------------------------------------------
 
 
-def run_create_from_builder(serializer: BuilderRunSerializer, api_key: ApiKey | None = None) -> Run:
+def run_create_from_builder(
+    serializer: BuilderRunSerializer, api_key: ApiKey | None = None, owner: AbstractBaseUser | None = None
+) -> Run:
     """Store a queued run from validated builder input (call `is_valid()` first)."""
     plan = serializer.to_plan()
     data = serializer.validated_data
@@ -57,6 +60,7 @@ def run_create_from_builder(serializer: BuilderRunSerializer, api_key: ApiKey | 
             mode=Run.Mode.BUILDER,
             target_url=plan.request.full_url(),
             api_key=api_key,
+            owner=owner,
             spec=_public_spec(dict(serializer.initial_data), plan.preset),
             script=render_script(plan),
             sealed_secrets=seal(serializer.secret_headers()),
@@ -67,7 +71,12 @@ def run_create_from_builder(serializer: BuilderRunSerializer, api_key: ApiKey | 
 
 
 def run_create_from_script(
-    project_name: str, raw: bytes, filename: str, sla: dict[str, float] | None = None, api_key: ApiKey | None = None
+    project_name: str,
+    raw: bytes,
+    filename: str,
+    sla: dict[str, float] | None = None,
+    api_key: ApiKey | None = None,
+    owner: AbstractBaseUser | None = None,
 ) -> Run:
     """Vet an uploaded script and store it as a queued run; raises ScriptRejected and stores nothing."""
     script, needs = vet_script(raw, filename)
@@ -76,6 +85,7 @@ def run_create_from_script(
         return Run.objects.create(
             project=project,
             api_key=api_key,
+            owner=owner,
             mode=Run.Mode.SCRIPT,
             target_url=needs.target_url,
             spec={"filename": Path(filename).name, "max_vus": needs.max_vus, "duration_s": needs.duration_s},

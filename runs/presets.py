@@ -119,3 +119,28 @@ def _breakpoint(vus: int, duration_s: int, rate_per_s: int) -> LoadShape:
         "gracefulStop": f"{GRACEFUL_STOP_S}s",
     }
     return LoadShape("breakpoint", scenario, duration_s, vus, BREAKPOINT_ABORT_THRESHOLDS)
+
+
+PRESET_DESCRIPTIONS = {
+    "smoke": "1–2 VUs for a short while: does the endpoint work at all before you load it?",
+    "load": "Ramp up to your VUs, hold them, ramp down: the expected everyday traffic.",
+    "stress": "Half, three quarters, then all of your VUs, each step held: where does it start to hurt?",
+    "spike": "A tenth of your VUs, a sudden jump to all of them, back down: does it survive and recover?",
+    "soak": "Your VUs held for a long time: leaks and slow degradation show up here.",
+    "breakpoint": "Arrivals per second rise steadily until errors or latency pass their limits; the run stops itself.",
+}
+
+
+def preset_outline(preset: str) -> list[tuple[float, float]]:
+    """The load over time as (time share, load share) points from 0 to 1, for drawing the preset's shape."""
+    if preset == "smoke":
+        return [(0.0, 0.2), (1.0, 0.2)]
+    if preset == "breakpoint":
+        return [(0.0, 0.0), (1.0, 1.0)]
+    stages = _stages_from_fractions(_PROFILES[preset](100), 1000)
+    total_s = sum(stage.duration_s for stage in stages)
+    points, elapsed_s = [(0.0, 0.0)], 0
+    for stage in stages:
+        elapsed_s += stage.duration_s
+        points.append((elapsed_s / total_s, stage.target / 100))
+    return points

@@ -16,6 +16,14 @@ def runs_visible_to(key: ApiKey) -> QuerySet[Run]:
     return runs if key.is_admin else runs.filter(api_key=key)
 
 
+def runs_visible_to_user(user: Any) -> QuerySet[Run]:
+    """Staff see every run; any other signed-in user only the runs they started in the browser."""
+    runs = Run.objects.select_related("project")
+    if not user.is_authenticated:
+        return runs.none()
+    return runs if user.is_staff else runs.filter(owner=user)
+
+
 def run_links(run: Run) -> dict[str, str]:
     return {
         "self": f"/api/result/{run.pk}",

@@ -16,6 +16,7 @@ from runs.presets import PRESET_DEFAULT_DURATION_S, PRESETS, LoadShape, Stage, c
 from runs.script import BODY_TYPES, METHODS, Checks, RequestSpec, ScriptPlan
 from runs.secrets import split_headers
 from runs.targets import TargetRejected, check_target_url
+from scanners import KINDS as ANALYZER_KINDS
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\{[^{}]{1,200}\})?$")
@@ -72,6 +73,13 @@ class BuilderRunSerializer(serializers.Serializer):
     checks = ChecksSerializer(required=False)
     thresholds = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=100)), default=dict)
     sla = SlaSerializer(required=False)
+    analyzers = serializers.ListField(
+        child=serializers.ChoiceField(choices=ANALYZER_KINDS),
+        required=False,
+        allow_empty=True,
+        max_length=len(ANALYZER_KINDS),
+        help_text="Analyzers to run on the target after k6; all enabled ones when left out.",
+    )
 
     def validate_project_name(self, value: str) -> str:
         value = value.strip()

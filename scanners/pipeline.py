@@ -21,7 +21,7 @@ from django.db import close_old_connections
 from runs.models import Run
 from runs.purge import run_files_dir
 from runs.targets import TargetRejected
-from scanners import headers, lighthouse, pagetest, tls
+from scanners import KINDS, headers, lighthouse, pagetest, tls
 from scanners.fetch import fetch_chain
 from scanners.models import AnalyzerResult
 from scanners.outcome import Outcome, failed, skipped
@@ -33,6 +33,7 @@ ANALYZERS: dict[str, Analyzer] = {
     "pagetest": pagetest.analyze,
     "lighthouse": lighthouse.analyze,
 }
+assert tuple(ANALYZERS) == KINDS
 # Analyzers that drive a browser; only for targets that are pages.
 BROWSER_ANALYZERS = ("pagetest", "lighthouse")
 
@@ -55,6 +56,8 @@ def analyze_run(run: Run) -> None:
             _store(run, kind, target, skipped(reason), 0.0)
         return
     kinds = _kinds_to_run(run, target)
+    if not kinds:
+        return
     with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="analyzer") as pool:
         started = time.monotonic()
         futures = {kind: pool.submit(analyze_url, kind, target, **_options(run, kind)) for kind in kinds}
@@ -63,11 +66,19 @@ def analyze_run(run: Run) -> None:
 
 
 def _kinds_to_run(run: Run, target: str) -> list[str]:
-    """The enabled analyzers; the browser ones only when the target is a page. The rest are stored as skipped."""
-    enabled = [kind for kind in ANALYZERS if kind in settings.ANALYZERS]
+    """The enabled analyzers the run asked for; the browser ones only when the target is a page.
+
+    The others are stored as skipped, with the reason, so every kind has a result.
+    """
+    chosen = run.spec.get("analyzers")
+    enabled = []
     for kind in ANALYZERS:
-        if kind not in enabled:
+        if kind not in settings.ANALYZERS:
             _store(run, kind, target, skipped(f"The {kind} analyzer is turned off (ANALYZERS setting)."), 0.0)
+        elif chosen is not None and kind not in chosen:
+            _store(run, kind, target, skipped(f"The {kind} analyzer was not chosen for this run."), 0.0)
+        else:
+            enabled.append(kind)
     if any(kind in BROWSER_ANALYZERS for kind in enabled) and not _is_page(target):
         for kind in BROWSER_ANALYZERS:
             if kind in enabled:

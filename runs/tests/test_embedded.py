@@ -65,19 +65,22 @@ def test_cancel_before_start_needs_no_worker(db: None) -> None:
 def test_sse_replays_the_runs_events_until_its_end(embedded: None, demo_target: Callable[..., Any]) -> None:
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
     run = submit(target.url, duration="2s")
-    user = get_user_model().objects.create_user("viewer", password="x")
+    users = get_user_model().objects
+    owner, stranger = users.create_user("viewer", password="x"), users.create_user("stranger", password="x")
+    Run.objects.filter(pk=run.pk).update(owner=owner)
 
-    async def read_stream(login: bool) -> tuple[int, str]:
+    async def read_stream(user: Any) -> tuple[int, str]:
         client = AsyncClient()
-        if login:
+        if user is not None:
             await client.aforce_login(user)
         response = await client.get(f"/api/run/{run.pk}/events")
         if response.status_code != 200:
             return response.status_code, response.content.decode()
         return 200, b"".join([chunk async for chunk in response.streaming_content]).decode()
 
-    status, body = async_to_sync(read_stream)(login=True)  # follows live, ends with the run
+    status, body = async_to_sync(read_stream)(owner)  # follows live, ends with the run
     assert status == 200
     assert body.count("event: metrics") >= 1 and body.rstrip().splitlines()[-1].startswith("data: ")
     assert "event: end" in body and '"status":"done"' in body
-    assert async_to_sync(read_stream)(login=False)[0] == 401
+    assert async_to_sync(read_stream)(None)[0] == 401
+    assert async_to_sync(read_stream)(stranger)[0] == 404  # a session user sees only their own runs

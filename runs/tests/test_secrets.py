@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from cryptography.fernet import InvalidToken
 
 from runs.models import Run
 from runs.pipeline import run_create_from_builder, run_execute
@@ -65,5 +66,5 @@ def test_sealing_round_trips_and_is_keyed_by_secret_key(settings: Any) -> None:
     token = seal({"Cookie": "session=abc"})
     assert unseal(token) == {"Cookie": "session=abc"} and "session" not in token
     settings.SECRET_KEY = "another-secret-key-entirely-0123456789"
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidToken):
         unseal(token)

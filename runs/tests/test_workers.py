@@ -75,6 +75,7 @@ def test_queued_run_executes_in_a_worker_and_streams_live_metrics(
     target = demo_target(latency_min_ms=10, latency_max_ms=30)
     user = get_user_model().objects.create_user("watcher", password="x")
     run = builder_run(target.url, duration="5s")
+    Run.objects.filter(pk=run.pk).update(owner=user)
     queue(run)
     live = async_to_sync(_listen)(run.pk, user)
     run = refreshed(run)

@@ -1,0 +1,49 @@
+"""The generated files of a run as downloads, shared by the API and the browser UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from runs.models import Run
+from runs.purge import run_files_dir
+
+# kind -> (file name under RESULT_DIR/<run>/, content type, what it is)
+DOWNLOADS = {
+    "pdf": ("report.pdf", "application/pdf", "the PDF report"),
+    "html": ("report.html", "text/html; charset=utf-8", "the HTML report"),
+    "json": ("result.json", "application/json", "the JSON export"),
+    "csv": ("timeseries.csv", "text/csv; charset=utf-8", "the CSV time series"),
+    "junit": ("junit.xml", "application/xml", "the JUnit XML"),
+}
+
+
+class DownloadMissing(LookupError):
+    """No such kind, or the file is not written yet; the message says which."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    content_type: str
+    filename: str
+
+
+def run_download(run: Run, kind: str) -> Download:
+    if kind not in DOWNLOADS:
+        raise DownloadMissing("not_found", f"No export {kind!r}; choose one of {', '.join(DOWNLOADS)}.")
+    name, content_type, what = DOWNLOADS[kind]
+    path = run_files_dir(run.pk) / name
+    if not path.is_file():
+        message = f"{what.capitalize()} of run {run.pk} does not exist yet; it is written after the run's report stage."
+        raise DownloadMissing("not_ready", message)
+    return Download(path, content_type, f"k6intel-{run.pk}-{name}")
+
+
+def available_downloads(run: Run) -> list[str]:
+    directory = run_files_dir(run.pk)
+    return [kind for kind, (name, _, _) in DOWNLOADS.items() if (directory / name).is_file()]

@@ -1,0 +1,121 @@
+"""What the run page shows: the result document arranged for the template and the charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from runs.models import Run
+from runs.selectors import run_result
+
+# The stepper: (key, label). A run passes through them in order; post-k6 stages are named by RUN_POST_STAGES.
+STEPS = (
+    ("queued", "Queued"),
+    ("k6", "Load test"),
+    ("results", "Results"),
+    ("analyzers", "Analyzers"),
+    ("analysis", "Analysis"),
+    ("report", "Report"),
+    ("done", "Done"),
+)
+ANALYZER_TABS = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
+PAGETEST_METRICS = (
+    ("ttfb_ms", "Time to first byte (ms)"),
+    ("fcp_ms", "First contentful paint (ms)"),
+    ("lcp_ms", "Largest contentful paint (ms)"),
+    ("speed_index_ms", "Speed Index (ms)"),
+    ("dcl_ms", "DOMContentLoaded (ms)"),
+    ("load_ms", "Load (ms)"),
+    ("cls", "Cumulative layout shift"),
+    ("tbt_ms", "Total blocking time (ms)"),
+    ("inp_ms", "Interaction to next paint (ms)"),
+    ("bytes", "Bytes"),
+    ("requests", "Requests"),
+)
+
+
+def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
+    document = run_result(run)
+    analyzers = document.get("analyzers") or {}
+    return {
+        "run": run,
+        "doc": document,
+        "live": not run.is_terminal,
+        "steps": _steps(run),
+        "failed_percent": 100 * (document["metrics"].get("http_req_failed", {}).get("rate") or 0),
+        "downloads": [(kind, reverse("run-download", args=[run.pk, kind])) for kind in downloads],
+        "tabs": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TABS],
+        "pagetest_rows": _pagetest_rows(analyzers.get("pagetest") or {}),
+        "filmstrip": _filmstrip(run, analyzers.get("pagetest") or {}),
+        "waterfall": _waterfall(analyzers.get("pagetest") or {}),
+        "chart_data": _chart_data(document),
+    }
+
+
+def _steps(run: Run) -> list[dict[str, str]]:
+    """Each step as done, current or pending; a run that failed or was cancelled marks where it stopped."""
+    keys = [key for key, _ in STEPS]
+    if run.status == Run.Status.DONE:
+        current = "done"
+    elif run.status == Run.Status.QUEUED:
+        current = "queued"
+    else:
+        current = run.stage if run.stage in keys else ("done" if run.is_terminal else "k6")
+    position = keys.index(current)
+    steps = []
+    for index, (key, label) in enumerate(STEPS):
+        state = "done" if index < position or run.status == Run.Status.DONE else "current" if index == position else "pending"
+        if state == "current" and run.status in (Run.Status.FAILED, Run.Status.CANCELLED):
+            state = run.status
+        steps.append({"key": key, "label": label, "state": state})
+    return steps
+
+
+def _chart_data(document: dict[str, Any]) -> dict[str, Any]:
+    """Columns of the stored per-second series, as the charts draw them."""
+    series = document.get("timeseries") or []
+    columns = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms")
+    data = {column: [point.get(column) for point in series] for column in columns}
+    data["error_percent"] = [None if rate is None else round(100 * rate, 3) for rate in data.pop("error_rate")]
+    data["sla_p90_ms"] = (document.get("sla") or {}).get("thresholds", {}).get("p90_ms") or document["config"]["sla"].get(
+        "p90_ms"
+    )
+    return data
+
+
+def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    if result.get("status") != "ok":
+        return []
+    first, repeat = result.get("first_view") or {}, result.get("repeat_view") or {}
+    return [(label, first.get(key), repeat.get(key)) for key, label in PAGETEST_METRICS]
+
+
+def _filmstrip(run: Run, result: dict[str, Any]) -> list[dict[str, Any]]:
+    frames = []
+    for view in ("first_view", "repeat_view"):
+        for frame in (result.get(view) or {}).get("filmstrip") or []:
+            url = reverse("run-filmstrip", args=[run.pk, frame["file"]])
+            frames.append({"view": view.replace("_", " "), "t_ms": frame["t_ms"], "url": url})
+    return frames
+
+
+def _waterfall(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows with bar offsets as percentages of the page's total time, for a CSS waterfall."""
+    rows = (result.get("first_view") or {}).get("waterfall") or []
+    if not rows:
+        return []
+    ends = [row["start_ms"] + _busy_ms(row) for row in rows]
+    total_ms = max(max(ends), 1.0)
+    return [
+        {
+            **row,
+            "left_percent": round(100 * row["start_ms"] / total_ms, 2),
+            "width_percent": max(0.5, round(100 * _busy_ms(row) / total_ms, 2)),
+        }
+        for row in rows
+    ]
+
+
+def _busy_ms(row: dict[str, Any]) -> float:
+    return sum(row.get(key) or 0.0 for key in ("dns_ms", "connect_ms", "tls_ms", "wait_ms", "download_ms"))

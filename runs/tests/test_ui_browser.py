@@ -1,0 +1,195 @@
+"""The browser UI in real Chromium against a real server process (embedded mode, as `make run` starts it).
+
+Screenshots of the main pages are saved under artifacts/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from playwright.sync_api import Page, expect, sync_playwright
+from pypdf import PdfReader
+
+from runs.models import Run
+from runs.tests.conftest import worker_database_url
+from scanners.pagetest import CHROMIUM_FLAGS, chromium_path
+
+SCREENSHOTS = settings.BASE_DIR / "artifacts" / "screenshots"
+PASSWORD = "a-long-test-password-31"
+REJECTED_SCRIPT = """import http from "k6/http";
+import lib from "https://cdn.example.com/lib.js";
+
+export default function () {
+  const secrets = open("/etc/passwd");
+  http.get("http://169.254.169.254/latest/meta-data/");
+}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def ui_server(transactional_db: None, tmp_path: Path) -> Iterator[str]:
+    """`manage.py runserver` in its own process, on the test database, with no Redis: the embedded mode."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "REDIS_URL": "",
+        "DEBUG": "true",
+        "CAPTCHA_TEST_MODE": "true",
+        "ANALYZERS": "headers",
+        "GEMINI_API_KEYS": "",
+        "RESULT_DIR": str(tmp_path / "results"),
+    }
+    log_path = tmp_path / "server.log"
+    command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    server = subprocess.Popen(
+        command, cwd=settings.BASE_DIR, env=env, start_new_session=True, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_listening(port, server, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def _wait_listening(port: int, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited {server.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are plain
+    # synchronous code between browser steps, which Django's async guard cannot tell apart.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    executable = chromium_path()
+    if executable is None:
+        pytest.fail("Chromium is missing: make installs it (apt-get install chromium) or set CHROMIUM_PATH.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def _log_in(page: Page, server: str, username: str) -> None:
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def test_a_user_builds_a_test_watches_it_live_and_downloads_the_report(
+    ui_server: str, browser_page: Page, demo_target: Callable[..., Any], tmp_path: Path
+) -> None:
+    user = get_user_model().objects.create_user("perf", password=PASSWORD)
+    target = demo_target(latency_min_ms=10, latency_max_ms=30)
+    page = browser_page
+
+    # Anonymous visitors are sent to the login page, and back where they wanted to go afterwards.
+    page.goto(f"{ui_server}/runs/new")
+    assert "/accounts/login/" in page.url and "next=/runs/new" in page.url
+    _shot(page, "login")
+    page.get_by_label("Username", exact=True).fill("perf")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="New load test")).to_be_visible()
+
+    page.get_by_label("Target URL", exact=True).fill(target.url)
+    page.get_by_label("VUs", exact=True).fill("3")
+    page.get_by_label("Duration", exact=True).fill("5s")
+    page.get_by_label("Headers", exact=True).fill("Accept: application/json")
+    page.get_by_role("button", name="Preview script").click()
+    expect(page.locator("#script-preview")).to_contain_text(target.url)
+    assert page.get_by_label("Target URL", exact=True).input_value() == target.url  # nothing lost on the round trip
+    _shot(page, "new-test")
+
+    page.get_by_label("Solve to start", exact=True).fill("PASSED")
+    page.get_by_role("button", name="Start test").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}/$"))
+    run_id = page.url.rstrip("/").rsplit("/", 1)[1]
+
+    # Live metrics arrive over the websocket while k6 runs.
+    expect(page.locator("#live")).to_have_attribute("data-metrics-count", re.compile(r"^[2-9]$|^\d{2,}$"), timeout=30_000)
+    expect(page.locator("#live-vus")).to_have_text(re.compile(r"^[1-3]$"))
+    expect(page.locator("#live-log")).not_to_be_empty()
+    _shot(page, "run-live")
+
+    # When the run ends the page reloads into the full result.
+    expect(page.locator("#grade-badge")).to_have_text("A", timeout=90_000)
+    expect(page.locator("#analyzers")).to_contain_text("Security headers")
+    expect(page.locator("#stepper li[data-key=done]")).to_have_attribute("data-state", "done")
+    _shot(page, "run-result")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="PDF report").click()
+    pdf_path = tmp_path / "report.pdf"
+    download_info.value.save_as(pdf_path)
+    pdf_text = "".join(page_.extract_text() for page_ in PdfReader(io.BytesIO(pdf_path.read_bytes())).pages)
+    assert "SLA scorecard" in pdf_text and "Load test report" in pdf_text
+
+    page.set_viewport_size({"width": 390, "height": 844})  # phone width
+    page.goto(f"{ui_server}/")
+    expect(page.get_by_role("link", name=target.url)).to_be_visible()
+    _shot(page, "dashboard-phone")
+
+    run = Run.objects.get(pk=run_id)
+    assert run.owner == user and run.status == "done" and run.grade == "A"
+
+
+def test_a_rejected_script_shows_its_findings_with_line_numbers(ui_server: str, browser_page: Page, tmp_path: Path) -> None:
+    get_user_model().objects.create_user("scripter", password=PASSWORD)
+    script = tmp_path / "hostile.js"
+    script.write_text(REJECTED_SCRIPT)
+    page = browser_page
+    page.goto(f"{ui_server}/")
+    assert "/accounts/login/" in page.url
+    _log_in(page, ui_server, "scripter")
+
+    page.get_by_role("link", name="Upload script").click()
+    page.get_by_label("Project name", exact=True).fill("uploads")
+    page.get_by_label("k6 script", exact=True).set_input_files(script)
+    page.get_by_label("Solve to start", exact=True).fill("PASSED")
+    page.get_by_role("button", name="Check and run").click()
+
+    findings = page.locator("#findings")
+    expect(findings).to_contain_text("The script was not run")
+    expect(findings).to_contain_text("Line 2")  # the remote import
+    expect(findings).to_contain_text("Line 5")  # the file read
+    expect(findings).to_contain_text('open("/etc/passwd")')  # the offending source line is shown
+    expect(page.get_by_label("Project name", exact=True)).to_have_value("uploads")
+    _shot(page, "upload-rejected")
+    assert not Run.objects.exists()

@@ -1,0 +1,238 @@
+"""The browser UI's views through Django's test client: access, forms, filters and downloads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from captcha.models import CaptchaStore
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from runs.models import Project, Run, RunResult
+from runs.purge import run_files_dir
+
+PASSWORD = "a-long-test-password-31"
+BUILDER = {
+    "project_name": "shop",
+    "url": "http://127.0.0.1:9/items",
+    "method": "GET",
+    "body_type": "none",
+    "vus": "2",
+    "duration": "3s",
+    "preset": "",
+    "check_status": "200",
+    "sla_p90_ms": "800",
+    "sla_error_percent": "2",
+    "sla_success_percent": "95",
+    "analyzers": ["headers"],
+}
+
+
+@pytest.fixture
+def users(db: None) -> dict[str, Any]:
+    model = get_user_model()
+    return {
+        "owner": model.objects.create_user("owner", password=PASSWORD),
+        "stranger": model.objects.create_user("stranger", password=PASSWORD),
+        "staff": model.objects.create_user("staff", password=PASSWORD, is_staff=True),
+    }
+
+
+def browser(user: Any = None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def stored_run(owner: Any, status: str = "done", grade: str = "A", target: str = "http://127.0.0.1:9/a", **fields: Any) -> Run:
+    project, _ = Project.objects.get_or_create(name=fields.pop("project", "shop"))
+    run = Run.objects.create(
+        project=project,
+        owner=owner,
+        mode=Run.Mode.BUILDER,
+        target_url=target,
+        script="export default function () {}",
+        planned_duration_s=3,
+        max_vus=2,
+        sla_config={"success_rate": 0.95, "error_rate": 0.1, "p90_ms": 1500.0},
+        status=status,
+        grade=grade,
+        score=93.5 if grade else None,
+        **fields,
+    )
+    metrics = {"http_reqs": {"count": 120, "rate": 40.0}, "http_req_duration": {"p95": 23.4}, "http_req_failed": {"rate": 0.025}}
+    RunResult.objects.create(run=run, metrics=metrics, timeseries=[{"t": 0, "rps": 40, "vus": 2, "error_rate": 0.0}])
+    return run
+
+
+def solved(client: Client, path: str) -> dict[str, str]:
+    """The captcha of the page at `path`, answered as a person would."""
+    page = client.get(path).content.decode()
+    hashkey = re.search(r'name="captcha_0" value="(\w+)"', page).group(1)
+    return {"captcha_0": hashkey, "captcha_1": CaptchaStore.objects.get(hashkey=hashkey).response}
+
+
+def field_errors(html: str) -> list[str]:
+    return re.findall(r'<ul class="errorlist"[^>]*><li>(.*?)</li>', html)
+
+
+@pytest.mark.parametrize("path", ["/", "/runs/", "/runs/new", "/runs/upload"])
+def test_anonymous_visitors_are_sent_to_login(db: None, path: str) -> None:
+    response = browser().get(path)
+    assert response.status_code == 302 and response["Location"] == f"/accounts/login/?next={path}"
+
+
+def test_run_pages_are_for_their_owner_and_staff(users: dict[str, Any]) -> None:
+    run = stored_run(users["owner"])
+    pages = [f"/runs/{run.pk}/", f"/runs/{run.pk}/download/pdf", f"/runs/{run.pk}/filmstrip/first_view-000100ms.jpg"]
+    for path in pages:
+        assert browser().get(path).status_code == 302
+        assert browser(users["stranger"]).get(path).status_code == 404
+    assert browser(users["owner"]).get(pages[0]).status_code == 200
+    assert browser(users["staff"]).get(pages[0]).status_code == 200
+    assert browser(users["stranger"]).post(f"/runs/{run.pk}/cancel").status_code == 404
+
+
+def test_dashboard_and_list_show_only_the_users_runs_with_their_numbers(users: dict[str, Any]) -> None:
+    mine = stored_run(users["owner"], target="http://127.0.0.1:9/mine")
+    stored_run(users["stranger"], target="http://127.0.0.1:9/theirs")
+    for path in ("/", "/runs/"):
+        page = browser(users["owner"]).get(path).content.decode()
+        assert "/mine" in page and "/theirs" not in page and f"/runs/{mine.pk}/" in page
+        assert "23.4" in page and "2.50" in page and "40.0" in page  # p95 ms, error %, RPS
+    staff_page = browser(users["staff"]).get("/runs/").content.decode()
+    assert "/mine" in staff_page and "/theirs" in staff_page
+
+
+def test_run_list_filters_searches_and_pages(users: dict[str, Any]) -> None:
+    owner = users["owner"]
+    for index in range(23):
+        stored_run(owner, target=f"http://127.0.0.1:9/bulk-{index}", project="bulk")
+    stored_run(owner, status="failed", grade="F", target="http://127.0.0.1:9/broken", project="other")
+    client = browser(owner)
+    assert "24 runs" in client.get("/runs/").content.decode()
+    first, second = client.get("/runs/?project=bulk").content.decode(), client.get("/runs/?project=bulk&page=2").content.decode()
+    assert "23 runs" in first and "Page 1 of 2" in first and "page=2" in first
+    assert len(re.findall(r"/bulk-\d+", first)) == 20 and len(re.findall(r"/bulk-\d+", second)) == 3
+    for query in ("status=failed", "grade=F", "q=broken", "project=other"):
+        page = client.get(f"/runs/?{query}").content.decode()
+        assert "1 run<" in page and "/broken" in page, query
+    assert "0 runs" in client.get("/runs/?since=2999-01-01").content.decode()
+    bad = client.get("/runs/?since=2026-05-01&until=2026-04-01")
+    assert bad.status_code == 200 and "Pick a date on or after the From date." in bad.content.decode()
+
+
+def test_builder_submit_creates_the_users_run_with_the_chosen_analyzers(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    data = {**BUILDER, "headers": "Accept: application/json\nAuthorization: Bearer sekrit-token", **solved(client, "/runs/new")}
+    response = client.post("/runs/new", data)
+    run = Run.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/runs/{run.pk}/"
+    assert run.owner == users["owner"] and run.status == "queued" and run.max_vus == 2 and run.planned_duration_s == 3
+    assert run.spec["analyzers"] == ["headers"] and run.sla_config["p90_ms"] == 800 and run.sla_config["error_rate"] == 0.02
+    assert "sekrit-token" not in run.script and "sekrit-token" not in str(run.spec)
+    assert "sekrit-token" not in client.get(f"/runs/{run.pk}/").content.decode()
+
+
+def test_builder_errors_sit_next_to_their_fields_and_keep_the_input(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    cases = {
+        "headers": ({"headers": "Accept application/json"}, "Line 1: write it as Name: value."),
+        "stages": ({"stages": "10s 5\nsoon"}, "Line 2: write a stage as duration target, like 30s 10."),
+        "preset": ({"stages": "10s 5", "preset": "load"}, "Use either stages or a preset, not both."),
+        "vus": ({"vus": "100000"}, "the limit is MAX_VUS="),
+        "body": ({"method": "POST", "body_type": "json", "body": "{oops"}, "Not JSON:"),
+        "url": ({"url": "http://169.254.169.254/latest"}, "169.254.169.254"),
+        "sla": ({"sla_error_percent": "150"}, "less than or equal to 100"),
+        "thresholds": ({"thresholds": "http_req_duration: p95 under 500"}, "is not a threshold"),
+    }
+    for name, (changes, message) in cases.items():
+        page = client.post("/runs/new", {**BUILDER, **changes, **solved(client, "/runs/new")}).content.decode()
+        assert any(message in error for error in field_errors(page)), (name, field_errors(page))
+        assert 'value="shop"' in page, name  # the rest of the input is still there
+    assert not Run.objects.exists()
+
+
+def test_a_preview_spends_no_captcha_and_a_wrong_answer_starts_nothing(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    challenge = solved(client, "/runs/new")
+    preview = client.post("/runs/new", {**BUILDER, **challenge, "preview": "1"}).content.decode()
+    assert 'id="script-preview"' in preview and "http.request(" in preview
+    assert CaptchaStore.objects.filter(hashkey=challenge["captcha_0"]).exists()
+    page = client.post("/runs/new", {**BUILDER, "captcha_0": challenge["captcha_0"], "captcha_1": "-1"}).content.decode()
+    assert "Invalid CAPTCHA" in page and 'value="http://127.0.0.1:9/items"' in page
+    # One attempt per challenge: the right answer after a wrong one is refused too.
+    assert "Invalid CAPTCHA" in client.post("/runs/new", {**BUILDER, **challenge}).content.decode()
+    assert not Run.objects.exists()
+
+
+def test_run_again_fills_the_form_from_an_earlier_run(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    client.post("/runs/new", {**BUILDER, "headers": "X-Trace: on\nCookie: sid=1", **solved(client, "/runs/new")})
+    run = Run.objects.get()
+    page = client.get(f"/runs/new?from={run.pk}").content.decode()
+    assert 'value="http://127.0.0.1:9/items"' in page and "X-Trace: on" in page and "sid=1" not in page
+    assert 'value="http://127.0.0.1:9/items"' not in browser(users["stranger"]).get(f"/runs/new?from={run.pk}").content.decode()
+
+
+def test_rejected_uploads_list_findings_by_line_and_store_nothing(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    script = b'import http from "k6/http";\nexport default function () {\n  open("/etc/shadow");\n}\n'
+    upload = SimpleUploadedFile("test.js", script, content_type="text/javascript")
+    page = client.post(
+        "/runs/upload", {"project_name": "scripts", "file": upload, **solved(client, "/runs/upload")}
+    ).content.decode()
+    assert "The script was not run" in page and "<strong>Line 3</strong>" in page and "open(&quot;/etc/shadow&quot;)" in page
+    too_big = SimpleUploadedFile("big.js", b"//" + b"x" * (2 * 1024 * 1024), content_type="text/javascript")
+    page = client.post(
+        "/runs/upload", {"project_name": "scripts", "file": too_big, **solved(client, "/runs/upload")}
+    ).content.decode()
+    assert any("the limit is 2097152 bytes" in error for error in field_errors(page))
+    latin1 = SimpleUploadedFile("old.txt", "caf\xe9".encode("latin-1"))
+    page = client.post(
+        "/runs/upload", {"project_name": "scripts", "file": latin1, **solved(client, "/runs/upload")}
+    ).content.decode()
+    assert "is not a .js file" in page and "not UTF-8" in page
+    assert not Run.objects.exists() and not Project.objects.filter(name="scripts").exists()
+
+
+def test_downloads_serve_the_runs_files_and_say_when_one_is_missing(users: dict[str, Any], settings: Any, tmp_path: Path) -> None:
+    settings.RESULT_DIR = tmp_path
+    run = stored_run(users["owner"])
+    client = browser(users["owner"])
+    missing = client.get(f"/runs/{run.pk}/download/pdf")
+    assert missing.status_code == 404
+    files = run_files_dir(run.pk)
+    (files / "filmstrip").mkdir(parents=True)
+    (files / "report.pdf").write_bytes(b"%PDF-1.4 test")
+    (files / "filmstrip" / "first_view-000100ms.jpg").write_bytes(b"\xff\xd8jpeg")
+    pdf = client.get(f"/runs/{run.pk}/download/pdf")
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content) == b"%PDF-1.4 test"
+    assert "attachment" in pdf["Content-Disposition"]
+    assert client.get(f"/runs/{run.pk}/download/exe").status_code == 404
+    assert client.get(f"/runs/{run.pk}/filmstrip/first_view-000100ms.jpg")["Content-Type"] == "image/jpeg"
+    assert client.get(f"/runs/{run.pk}/filmstrip/..%2Freport.pdf").status_code == 404
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert f'href="/runs/{run.pk}/download/pdf"' in page and f"/runs/{run.pk}/download/junit" not in page
+
+
+def test_cancel_from_the_run_page(users: dict[str, Any]) -> None:
+    run = stored_run(users["owner"], status="queued", grade="")
+    client = browser(users["owner"])
+    assert client.get(f"/runs/{run.pk}/cancel").status_code == 405
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert 'id="cancel-form"' in page and 'data-state="current"' in page
+    response = client.post(f"/runs/{run.pk}/cancel", follow=True)
+    run.refresh_from_db()
+    assert run.status == "cancelled" and "Cancelling" in response.content.decode()
+    assert 'id="cancel-form"' not in response.content.decode()
+
+
+def test_login_page_says_how_the_first_user_gets_in(db: None) -> None:
+    page = browser().get("/accounts/login/").content.decode()
+    assert "var/admin-password.txt" in page and 'name="username"' in page

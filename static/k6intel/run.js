@@ -1,0 +1,172 @@
+// The run page: live progress over the websocket while the run goes, the result charts afterwards.
+// The server replays every stored event on connect, so a reload or a late visit rebuilds the same view.
+(function () {
+  'use strict';
+  const config = JSON.parse(document.getElementById('run-config').textContent);
+  const stored = JSON.parse(document.getElementById('chart-data').textContent);
+  const COLOURS = { vus: '#54a24b', rps: '#4c78a8', p50: '#72b7b2', p95: '#f58518', p99: '#e45756', errors: '#c62828', sla: '#c62828' };
+
+  function chart(id, series, data, extra) {
+    const box = document.getElementById(id);
+    if (!box || typeof uPlot === 'undefined') return null;
+    const options = Object.assign({
+      width: Math.max(box.clientWidth, 280), height: 220,
+      scales: { x: { time: false } },
+      axes: [{ label: 'seconds' }, {}],
+      series: [{ label: 't (s)' }].concat(series),
+    }, extra || {});
+    const plot = new uPlot(options, data, box);
+    new ResizeObserver(() => plot.setSize({ width: Math.max(box.clientWidth, 280), height: 220 })).observe(box);
+    return plot;
+  }
+
+  function line(label, colour, extra) {
+    return Object.assign({ label: label, stroke: colour, width: 1.5, spanGaps: true }, extra || {});
+  }
+
+  // --- after the run: the stored per-second series ---------------------------------------------
+
+  function drawResults() {
+    if (!stored.t.length) return;
+    const sla = stored.t.map(() => stored.sla_p90_ms);
+    chart('chart-latency',
+      [line('p50 ms', COLOURS.p50), line('p95 ms', COLOURS.p95), line('p99 ms', COLOURS.p99), line('SLA p90 ms', COLOURS.sla, { dash: [6, 4] })],
+      [stored.t, stored.p50_ms, stored.p95_ms, stored.p99_ms, sla]);
+    chart('chart-errors', [line('errors %', COLOURS.errors, { fill: 'rgba(198,40,40,.1)' })], [stored.t, stored.error_percent]);
+    chart('chart-throughput',
+      [line('req/s', COLOURS.rps), line('VUs', COLOURS.vus, { scale: 'vus' })],
+      [stored.t, stored.rps, stored.vus],
+      { axes: [{ label: 'seconds' }, { label: 'req/s' }, { scale: 'vus', side: 1, label: 'VUs', grid: { show: false } }] });
+  }
+
+  // --- while it runs: events from the websocket ------------------------------------------------
+
+  const live = { t: [], vus: [], rps: [], p95: [], errors: [] };
+  const liveCharts = {};
+  let lastSeq = 0, ended = false, retryMs = 1000;
+
+  function setupLiveCharts() {
+    liveCharts.vus = chart('chart-live-vus', [line('VUs', COLOURS.vus, { fill: 'rgba(84,162,75,.12)' })], [[], []]);
+    liveCharts.rps = chart('chart-live-rps', [line('req/s', COLOURS.rps)], [[], []]);
+    liveCharts.p95 = chart('chart-live-p95', [line('p95 ms', COLOURS.p95)], [[], []]);
+    liveCharts.errors = chart('chart-live-errors', [line('errors %', COLOURS.errors)], [[], []]);
+  }
+
+  function text(id, value) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = value;
+  }
+
+  function number(value, digits) {
+    return value === null || value === undefined ? '–' : Number(value).toFixed(digits);
+  }
+
+  function setStage(stage, status) {
+    const steps = Array.from(document.querySelectorAll('#stepper li'));
+    const index = steps.findIndex((li) => li.dataset.key === stage);
+    if (index < 0) return;
+    steps.forEach((li, i) => {
+      li.dataset.state = i < index ? 'done' : i === index ? 'current' : 'pending';
+      if (i === index) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current');
+    });
+    if (status) text('run-status', status);
+  }
+
+  function onMetrics(data) {
+    live.t.push(data.t);
+    live.vus.push(data.vus);
+    live.rps.push(data.rps);
+    live.p95.push(data.p95_ms);
+    live.errors.push(100 * data.error_rate);
+    for (const [key, plot] of Object.entries(liveCharts)) {
+      if (plot) plot.setData([live.t, live[key]]);
+    }
+    text('live-vus', data.vus);
+    text('live-rps', number(data.rps, 0));
+    text('live-p95', number(data.p95_ms, 1));
+    text('live-errors', number(100 * data.error_rate, 2));
+    text('live-iterations', data.iterations);
+    text('live-time', `${Math.round(data.elapsed_s)} s / ${Math.round(data.remaining_s)} s`);
+    const done = Math.min(100, Math.round(100 * data.elapsed_s / Math.max(1, config.planned_s)));
+    const bar = document.getElementById('live-progress');
+    bar.setAttribute('aria-valuenow', done);
+    bar.firstElementChild.style.width = done + '%';
+    const section = document.getElementById('live');
+    section.dataset.metricsCount = live.t.length;
+    text('live-note', 'Running: one point per second of the load test.');
+  }
+
+  function onLog(data) {
+    const log = document.getElementById('live-log');
+    const follow = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.textContent += data.lines.join('\n') + '\n' + (data.dropped ? `… ${data.dropped} more lines\n` : '');
+    if (follow) log.scrollTop = log.scrollHeight;
+  }
+
+  function onEnd(data) {
+    ended = true;
+    setStage(data.status === 'done' ? 'done' : '', data.status);
+    const grade = data.grade ? `, grade ${data.grade}` : '';
+    text('live-note', `The run has ended (${data.status}${grade}). Loading the full results…`);
+    setTimeout(() => window.location.reload(), 800);
+  }
+
+  function handle(event) {
+    if (event.seq <= lastSeq) return;
+    lastSeq = event.seq;
+    if (event.type === 'stage') setStage(event.data.stage, event.data.status);
+    else if (event.type === 'metrics') onMetrics(event.data);
+    else if (event.type === 'log') onLog(event.data);
+    else if (event.type === 'end') onEnd(event.data);
+  }
+
+  function connect() {
+    const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+    const socket = new WebSocket(`${scheme}://${window.location.host}/ws/runs/${config.id}/`);
+    socket.onopen = () => { retryMs = 1000; };
+    socket.onmessage = (message) => handle(JSON.parse(message.data));
+    socket.onclose = (close) => {
+      if (ended) return;
+      if (close.code === 4401 || close.code === 4404) {
+        text('live-note', 'This page can no longer follow the run (signed out?). Reload to try again.');
+        return;
+      }
+      text('live-note', 'Connection lost; reconnecting…');
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 15000);
+    };
+  }
+
+  // --- analyzer tabs: arrow keys move between them, as the ARIA tabs pattern says --------------
+
+  function setupTabs() {
+    const tabs = Array.from(document.querySelectorAll('[role=tab]'));
+    const select = (tab) => {
+      tabs.forEach((other) => {
+        const on = other === tab;
+        other.setAttribute('aria-selected', on);
+        other.tabIndex = on ? 0 : -1;
+        document.getElementById(other.getAttribute('aria-controls')).hidden = !on;
+      });
+    };
+    tabs.forEach((tab, i) => {
+      tab.addEventListener('click', () => select(tab));
+      tab.addEventListener('keydown', (key) => {
+        const step = { ArrowRight: 1, ArrowLeft: -1 }[key.key];
+        if (!step) return;
+        const next = tabs[(i + step + tabs.length) % tabs.length];
+        select(next);
+        next.focus();
+      });
+    });
+    if (tabs.length) select(tabs[0]);
+  }
+
+  setupTabs();
+  if (config.live) {
+    setupLiveCharts();
+    connect();
+  } else {
+    drawResults();
+  }
+})();
