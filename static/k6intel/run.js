@@ -28,10 +28,19 @@
 
   function drawResults() {
     if (!stored.t.length) return;
-    const sla = stored.t.map(() => stored.sla_p90_ms);
-    chart('chart-latency',
-      [line('p50 ms', COLOURS.p50), line('p95 ms', COLOURS.p95), line('p99 ms', COLOURS.p99), line('SLA p90 ms', COLOURS.sla, { dash: [6, 4] })],
-      [stored.t, stored.p50_ms, stored.p95_ms, stored.p99_ms, sla]);
+    // The SLA line is drawn when it is near the data; far above it, it would flatten every curve.
+    const peak = Math.max(1, ...stored.p99_ms.filter((v) => v !== null));
+    const sla = stored.sla_p90_ms;
+    const latency = [line('p50 ms', COLOURS.p50), line('p95 ms', COLOURS.p95), line('p99 ms', COLOURS.p99)];
+    const latencyData = [stored.t, stored.p50_ms, stored.p95_ms, stored.p99_ms];
+    if (sla && sla <= 3 * peak) {
+      latency.push(line('SLA p90 ms', COLOURS.sla, { dash: [6, 4] }));
+      latencyData.push(stored.t.map(() => sla));
+      text('latency-note', `Dashed: the SLA, p90 ≤ ${sla} ms.`);
+    } else if (sla) {
+      text('latency-note', `The SLA (p90 ≤ ${sla} ms) is far above every second's p99 (at most ${peak.toFixed(1)} ms), so it is not drawn.`);
+    }
+    chart('chart-latency', latency, latencyData);
     chart('chart-errors', [line('errors %', COLOURS.errors, { fill: 'rgba(198,40,40,.1)' })], [stored.t, stored.error_percent]);
     chart('chart-throughput',
       [line('req/s', COLOURS.rps), line('VUs', COLOURS.vus, { scale: 'vus' })],
