@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -56,3 +59,38 @@ def test_bad_setting_stops_start_up_with_its_name() -> None:
     env = {**os.environ, "MAX_VUS": "lots"}
     done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode != 0 and "MAX_VUS='lots' is not a whole number" in done.stderr
+
+
+def test_daphne_without_debug_serves_the_collected_static_files() -> None:
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert collected.returncode == 0, collected.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daphne = [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "k6intel.asgi:application"]
+    server = subprocess.Popen(daphne, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                chart_library = httpx.get(f"{base}/static/vendor/uplot/dist/uPlot.iife.min.js")
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "daphne did not start"
+                time.sleep(0.2)
+        assert chart_library.status_code == 200 and "uPlot" in chart_library.text
+        assert httpx.get(f"{base}/static/vendor/uplot/LICENSE").status_code == 200
+        assert httpx.get(f"{base}/static/k6intel/app.css").headers["content-type"].startswith("text/css")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
