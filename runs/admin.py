@@ -26,15 +26,17 @@ class RunResultInline(admin.StackedInline):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ("id", "project", "target_url", "status", "grade", "score", "k6_exit_code", "created_at")
+    list_display = ("id", "project", "target_url", "status", "grade", "score", "owner", "k6_exit_code", "created_at")
     list_filter = ("status", "grade", "mode", "project")
-    search_fields = ("id", "target_url", "project__name")
+    search_fields = ("id", "target_url", "project__name", "owner__username")
     date_hierarchy = "created_at"
     inlines = [RunResultInline]
     actions = ["cancel_runs"]
     readonly_fields = (
         "id",
         "project",
+        "owner",
+        "api_key",
         "mode",
         "target_url",
         "spec",
@@ -57,7 +59,10 @@ class RunAdmin(admin.ModelAdmin):
         "log",
     )
     fieldsets = (
-        (None, {"fields": ("id", "project", "mode", "target_url", "status", "stage", "grade", "score", "error")}),
+        (
+            None,
+            {"fields": ("id", "project", "owner", "api_key", "mode", "target_url", "status", "stage", "grade", "score", "error")},
+        ),
         ("Timing", {"fields": ("created_at", "started_at", "finished_at", "heartbeat_at", "stage_durations_s")}),
         (
             "k6",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -144,9 +145,29 @@ def _spec_as_initial(spec: dict[str, Any]) -> dict[str, Any]:
     initial["headers"] = "\n".join(f"{k}: {v}" for k, v in (spec.get("headers") or {}).items() if v != "••••")
     initial["query"] = "\n".join(f"{k}={v}" for k, v in (spec.get("query") or {}).items())
     initial["stages"] = "\n".join(f"{stage['duration']} {stage['target']}" for stage in spec.get("stages") or [])
+    initial["body"] = _body_text(spec.get("body_type"), spec.get("body"))
+    initial["thresholds"] = "\n".join(f"{metric}: {', '.join(exprs)}" for metric, exprs in (spec.get("thresholds") or {}).items())
+    checks, sla = spec.get("checks") or {}, spec.get("sla") or {}
+    initial |= {"check_status": checks.get("status"), "check_body_contains": checks.get("body_contains") or ""}
+    if "p90_ms" in sla:
+        initial["sla_p90_ms"] = sla["p90_ms"]
+    if "error_rate" in sla:
+        initial["sla_error_percent"] = round(100 * sla["error_rate"], 3)
+    if "success_rate" in sla:
+        initial["sla_success_percent"] = round(100 * sla["success_rate"], 3)
     if "analyzers" in spec:
         initial["analyzers"] = spec["analyzers"]
     return initial
+
+
+def _body_text(body_type: str | None, body: Any) -> str:
+    if body in (None, ""):
+        return ""
+    if body_type == "json":
+        return json.dumps(body, indent=2)
+    if body_type == "form" and isinstance(body, dict):
+        return "\n".join(f"{k}={v}" for k, v in body.items())
+    return str(body)
 
 
 def _is_uuid(value: str) -> bool:

@@ -173,10 +173,20 @@ def test_a_preview_spends_no_captcha_and_a_wrong_answer_starts_nothing(users: di
 
 def test_run_again_fills_the_form_from_an_earlier_run(users: dict[str, Any]) -> None:
     client = browser(users["owner"])
-    client.post("/runs/new", {**BUILDER, "headers": "X-Trace: on\nCookie: sid=1", **solved(client, "/runs/new")})
+    earlier = {
+        **BUILDER,
+        "method": "POST",
+        "body_type": "json",
+        "body": '{"sku": 42}',
+        "headers": "X-Trace: on\nCookie: sid=1",
+        "thresholds": "http_req_duration: p(95)<300",
+    }
+    client.post("/runs/new", {**earlier, **solved(client, "/runs/new")})
     run = Run.objects.get()
     page = client.get(f"/runs/new?from={run.pk}").content.decode()
     assert 'value="http://127.0.0.1:9/items"' in page and "X-Trace: on" in page and "sid=1" not in page
+    assert "&quot;sku&quot;: 42" in page and "http_req_duration: p(95)&lt;300" in page
+    assert re.search(r'name="sla_p90_ms" value="800(\.0)?"', page) and re.search(r'name="sla_error_percent" value="2(\.0)?"', page)
     assert 'value="http://127.0.0.1:9/items"' not in browser(users["stranger"]).get(f"/runs/new?from={run.pk}").content.decode()
 
 
