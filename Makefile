@@ -9,7 +9,7 @@ DEMO_PORT ?= 8001
 
 .PHONY: setup sysdeps run test lint bench clean
 
-setup: sysdeps $(STAMP) node_modules/.installed .env var/.migrated
+setup: sysdeps $(STAMP) node_modules/.installed .env var/.migrated var/.collected
 
 # Debian packages: mysqlclient builds against libmariadb-dev.
 sysdeps:
@@ -37,6 +37,12 @@ var/.migrated: $(STAMP) .env $(wildcard */migrations/*.py)
 	$(PY) manage.py migrate --noinput -v0
 	touch $@
 
+# Static files collected into STATIC_ROOT, where WhiteNoise serves them when DEBUG is off.
+var/.collected: $(STAMP) .env node_modules/.installed $(shell find static -type f)
+	mkdir -p var
+	$(PY) manage.py collectstatic --noinput -v0
+	touch $@
+
 run: setup
 	@$(PY) manage.py ensureadmin
 	@$(PY) manage.py demotarget --port $(DEMO_PORT) --latency-min-ms 10 --latency-max-ms 60 --error-rate 0.02 & \
@@ -57,6 +63,9 @@ lint: setup
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/pdf.py
+	$(PY) bench/live.py
+	$(PY) bench/result_api.py
+	$(PY) bench/overhead.py
 
 clean:
 	rm -rf $(VENV) var

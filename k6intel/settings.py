@@ -93,6 +93,17 @@ def _database(url: str) -> dict:
         raise ImproperlyConfigured(f"DATABASE_URL={url!r} is not a database URL: {exc}") from None
     if config["ENGINE"] not in {"django.db.backends.sqlite3", "django.db.backends.mysql"}:
         raise ImproperlyConfigured("DATABASE_URL must be sqlite:///path or mysql://user:password@host:port/name.")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Each ASGI request runs its sync code in its own thread and connection: WAL lets readers go on
+        # while one writes, IMMEDIATE takes the write lock up front (no upgrade deadlock), and a writer
+        # waits for its turn rather than failing with "database is locked".
+        config.setdefault("OPTIONS", {}).update(
+            {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
     if config["ENGINE"] == "django.db.backends.mysql":
         config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"})
         config["CONN_MAX_AGE"] = 60

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from runs.models import ApiKey
 HEADER = "X-API-Key"
 KEY_PREFIX = "k6i_"
 BOOTSTRAP_NAME = "bootstrap (BACKEND_API_KEY)"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_key(key: str) -> str:
@@ -51,8 +53,16 @@ def apikey_lookup(key: str) -> ApiKey | None:
         if record.revoked_at is not None:
             return None
     if record is not None:
-        ApiKey.objects.filter(pk=record.pk).update(last_used_at=timezone.now())
+        _touch(record)
     return record
+
+
+def _touch(record: ApiKey) -> None:
+    """Record the use, at most once a minute: a write on every request would serialise a busy API
+    on the database (SQLite allows one writer at a time)."""
+    now = timezone.now()
+    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=record.pk).update(last_used_at=now)
 
 
 def _is_bootstrap(key: str) -> bool:

@@ -19,7 +19,7 @@ from runs.selectors import runs_visible_to, runs_visible_to_user
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
-POLL_S = 0.5
+POLL_S = 0.25
 
 
 class RunProgressConsumer(AsyncJsonWebsocketConsumer):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -51,3 +54,16 @@ def test_durations_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
         env_duration_s("K6I_DUR", "30m")
     monkeypatch.setenv("K6I_LIST", " a, b ,,c ")
     assert env_list("K6I_LIST") == ["a", "b", "c"]
+
+
+def test_sqlite_lets_readers_go_on_and_writers_wait_their_turn(tmp_path: Path) -> None:
+    """The embedded default serves each request from its own thread and connection: writers must
+    queue for SQLite's single write lock instead of failing with "database is locked"."""
+    from k6intel.settings import _database
+
+    config = _database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    options = config["OPTIONS"]
+    assert options["transaction_mode"] == "IMMEDIATE" and options["timeout"] >= 5
+    connection = sqlite3.connect(config["NAME"])
+    connection.executescript(options["init_command"])
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -97,8 +97,12 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
         page.set_default_timeout(30_000)
+        script_errors: list[str] = []
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and script_errors.append(message.text))
         yield page
         browser.close()
+    assert not script_errors, f"the pages logged errors: {script_errors}"
 
 
 def _shot(page: Page, name: str) -> None:

@@ -186,7 +186,9 @@ def test_run_again_fills_the_form_from_an_earlier_run(users: dict[str, Any]) -> 
     page = client.get(f"/runs/new?from={run.pk}").content.decode()
     assert 'value="http://127.0.0.1:9/items"' in page and "X-Trace: on" in page and "sid=1" not in page
     assert "&quot;sku&quot;: 42" in page and "http_req_duration: p(95)&lt;300" in page
-    assert re.search(r'name="sla_p90_ms" value="800(\.0)?"', page) and re.search(r'name="sla_error_percent" value="2(\.0)?"', page)
+    assert re.search(r'name="sla_p90_ms" value="800(\.0)?"', page) and re.search(
+        r'name="sla_error_percent" value="2(\.0)?"', page
+    )
     assert 'value="http://127.0.0.1:9/items"' not in browser(users["stranger"]).get(f"/runs/new?from={run.pk}").content.decode()
 
 
