@@ -29,7 +29,7 @@ from runs.events import history
 from runs.models import ApiKey, Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
 from runs.purge import reset_all
-from runs.selectors import run_links, run_result, runs_visible_to, runs_visible_to_user
+from runs.selectors import run_links, run_result, runs_for_listing, runs_visible_to, runs_visible_to_user
 from runs.serializers import BuilderRunSerializer
 from runs.vetting import MAX_SCRIPT_BYTES, ScriptRejected
 
@@ -226,7 +226,7 @@ class ResultListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no key
             return Run.objects.none()
-        return runs_visible_to(self.request.auth).order_by("-created_at")
+        return runs_for_listing(runs_visible_to(self.request.auth)).order_by("-created_at")
 
 
 class DownloadView(APIView):

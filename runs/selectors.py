@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from runs.k6 import describe_exit
 from runs.models import ApiKey, Run, RunResult
@@ -22,6 +22,30 @@ def runs_visible_to_user(user: Any) -> QuerySet[Run]:
     if not user.is_authenticated:
         return runs.none()
     return runs if user.is_staff else runs.filter(owner=user)
+
+
+LIST_FIELDS = (
+    "id",
+    "project",
+    "owner",
+    "api_key",
+    "mode",
+    "target_url",
+    "status",
+    "grade",
+    "score",
+    "created_at",
+    "finished_at",
+    "k6_exit_code",
+)
+
+
+def runs_for_listing(runs: QuerySet[Run]) -> QuerySet[Run]:
+    """Runs as lists show them: a few columns, with the project and the result's headline metrics
+    fetched in one query each. (A join here makes MariaDB sort the runs' large text columns in a
+    temporary table: 15 times slower per page.)"""
+    headline = RunResult.objects.only("run_id", "metrics")
+    return runs.select_related(None).only(*LIST_FIELDS).prefetch_related("project", Prefetch("result", queryset=headline))
 
 
 def run_links(run: Run) -> dict[str, str]:

@@ -24,7 +24,7 @@ from runs.presentation import run_page_context
 from runs.presets import preset_outline
 from runs.purge import run_files_dir
 from runs.script import render_script
-from runs.selectors import runs_visible_to_user
+from runs.selectors import runs_for_listing, runs_visible_to_user
 from runs.vetting import ScriptRejected
 
 RUNS_PER_PAGE = 20
@@ -41,12 +41,12 @@ def _visible_run(request: HttpRequest, run_id: Any) -> Run:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    runs = runs_visible_to_user(request.user).select_related("result")
+    runs = runs_visible_to_user(request.user)
     projects = (
         Project.objects.filter(runs__in=runs).annotate(run_count=Count("runs", distinct=True)).order_by("name").distinct()[:20]
     )
     context = {
-        "recent": _with_metrics(runs.order_by("-created_at")[:10]),
+        "recent": _with_metrics(runs_for_listing(runs).order_by("-created_at")[:10]),
         "active": runs.exclude(status__in=Run.TERMINAL).count(),
         "total": runs.count(),
         "projects": projects,
@@ -57,7 +57,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
     form = RunFilterForm(request.GET or None)
-    runs = runs_visible_to_user(request.user).select_related("result").order_by("-created_at")
+    runs = runs_for_listing(runs_visible_to_user(request.user)).order_by("-created_at")
     if form.is_bound and form.is_valid():
         runs = _filtered(runs, form.cleaned_data)
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
