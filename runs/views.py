@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from runs.dispatch import run_enqueue
 from runs.downloads import DownloadMissing, available_downloads, run_download
 from runs.forms import BuilderForm, CaptchaForm, RunFilterForm, ScriptUploadForm
-from runs.models import Project, Run
+from runs.models import Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
 from runs.presentation import run_page_context
 from runs.presets import preset_outline
@@ -42,9 +42,8 @@ def _visible_run(request: HttpRequest, run_id: Any) -> Run:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     runs = runs_visible_to_user(request.user)
-    projects = (
-        Project.objects.filter(runs__in=runs).annotate(run_count=Count("runs", distinct=True)).order_by("name").distinct()[:20]
-    )
+    # Counted over the user's own runs: a shared project name must not reveal how much others ran.
+    projects = runs.order_by().values("project__name").annotate(run_count=Count("pk")).order_by("project__name")[:20]
     context = {
         "recent": _with_metrics(runs_for_listing(runs).order_by("-created_at")[:10]),
         "active": runs.exclude(status__in=Run.TERMINAL).count(),

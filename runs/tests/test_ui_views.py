@@ -11,6 +11,7 @@ from captcha.models import CaptchaStore
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from runs.models import Project, Run, RunResult
 from runs.purge import run_files_dir
@@ -105,6 +106,11 @@ def test_dashboard_and_list_show_only_the_users_runs_with_their_numbers(users: d
         page = browser(users["owner"]).get(path).content.decode()
         assert "/mine" in page and "/theirs" not in page and f"/runs/{mine.pk}/" in page
         assert "23.4" in page and "2.50" in page and "40.0" in page  # p95 ms, error %, RPS
+    for _ in range(2):
+        stored_run(users["stranger"], target="http://127.0.0.1:9/theirs", project="shared")
+    stored_run(users["owner"], target="http://127.0.0.1:9/mine", project="shared")
+    dashboard = browser(users["owner"]).get("/").content.decode()
+    assert 'shared</a> <span class="muted">(1 run)</span>' in dashboard  # others' runs in a shared project stay uncounted
     staff_page = browser(users["staff"]).get("/runs/").content.decode()
     assert "/mine" in staff_page and "/theirs" in staff_page
 
@@ -123,6 +129,8 @@ def test_run_list_filters_searches_and_pages(users: dict[str, Any]) -> None:
         page = client.get(f"/runs/?{query}").content.decode()
         assert "1 run<" in page and "/broken" in page, query
     assert "0 runs" in client.get("/runs/?since=2999-01-01").content.decode()
+    today = timezone.now().date().isoformat()
+    assert "24 runs" in client.get(f"/runs/?since={today}&until={today}").content.decode()
     bad = client.get("/runs/?since=2026-05-01&until=2026-04-01")
     assert bad.status_code == 200 and "Pick a date on or after the From date." in bad.content.decode()
 
