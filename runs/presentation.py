@@ -58,10 +58,13 @@ def _steps(run: Run) -> list[dict[str, str]]:
     keys = [key for key, _ in STEPS]
     if run.status == Run.Status.DONE:
         current = "done"
-    elif run.status == Run.Status.QUEUED:
+    elif run.status == Run.Status.QUEUED or run.started_at is None:
         current = "queued"
-    else:
-        current = run.stage if run.stage in keys else ("done" if run.is_terminal else "k6")
+    elif run.stage in keys:
+        current = run.stage
+    else:  # between stages: the last one it finished, or k6 while it starts
+        finished = [key for key in keys if key in run.stage_durations_s]
+        current = finished[-1] if finished else "k6"
     position = keys.index(current)
     steps = []
     for index, (key, label) in enumerate(STEPS):

@@ -256,3 +256,18 @@ def test_cancel_from_the_run_page(users: dict[str, Any]) -> None:
 def test_login_page_says_how_the_first_user_gets_in(db: None) -> None:
     page = browser().get("/accounts/login/").content.decode()
     assert "var/admin-password.txt" in page and 'name="username"' in page
+
+
+def test_the_stepper_shows_where_a_run_stopped(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    started = {"started_at": timezone.now()}
+    cases = [
+        (stored_run(users["owner"], status="cancelled", grade=""), "queued", "cancelled"),
+        (stored_run(users["owner"], status="failed", grade="", stage="k6", error="k6 exited 107", **started), "k6", "failed"),
+        (stored_run(users["owner"], status="analyzing", grade="", stage="analysis", **started), "analysis", "current"),
+        (stored_run(users["owner"], status="done", **started), "done", "done"),
+    ]
+    for run, step, state in cases:
+        page = client.get(f"/runs/{run.pk}/").content.decode()
+        assert f'data-key="{step}" data-state="{state}"' in page, (run.status, step)
+    assert "k6 exited 107" in client.get(f"/runs/{cases[1][0].pk}/").content.decode()
