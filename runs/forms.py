@@ -18,7 +18,7 @@ from django.conf import settings
 from runs.models import Run
 from runs.presets import PRESET_DESCRIPTIONS, PRESETS
 from runs.script import BODY_TYPES, METHODS
-from runs.serializers import BuilderRunSerializer
+from runs.serializers import MAX_BODY_CHARS, BuilderRunSerializer
 from runs.vetting import MAX_SCRIPT_BYTES
 from scanners import KINDS as ANALYZER_KINDS
 
@@ -61,6 +61,7 @@ class BuilderForm(forms.Form):
     body = forms.CharField(
         required=False,
         strip=False,
+        max_length=MAX_BODY_CHARS,
         widget=_textarea(4, '{"name": "value"}'),
         help_text="json: a JSON document. form: one name=value per line. raw: sent as written.",
     )
@@ -146,7 +147,8 @@ class BuilderForm(forms.Form):
                 "success_rate": cleaned["sla_success_percent"] / 100,
             },
         }
-        if body := self._body(cleaned):
+        body = self._body(cleaned)
+        if body is not None:  # {} and 0 are bodies too
             payload["body"] = body
         if cleaned["preset"]:
             payload["preset"] = cleaned["preset"]
@@ -180,7 +182,7 @@ class BuilderForm(forms.Form):
         stages = []
         for number, line in self._lines("stages"):
             parts = line.replace(":", " ").split()
-            if len(parts) != 2 or not parts[1].isdigit():
+            if len(parts) != 2 or not parts[1].isdecimal():
                 self.add_error("stages", f"Line {number}: write a stage as duration target, like 30s 10.")
                 continue
             stages.append({"duration": parts[0], "target": int(parts[1])})
@@ -206,13 +208,19 @@ class BuilderForm(forms.Form):
             except json.JSONDecodeError as exc:
                 self.add_error("body", f"Not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
                 return None
+            except RecursionError:
+                self.add_error("body", "The JSON is nested too deeply.")
+                return None
         if body_type == "form":
             return self._pairs("body", "=")
         return text
 
     def _add_serializer_errors(self, errors: dict[str, Any]) -> None:
         for name, messages in errors.items():
-            if isinstance(messages, dict):  # nested: checks, sla, headers
+            if name == "stages" and isinstance(messages, dict):  # many=True: {index: {field: [...]}}
+                for index, stage_messages in messages.items():
+                    self.add_error("stages", [f"Stage {int(index) + 1}: {text}" for text in _flatten(stage_messages)])
+            elif isinstance(messages, dict):  # nested: checks, sla, headers, query
                 for inner, inner_messages in messages.items():
                     field = NESTED_FIELDS.get((name, inner), name if name in self.fields else None)
                     self.add_error(field, _flatten(inner_messages))
@@ -223,17 +231,11 @@ class BuilderForm(forms.Form):
 
 
 def _flatten(messages: Any, prefix: str = "") -> list[str]:
-    """DRF error trees (lists of lists of dicts for many=True fields) as plain sentences."""
+    """DRF error trees as plain sentences."""
     if isinstance(messages, dict):
         return [text for key, value in messages.items() for text in _flatten(value, f"{prefix}{key}: ")]
     if isinstance(messages, list):
-        flat = []
-        for index, item in enumerate(messages):
-            if isinstance(item, dict):
-                flat += _flatten(item, f"{prefix}stage {index + 1}, ")
-            else:
-                flat += _flatten(item, prefix)
-        return flat
+        return [text for item in messages for text in _flatten(item, prefix)]
     return [f"{prefix}{messages}"]
 
 

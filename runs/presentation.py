@@ -42,6 +42,7 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         "run": run,
         "doc": document,
         "live": not run.is_terminal,
+        "cancellable": is_cancellable(run),
         "steps": _steps(run),
         "failed_percent": 100 * (document["metrics"].get("http_req_failed", {}).get("rate") or 0),
         "downloads": [(kind, reverse("run-download", args=[run.pk, kind])) for kind in downloads],
@@ -51,6 +52,11 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         "waterfall": _waterfall(analyzers.get("pagetest") or {}),
         "chart_data": _chart_data(document),
     }
+
+
+def is_cancellable(run: Run) -> bool:
+    """Cancel stops k6: it applies while the run waits or k6 runs, not to the analysis after it."""
+    return run.status == Run.Status.QUEUED or (run.status == Run.Status.RUNNING and run.stage in ("", "k6"))
 
 
 def _steps(run: Run) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,7 @@ from runs.downloads import DownloadMissing, available_downloads, run_download
 from runs.forms import BuilderForm, CaptchaForm, RunFilterForm, ScriptUploadForm
 from runs.models import Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
-from runs.presentation import run_page_context
+from runs.presentation import is_cancellable, run_page_context
 from runs.presets import preset_outline
 from runs.purge import run_files_dir
 from runs.script import render_script
@@ -148,12 +149,16 @@ def _spec_as_initial(spec: dict[str, Any]) -> dict[str, Any]:
     initial["thresholds"] = "\n".join(f"{metric}: {', '.join(exprs)}" for metric, exprs in (spec.get("thresholds") or {}).items())
     checks, sla = spec.get("checks") or {}, spec.get("sla") or {}
     initial |= {"check_status": checks.get("status"), "check_body_contains": checks.get("body_contains") or ""}
-    if "p90_ms" in sla:
-        initial["sla_p90_ms"] = sla["p90_ms"]
-    if "error_rate" in sla:
-        initial["sla_error_percent"] = round(100 * sla["error_rate"], 3)
-    if "success_rate" in sla:
-        initial["sla_success_percent"] = round(100 * sla["success_rate"], 3)
+    # The spec is the input as sent: API clients may have sent numbers as strings.
+    for field, key, scale in (
+        ("sla_p90_ms", "p90_ms", 1),
+        ("sla_error_percent", "error_rate", 100),
+        ("sla_success_percent", "success_rate", 100),
+    ):
+        try:
+            initial[field] = round(scale * float(sla[key]), 3)
+        except (KeyError, TypeError, ValueError):
+            pass
     if "analyzers" in spec:
         initial["analyzers"] = spec["analyzers"]
     return initial
@@ -170,7 +175,11 @@ def _body_text(body_type: str | None, body: Any) -> str:
 
 
 def _is_uuid(value: str) -> bool:
-    return bool(re.fullmatch(r"[0-9a-fA-F-]{32,36}", value))
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _outline_points(preset: str) -> str:
@@ -221,8 +230,8 @@ def run_detail(request: HttpRequest, run_id: Any) -> HttpResponse:
 @require_POST
 def run_cancel_view(request: HttpRequest, run_id: Any) -> HttpResponse:
     run = _visible_run(request, run_id)
-    if run.is_terminal:
-        messages.info(request, f"The run had already ended ({run.status}).")
+    if not is_cancellable(run):
+        messages.info(request, f"Nothing to cancel: the load test has already ended ({run.status}, {run.stage or 'no stage'}).")
     else:
         run_cancel(run.pk)
         messages.success(request, "Cancelling: k6 stops gracefully and the partial results are kept.")
@@ -237,9 +246,13 @@ def run_download_view(request: HttpRequest, run_id: Any, kind: str) -> HttpRespo
     except DownloadMissing as exc:
         raise Http404(str(exc)) from None
     inline = kind == "html"  # the HTML report opens in the browser; the rest download
-    return FileResponse(
+    response = FileResponse(
         download.path.open("rb"), content_type=download.content_type, filename=download.filename, as_attachment=not inline
     )
+    if inline:
+        # The report runs its own chart script; sandboxed, it gets no access to this site's cookies or pages.
+        response["Content-Security-Policy"] = "sandbox allow-scripts"
+    return response
 
 
 @login_required

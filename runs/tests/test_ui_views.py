@@ -158,12 +158,24 @@ def test_builder_errors_sit_next_to_their_fields_and_keep_the_input(users: dict[
         "url": ({"url": "http://169.254.169.254/latest"}, "169.254.169.254"),
         "sla": ({"sla_error_percent": "150"}, "less than or equal to 100"),
         "thresholds": ({"thresholds": "http_req_duration: p95 under 500"}, "is not a threshold"),
+        "stage target": ({"stages": "30s ²"}, "Line 1: write a stage as duration target"),
+        "stage duration": ({"stages": "10s 5\n30x 5"}, "Stage 2: duration: &#x27;30x&#x27; is not a duration"),
+        "deep json": ({"method": "POST", "body_type": "json", "body": "[" * 5000}, "The JSON is nested too deeply."),
     }
     for name, (changes, message) in cases.items():
         page = client.post("/runs/new", {**BUILDER, **changes, **solved(client, "/runs/new")}).content.decode()
         assert any(message in error for error in field_errors(page)), (name, field_errors(page))
         assert 'value="shop"' in page, name  # the rest of the input is still there
     assert not Run.objects.exists()
+    assert 'value="' not in client.get("/runs/new?from=" + "0" * 33).content.decode().split('name="url"')[1].split(">")[0]
+
+
+def test_an_empty_json_object_is_still_a_body(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    data = {**BUILDER, "method": "POST", "body_type": "json", "body": "{}", **solved(client, "/runs/new")}
+    assert client.post("/runs/new", data).status_code == 302
+    run = Run.objects.get()
+    assert run.spec["body"] == {} and '"body": "{}"' in run.script
 
 
 def test_a_preview_spends_no_captcha_and_a_wrong_answer_starts_nothing(users: dict[str, Any]) -> None:
@@ -234,6 +246,9 @@ def test_downloads_serve_the_runs_files_and_say_when_one_is_missing(users: dict[
     pdf = client.get(f"/runs/{run.pk}/download/pdf")
     assert pdf.status_code == 200 and b"".join(pdf.streaming_content) == b"%PDF-1.4 test"
     assert "attachment" in pdf["Content-Disposition"]
+    (files / "report.html").write_text("<!doctype html><p>report</p>")
+    html = client.get(f"/runs/{run.pk}/download/html")
+    assert "attachment" not in html["Content-Disposition"] and html["Content-Security-Policy"] == "sandbox allow-scripts"
     assert client.get(f"/runs/{run.pk}/download/exe").status_code == 404
     assert client.get(f"/runs/{run.pk}/filmstrip/first_view-000100ms.jpg")["Content-Type"] == "image/jpeg"
     assert client.get(f"/runs/{run.pk}/filmstrip/..%2Freport.pdf").status_code == 404
@@ -251,6 +266,12 @@ def test_cancel_from_the_run_page(users: dict[str, Any]) -> None:
     run.refresh_from_db()
     assert run.status == "cancelled" and "Cancelling" in response.content.decode()
     assert 'id="cancel-form"' not in response.content.decode()
+    # After k6 there is nothing to stop: the analysis finishes by itself.
+    analyzing = stored_run(users["owner"], status="analyzing", grade="", stage="analysis", started_at=timezone.now())
+    assert 'id="cancel-form"' not in client.get(f"/runs/{analyzing.pk}/").content.decode()
+    response = client.post(f"/runs/{analyzing.pk}/cancel", follow=True)
+    analyzing.refresh_from_db()
+    assert "Nothing to cancel" in response.content.decode() and not analyzing.cancel_requested
 
 
 def test_login_page_says_how_the_first_user_gets_in(db: None) -> None:
@@ -271,3 +292,10 @@ def test_the_stepper_shows_where_a_run_stopped(users: dict[str, Any]) -> None:
         page = client.get(f"/runs/{run.pk}/").content.decode()
         assert f'data-key="{step}" data-state="{state}"' in page, (run.status, step)
     assert "k6 exited 107" in client.get(f"/runs/{cases[1][0].pk}/").content.decode()
+
+
+def test_run_again_from_an_api_run_with_numbers_sent_as_strings(users: dict[str, Any]) -> None:
+    spec = {"url": "http://127.0.0.1:9/api", "vus": "3", "sla": {"error_rate": "0.01", "p90_ms": "fast"}}
+    run = stored_run(users["owner"], spec=spec)
+    page = browser(users["staff"]).get(f"/runs/new?from={run.pk}").content.decode()
+    assert 'value="http://127.0.0.1:9/api"' in page and re.search(r'name="sla_error_percent" value="1(\.0)?"', page)
