@@ -128,7 +128,7 @@ def k6_command(workdir: Path) -> list[str]:
         "--out",
         f"csv={inside / SAMPLES_NAME}",
         "--no-color",
-        "--quiet",
+        # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.
         *k6_policy_args(),
         str(inside / SCRIPT_NAME),
     ]

@@ -151,6 +151,7 @@ def test_a_user_builds_a_test_watches_it_live_and_downloads_the_report(
     expect(page.locator("#live")).to_have_attribute("data-metrics-count", re.compile(r"^[2-9]$|^\d{2,}$"), timeout=30_000)
     expect(page.locator("#stepper li[data-key=k6]")).to_have_attribute("data-state", "current")  # k6 still running
     expect(page.locator("#live-vus")).to_have_text(re.compile(r"^[1-3]$"))
+    expect(page.locator("#live-log")).to_contain_text(re.compile(r"running \(\d+\.\ds\), [1-3]/3 VUs"))  # k6's progress
     # A reload mid-run rebuilds the live view from the replayed history.
     page.reload()
     expect(page.locator("#live")).to_have_attribute("data-metrics-count", re.compile(r"^[2-9]$|^\d{2,}$"))
