@@ -104,9 +104,7 @@ def free_port() -> int:
 def start_server() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     daphne = [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "k6intel.asgi:application"]
-    server = subprocess.Popen(
-        daphne, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=open("/tmp/daphne.log", "wb")
-    )
+    server = subprocess.Popen(daphne, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
