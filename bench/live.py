@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -31,6 +32,7 @@ import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
+WORK = Path(tempfile.mkdtemp(prefix="k6intel-bench-live-"))  # a database and results of its own, removed at exit
 
 
 def free_port() -> int:
@@ -74,13 +76,12 @@ def summary(name: str, values_ms: list[float]) -> str:
 
 def main() -> None:
     duration_s = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    work = Path(tempfile.mkdtemp(prefix="k6intel-bench-live-"))
     key = f"k6i_bench_{secrets.token_urlsafe(16)}"
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{WORK / 'db.sqlite3'}",
         "REDIS_URL": "",
-        "RESULT_DIR": str(work / "results"),
+        "RESULT_DIR": str(WORK / "results"),
         "RUN_POST_STAGES": "",
         "BACKEND_API_KEY": key,
         "DEBUG": "true",
@@ -112,4 +113,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)

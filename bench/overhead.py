@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
+WORK = Path(tempfile.mkdtemp(prefix="k6intel-bench-overhead-"))  # a database and results of its own, removed at exit
 
 
 def free_port() -> int:
@@ -61,12 +62,11 @@ def raw_k6(script: str, work: Path) -> float:
 def main() -> None:
     given = [int(arg) for arg in sys.argv[1:4]]
     vus, duration_s, rounds = given + [10, 10, 2][len(given) :]
-    work = Path(tempfile.mkdtemp(prefix="k6intel-bench-overhead-"))
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{WORK / 'db.sqlite3'}",
         "REDIS_URL": "",
-        "RESULT_DIR": str(work / "results"),
+        "RESULT_DIR": str(WORK / "results"),
         "RUN_POST_STAGES": "",
     }
     subprocess.run([*MANAGE, "migrate", "--noinput", "-v0"], env=env, check=True)
@@ -80,7 +80,7 @@ def main() -> None:
         for _ in range(rounds):
             rps, script = through_platform(url, vus, duration_s, env)
             platform_rps.append(rps)
-            raw_rps.append(raw_k6(script, work))
+            raw_rps.append(raw_k6(script, WORK))
     finally:
         target.terminate()
         target.wait(timeout=20)
@@ -92,4 +92,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
