@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,27 +28,11 @@ from pathlib import Path
 
 import httpx
 import websockets
+from loopback import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 WORK = Path(tempfile.mkdtemp(prefix="k6intel-bench-live-"))  # a database and results of its own, removed at exit
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_listening(port: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listened on port {port} within {timeout_s} s")
 
 
 async def follow(base: str, key: str, duration_s: int, target: str) -> tuple[str, list[tuple[float, dict]]]:
@@ -94,8 +77,8 @@ def main() -> None:
         subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for command in (demo, server)
     ]
     try:
-        wait_listening(target_port)
-        wait_listening(server_port)
+        wait_listening(target_port, "the demo target")
+        wait_listening(server_port, "the server")
         base = f"http://127.0.0.1:{server_port}"
         run_id, received = asyncio.run(follow(base, key, duration_s, f"http://127.0.0.1:{target_port}/"))
         started_at = httpx.get(f"{base}/api/result/{run_id}", headers={"X-API-Key": key}).json()["started_at"]

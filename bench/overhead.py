@@ -13,34 +13,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from loopback import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 WORK = Path(tempfile.mkdtemp(prefix="k6intel-bench-overhead-"))  # a database and results of its own, removed at exit
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the demo target did not start on port {port}")
 
 
 def through_platform(url: str, vus: int, duration_s: int, env: dict[str, str]) -> tuple[float, str]:
@@ -75,7 +58,7 @@ def main() -> None:
     target = subprocess.Popen(demo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     platform_rps, raw_rps = [], []
     try:
-        wait_listening(port)
+        wait_listening(port, "the demo target")
         url = f"http://127.0.0.1:{port}/"
         for _ in range(rounds):
             rps, script = through_platform(url, vus, duration_s, env)

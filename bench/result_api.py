@@ -16,7 +16,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
+from loopback import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(tempfile.mkdtemp(prefix="k6intel-bench-api-"))
@@ -95,24 +95,12 @@ def _result(rng: random.Random, run: Run) -> RunResult:
     return RunResult(run=run, metrics=metrics, timeseries=series, endpoints=endpoints, sla={"score": run.score})
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_server() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     daphne = [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "k6intel.asgi:application"]
     server = subprocess.Popen(daphne, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return server, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("daphne did not start")
+    wait_listening(port, "daphne")
+    return server, f"http://127.0.0.1:{port}"
 
 
 LOAD_SCRIPT = """

@@ -27,8 +27,6 @@ def runs_visible_to_user(user: Any) -> QuerySet[Run]:
 LIST_FIELDS = (
     "id",
     "project",
-    "owner",
-    "api_key",
     "mode",
     "target_url",
     "status",

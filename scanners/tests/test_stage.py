@@ -17,8 +17,8 @@ from scanners.models import AnalyzerResult
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run_against(url: str) -> Any:
-    serializer = BuilderRunSerializer(data={"url": url, "vus": 1, "duration": "1s"})
+def run_against(url: str, **data: Any) -> Any:
+    serializer = BuilderRunSerializer(data={"url": url, "vus": 1, "duration": "1s", **data})
     assert serializer.is_valid(), serializer.errors
     return run_execute(run_create_from_builder(serializer).pk)
 
@@ -79,3 +79,12 @@ def test_an_api_target_skips_the_browser_analyzers(demo_target: Callable[..., An
     analyzers = run_result(run)["analyzers"]
     assert analyzers["pagetest"]["status"] == analyzers["lighthouse"]["status"] == "skipped"
     assert "not an HTML page" in analyzers["pagetest"]["summary"]
+
+
+def test_only_the_analyzers_a_run_chose_run(demo_target: Callable[..., Any]) -> None:
+    run = run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url, analyzers=["tls"])
+    analyzers = run_result(run)["analyzers"]
+    assert analyzers["headers"]["status"] == "skipped" and "not chosen for this run" in analyzers["headers"]["summary"]
+    assert analyzers["tls"]["status"] == "skipped" and "plain HTTP" in analyzers["tls"]["summary"]  # it ran
+    nothing = run_result(run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url, analyzers=[]))["analyzers"]
+    assert {result["status"] for result in nothing.values()} == {"skipped"} and len(nothing) == 4
