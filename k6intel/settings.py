@@ -193,6 +193,7 @@ TARGET_ALLOWLIST = env_list("TARGET_ALLOWLIST")
 # Caps that keep a result bounded whatever the run does.
 MAX_ENDPOINTS = env_int("MAX_ENDPOINTS", 200, minimum=1, maximum=10_000)
 MAX_FAILED_SAMPLES = env_int("MAX_FAILED_SAMPLES", 50, minimum=0, maximum=10_000)
+MAX_DROPPED_RATIO = env_float("MAX_DROPPED_RATIO", 0.05, minimum=0.0, maximum=1.0)
 MAX_LOG_BYTES = env_int("MAX_LOG_BYTES", 1_000_000, minimum=10_000)
 
 # --- Workers and live progress ------------------------------------------------

@@ -1,14 +1,20 @@
-"""Plain-text rendering of a result for the terminal."""
+"""Plain-text rendering of a result for the terminal: the verdict first, then the numbers behind it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from runs.formatting import milliseconds, percent, seconds
+from runs.scoring import format_value
+
+MAX_ENDPOINT_ROWS = 10
+MAX_FAILURE_ROWS = 10
+
 
 def format_progress(point: dict[str, Any]) -> str:
     return (
         f"[{point['elapsed_s']:>6.1f}s] vus {point['vus']:>4}  rps {point['rps']:>6}  "
-        f"errors {point['error_rate']:>6.1%}  p95 {point['p95_ms']:>8.1f} ms  "
+        f"errors {percent(point['error_rate']):>8}  p95 {point['p95_ms']:>8.1f} ms  "
         f"iterations {point['iterations']:>6}  remaining {point['remaining_s']:>6.1f}s"
     )
 
@@ -17,54 +23,120 @@ def format_summary(doc: dict[str, Any]) -> str:
     lines = _headline(doc)
     metrics = doc["metrics"]
     if metrics.get("http_reqs", {}).get("count"):
-        lines += _metrics(metrics) + _scorecard(doc["sla"]) + _endpoints(doc["endpoints"]) + _thresholds(doc["thresholds"])
+        lines += _metrics(metrics) + _delivery(doc["delivery"]) + _scorecard(doc["sla"])
+        lines += _failures(doc["failures"]) + _endpoints(doc["endpoints"]) + _timings(doc["timings"])
+        lines += _custom(doc["custom_metrics"]) + _thresholds(doc["thresholds"])
     return "\n".join(lines) + "\n"
 
 
+def verdict_line(doc: dict[str, Any]) -> str:
+    verdict = doc.get("verdict")
+    if verdict is None:
+        return f"Verdict: pending (the run is {doc['status']})"
+    grade = f" · grade {doc['grade']} ({doc['score']}, {doc['grade_label']})" if doc["grade"] else ""
+    return f"Verdict: {verdict['headline'].upper()}{grade}"
+
+
 def _headline(doc: dict[str, Any]) -> list[str]:
-    grade = f"grade {doc['grade']} ({doc['score']}, {doc['grade_label']})" if doc["grade"] else "not graded"
+    lines = [verdict_line(doc)]
+    lines += [f"  {reason}" for reason in (doc.get("verdict") or {}).get("reasons", [])]
+    lines.append(f"Run {doc['id']} · project {doc['project']} · {doc['status']}")
     k6 = doc["k6"]
-    lines = [f"Run {doc['id']} · project {doc['project']} · {doc['status']} · {grade}"]
     if k6["exit_code"] is not None:
         lines.append(f"k6 exit {k6['exit_code']} ({k6['exit_name']}): {k6['exit_reason']}")
     if doc["error"]:
         lines.append(f"Error: {doc['error']}")
-    for reason in doc["sla"].get("reasons", []):
-        lines.append(f"SLA: {reason}")
     return lines
 
 
 def _metrics(metrics: dict[str, Any]) -> list[str]:
     reqs, failed, dur = metrics["http_reqs"], metrics["http_req_failed"], metrics["http_req_duration"]
     checks = metrics.get("checks")
-    latency = "  ".join(f"{key} {dur[key]:.1f}" for key in ("avg", "min", "med", "p90", "p95", "p99", "max"))
+    latency = "  ".join(f"{key} {dur[key]:.1f}" for key in ("avg", "min", "med", "p90", "p95", "p99", "max") if key in dur)
     return [
         "",
-        f"Requests     {reqs['count']} ({reqs['rate']:.1f}/s)   failed {failed['rate']:.2%}",
+        f"Requests     {reqs['count']} ({reqs['rate']:.1f}/s)   failed {percent(failed['rate'])}",
         f"Latency ms   {latency}",
-        f"Checks       {checks['rate']:.2%}" if checks else "Checks       none in the script",
-        f"Iterations   {metrics['iterations']['count']}   VUs max {metrics.get('vus_max', {}).get('max', '?')}",
+        f"Checks       {percent(checks['rate'])}" if checks else "Checks       none in the script",
     ]
 
 
-def _scorecard(sla: dict[str, Any]) -> list[str]:
-    lines = ["", f"{'SLA criterion':<20}{'value':>12}  {'threshold':<14}{'met':<5}{'points':>8}"]
-    for c in sla.get("criteria", []):
-        threshold = f"{c['comparator']} {c['threshold']:.4g}"
-        lines.append(
-            f"{c['label']:<20}{c['value']:>12.4g}  {threshold:<14}{'yes' if c['met'] else 'NO':<5}{c['points']:>5.1f}/{c['max_points']:.0f}"
+def _delivery(delivery: dict[str, Any]) -> list[str]:
+    if not delivery:
+        return []
+    lines = [
+        f"Load         {seconds(delivery['actual_duration_s'])} of {seconds(delivery['planned_duration_s'])} planned "
+        f"(+ up to {seconds(delivery['graceful_stop_s'])} graceful stop)   "
+        f"VUs {delivery['max_vus_reached']} of {delivery['max_vus_planned']} planned",
+        f"Iterations   {delivery['iterations']}",
+    ]
+    if delivery.get("dropped_ratio") is not None:
+        lines[-1] += (
+            f"   dropped {delivery['dropped_iterations']} ({percent(delivery['dropped_ratio'])} of planned, "
+            f"limit {percent(delivery['max_dropped_ratio'])})"
         )
+    return lines
+
+
+def _scorecard(sla: dict[str, Any]) -> list[str]:
+    if not sla.get("criteria"):
+        return []
+    lines = ["", f"{'Criterion':<44}{'value':>14}  {'limit':<16}{'met':<5}{'points':>8}"]
+    for c in sla["criteria"]:
+        limit = f"{c['comparator']} {format_value(c['threshold'], c['unit'])}"
+        points = f"{c['points']:>5.1f}/{c['max_points']:.0f}" if c["max_points"] else "     cap"
+        lines.append(
+            f"{c['label'][:43]:<44}{format_value(c['value'], c['unit'])[:14]:>14}  {limit:<16}"
+            f"{'yes' if c['met'] else 'NO':<5}{points:>8}"
+        )
+    return lines
+
+
+def _failures(failures: dict[str, Any]) -> list[str]:
+    reasons = failures.get("by_reason") or []
+    if not reasons:
+        return []
+    lines = ["", f"Failures ({failures['total']})", f"  {'count':>7}  {'first':>6}  reason"]
+    for r in reasons[:MAX_FAILURE_ROWS]:
+        lines.append(f"  {r['count']:>7}  {r['first_seen_s']:>5}s  {r['message']} — {r['meaning']}".rstrip(" —"))
+        if r["sample_urls"]:
+            lines.append(f"  {'':>7}  {'':>6}  e.g. {r['sample_urls'][0]}")
     return lines
 
 
 def _endpoints(endpoints: list[dict[str, Any]]) -> list[str]:
-    lines = ["", f"{'Endpoint':<48}{'method':<8}{'status':<7}{'count':>8}{'err':>8}{'p50':>9}{'p95':>9}{'p99':>9}"]
-    for e in endpoints[:10]:
+    lines = ["", f"{'Endpoint':<48}{'method':<8}{'status':<7}{'count':>8}{'errors':>10}{'p50':>9}{'p95':>9}{'p99':>9}"]
+    for e in endpoints[:MAX_ENDPOINT_ROWS]:
         lines.append(
-            f"{e['name'][:47]:<48}{e['method']:<8}{e['status']:<7}{e['count']:>8}{e['error_rate']:>8.1%}"
+            f"{e['name'][:47]:<48}{e['method']:<8}{e['status']:<7}{e['count']:>8}{percent(e['error_rate']):>10}"
             f"{e['p50_ms']:>9.1f}{e['p95_ms']:>9.1f}{e['p99_ms']:>9.1f}"
         )
     return lines
+
+
+def _timings(timings: list[dict[str, Any]]) -> list[str]:
+    if not timings:
+        return []
+    lines = ["", f"{'Request phase':<38}{'avg':>12}{'p95':>12}"]
+    return lines + [f"{t['label']:<38}{milliseconds(t['avg_ms']):>12}{milliseconds(t['p95_ms']):>12}" for t in timings]
+
+
+def _custom(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["", "Custom metrics"]
+    for row in rows:
+        values = "  ".join(f"{key} {_custom_value(row['type'], key, value)}" for key, value in row["values"].items())
+        lines.append(f"  {row['name']} ({row['type']}): {values}")
+    return lines
+
+
+def _custom_value(kind: str, key: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if kind == "rate" and key == "rate":
+        return percent(value)
+    return f"{value:.4g}"
 
 
 def _thresholds(thresholds: list[dict[str, Any]]) -> list[str]:

@@ -47,3 +47,8 @@ def run_download(run: Run, kind: str) -> Download:
 def available_downloads(run: Run) -> list[str]:
     directory = run_files_dir(run.pk)
     return [kind for kind, (name, _, _) in DOWNLOADS.items() if (directory / name).is_file()]
+
+
+def download_url(run_id: object, kind: str) -> str:
+    """The API address of a generated file (the PDF keeps the path of the system this replaces)."""
+    return f"/api/download/{run_id}" if kind == "pdf" else f"/api/download/{run_id}/{kind}"

@@ -22,6 +22,7 @@ import psutil
 from django.conf import settings
 
 from runs import sandbox
+from runs.k6_codes import K6Exit, describe_exit
 from runs.secrets import SECRETS_FILE
 from runs.targets import k6_policy_args
 
@@ -35,47 +36,6 @@ TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 TICK_S = 0.5
 # After SIGTERM, k6 finishes its summary; this is how long it gets before SIGKILL.
 STOP_GRACE_S = 20
-
-
-@dataclass(frozen=True)
-class K6Exit:
-    code: int
-    name: str
-    meaning: str
-    outcome: str  # "completed": scored; "stopped": partial, scored; "error": the run failed
-
-
-# k6's exit codes (errext/exitcodes), kept as data: a run that crosses its
-# thresholds (99) is a valid, scored run, not a crash.
-EXIT_CODES: dict[int, K6Exit] = {
-    exit.code: exit
-    for exit in (
-        K6Exit(0, "ok", "The test finished and every threshold passed.", "completed"),
-        K6Exit(97, "cloud_test_run_failed", "The cloud test run failed.", "error"),
-        K6Exit(98, "cloud_failed_to_get_progress", "k6 could not read cloud progress.", "error"),
-        K6Exit(99, "thresholds_failed", "The test finished and at least one threshold failed.", "completed"),
-        K6Exit(100, "setup_timeout", "setup() did not finish within setupTimeout.", "error"),
-        K6Exit(101, "teardown_timeout", "teardown() did not finish within teardownTimeout.", "error"),
-        K6Exit(102, "generic_timeout", "k6 timed out.", "error"),
-        K6Exit(103, "generic_engine", "The test was stopped by the engine.", "stopped"),
-        K6Exit(104, "invalid_config", "The script's options or the command line are invalid.", "error"),
-        K6Exit(105, "external_abort", "The test was aborted by a signal (stopped from outside).", "stopped"),
-        K6Exit(106, "cannot_start_rest_api", "k6 could not start its REST API.", "error"),
-        K6Exit(107, "script_exception", "The script threw an exception outside an iteration.", "error"),
-        K6Exit(108, "script_aborted", "The script called test.abort() (or a threshold aborted it).", "stopped"),
-        K6Exit(109, "go_panic", "k6 crashed (Go panic).", "error"),
-        K6Exit(110, "marked_as_failed", "The script marked the test as failed with test.fail().", "completed"),
-        K6Exit(255, "other", "k6 exited with an unexpected error.", "error"),
-    )
-}
-
-
-def describe_exit(code: int) -> K6Exit:
-    if code in EXIT_CODES:
-        return EXIT_CODES[code]
-    if code < 0:
-        return K6Exit(code, "killed", f"k6 was killed by signal {signal.Signals(-code).name}.", "error")
-    return K6Exit(code, "unknown", f"k6 exited with unknown code {code}.", "error")
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,10 @@ class Run(models.Model):
     target_url = models.CharField(max_length=2048, blank=True)
     spec = models.JSONField(default=dict, blank=True, help_text="The validated builder input or script options.")
     script = models.TextField(help_text="The k6 script exactly as it ran.")
-    planned_duration_s = models.PositiveIntegerField()
+    planned_duration_s = models.PositiveIntegerField(help_text="How long the load is planned to run, without graceful stops.")
+    graceful_stop_s = models.PositiveIntegerField(
+        default=0, help_text="Extra time k6 may take to let running iterations finish after the load ends."
+    )
     max_vus = models.PositiveIntegerField()
     sla_config = models.JSONField(default=dict, help_text="SLA thresholds this run is scored against.")
     sealed_secrets = models.TextField(
@@ -106,6 +109,9 @@ class Run(models.Model):
 
     score = models.FloatField(null=True, blank=True)
     grade = models.CharField(max_length=1, blank=True, db_index=True)
+    verdict = models.CharField(
+        max_length=10, blank=True, db_index=True, help_text="passed, failed or not_graded; empty until k6 has finished."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -131,6 +137,7 @@ class RunResult(models.Model):
     failures = models.JSONField(default=dict, help_text="Capped samples of failed requests and their counts.")
     sla = models.JSONField(default=dict, help_text="The scorecard: each criterion's value, threshold and points.")
     ingest = models.JSONField(default=dict, help_text="How the raw samples were processed.")
+    delivery = models.JSONField(default=dict, help_text="Planned against delivered load: duration, VUs, dropped iterations.")
 
     def __str__(self) -> str:
         return f"Result of {self.run_id}"

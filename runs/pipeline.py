@@ -24,19 +24,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from runs import events, k6
+from runs.delivery import Ending, Plan, delivery_for
 from runs.models import ApiKey, Project, Run, RunResult
+from runs.presets import GRACEFUL_STOP_S
 from runs.resources import CpuSampler
 from runs.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
-from runs.scoring import SlaThresholds, score_run
+from runs.scoring import Delivered, SlaThresholds, score_run
 from runs.script import render_script
 from runs.secrets import SENSITIVE_HEADER, seal, unseal
+from runs.selectors import run_verdict
 from runs.serializers import BuilderRunSerializer
 from runs.stages import post_stages, run_post_stages
+from runs.verdict import NOT_GRADED
 from runs.vetting import vet_script
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
+# A run that ends failed or cancelled is not graded, wherever it is shown.
+NOT_GRADED_FIELDS = {"verdict": NOT_GRADED, "grade": "", "score": None}
 K6_LOG_MSG = re.compile(r'level=(error|fatal)\s+msg="((?:[^"\\]|\\.)*)"')
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -65,6 +71,7 @@ def run_create_from_builder(
             script=render_script(plan),
             sealed_secrets=seal(serializer.secret_headers()),
             planned_duration_s=plan.shape.planned_duration_s,
+            graceful_stop_s=GRACEFUL_STOP_S,
             max_vus=plan.shape.max_vus,
             sla_config=asdict(sla),
         )
@@ -88,9 +95,15 @@ def run_create_from_script(
             owner=owner,
             mode=Run.Mode.SCRIPT,
             target_url=needs.target_url,
-            spec={"filename": Path(filename).name, "max_vus": needs.max_vus, "duration_s": needs.duration_s},
+            spec={
+                "filename": Path(filename).name,
+                "max_vus": needs.max_vus,
+                "duration_s": needs.duration_s,
+                "executors": list(needs.executors),
+            },
             script=script,
             planned_duration_s=needs.duration_s,
+            graceful_stop_s=needs.graceful_stop_s,
             max_vus=needs.max_vus,
             sla_config=asdict(SlaThresholds.from_settings(sla)),
         )
@@ -158,7 +171,8 @@ def _stage_k6(
         max_failed_samples=settings.MAX_FAILED_SAMPLES,
     )
     ticker = _Ticker(run, ingester, workdir, on_progress)
-    outcome = k6.execute(workdir, run.planned_duration_s, ticker, on_start=lambda pid: _start(run, ticker, pid))
+    budget_s = run.planned_duration_s + run.graceful_stop_s
+    outcome = k6.execute(workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid))
     ingester.finish()
     run.k6_exit_code = outcome.exit.code
     run.k6_exit_reason = outcome.exit.meaning
@@ -237,27 +251,48 @@ def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ti
     summary = read_summary(outcome.summary_path) or {}
     metrics = summary_metrics(summary)
     checks, groups = summary_checks(summary)
-    check_counts = metrics.get("checks", {})
-    has_checks = check_counts.get("passes", 0) + check_counts.get("fails", 0) > 0
-    scorecard = score_run(metrics, has_checks, SlaThresholds(**run.sla_config)) if summary else {}
+    thresholds = summary_thresholds(summary)
+    timeseries = ingester.timeseries()
+    delivery = delivery_for(
+        _plan(run), metrics, timeseries, Ending(outcome.exit.name, run.log, outcome.elapsed_s), settings.MAX_DROPPED_RATIO
+    )
+    scorecard = _score(run, summary, metrics, thresholds, delivery)
     RunResult.objects.update_or_create(
         run=run,
         defaults={
             "metrics": metrics,
-            "timeseries": ingester.timeseries(),
+            "timeseries": timeseries,
             "endpoints": ingester.endpoint_stats(),
-            "thresholds": summary_thresholds(summary),
+            "thresholds": thresholds,
             "checks": checks,
             "groups": groups,
             "failures": ingester.failures(),
             "sla": scorecard,
+            "delivery": delivery,
             "ingest": {**ingester.ingest_info(), "resources": ticker_resources},
         },
     )
-    if scorecard and outcome.exit.outcome != "error":
-        run.score, run.grade = scorecard["score"], scorecard["grade"]
+    if delivery["end_reason"] == "threshold_abort":
+        run.k6_exit_reason = "A threshold with abortOnFail was crossed: k6 stopped the test before its planned end."
     _record_stage(run, "results", time.monotonic() - started)
-    run.save(update_fields=["score", "grade", "stage_durations_s"])
+    run.save(update_fields=["k6_exit_reason", "stage_durations_s"])
+
+
+def _plan(run: Run) -> Plan:
+    executors = (run.spec or {}).get("executors") or []
+    arrival_rate = (run.spec or {}).get("preset") == "breakpoint" or any("arrival-rate" in e for e in executors)
+    return Plan(run.planned_duration_s, run.graceful_stop_s, run.max_vus, arrival_rate)
+
+
+def _score(
+    run: Run, summary: dict[str, Any], metrics: dict[str, Any], thresholds: list[dict[str, Any]], delivery: dict[str, Any]
+) -> dict[str, Any]:
+    if not summary:
+        return {}
+    check_counts = metrics.get("checks", {})
+    has_checks = check_counts.get("passes", 0) + check_counts.get("fails", 0) > 0
+    delivered = Delivered(thresholds, delivery["dropped_ratio"], delivery["max_dropped_ratio"])
+    return score_run(metrics, has_checks, SlaThresholds(**run.sla_config), delivered)
 
 
 def _finish(run: Run, outcome: k6.K6Outcome) -> None:
@@ -278,11 +313,27 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
         run.status, run.finished_at = Run.Status.ANALYZING, None
     else:
         run.status = Run.Status.DONE
-    run.save(update_fields=["status", "stage", "error", "finished_at"])
+    _settle_verdict(run)
+    run.save(update_fields=["status", "stage", "error", "finished_at", "verdict", "grade", "score"])
+
+
+def _settle_verdict(run: Run) -> None:
+    """The verdict, grade and score a list shows, from the same rules as the result document."""
+    verdict = run_verdict(run)
+    scorecard = _stored_scorecard(run)
+    graded = verdict is not None and verdict["status"] != NOT_GRADED
+    run.verdict = verdict["status"] if verdict else ""
+    run.grade = scorecard.get("grade") or "" if graded else ""
+    run.score = scorecard.get("score") if graded else None
+
+
+def _stored_scorecard(run: Run) -> dict[str, Any]:
+    result = RunResult.objects.filter(run=run).only("sla").first()
+    return result.sla if result else {}
 
 
 def _fail(run: Run, message: str) -> None:
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED, error=message, finished_at=timezone.now())
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED, error=message, finished_at=timezone.now(), **NOT_GRADED_FIELDS)
 
 
 def _record_stage(run: Run, stage: str, seconds: float) -> None:
@@ -327,7 +378,7 @@ def run_cancel(run_id: Any) -> Run:
     now = timezone.now()
     message = "Cancelled before it started."
     if Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
-        status=Run.Status.CANCELLED, error=message, finished_at=now, cancel_requested=True
+        status=Run.Status.CANCELLED, error=message, finished_at=now, cancel_requested=True, **NOT_GRADED_FIELDS
     ):
         run = Run.objects.get(pk=run_id)
         events.publish_end(run)
@@ -351,7 +402,7 @@ def _reap(run: Run) -> bool:
     )
     # Conditional on the heartbeat we saw: a worker that wakes up wins.
     reaped = Run.objects.filter(pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at).update(
-        status=Run.Status.FAILED, error=error, finished_at=timezone.now(), k6_pid=None
+        status=Run.Status.FAILED, error=error, finished_at=timezone.now(), k6_pid=None, **NOT_GRADED_FIELDS
     )
     if not reaped:
         return False

@@ -19,13 +19,19 @@ from typing import Any, BinaryIO
 import orjson
 from hdrh.histogram import HdrHistogram
 
+from runs.k6_codes import error_meaning
+
 # Samples can arrive a little out of order (k6 flushes its CSV buffer once a
 # second); a second is closed once samples this many seconds newer are seen.
 OPEN_WINDOW_S = 2
 READ_CHUNK_BYTES = 1 << 20
-WANTED_PREFIXES = ("http_req_duration,", "http_req_failed,", "vus,", "iterations,")
+WANTED_PREFIXES = ("http_req_duration,", "http_req_failed,", "vus,", "iterations,", "dropped_iterations,")
 HDR_MAX_US = 3_600_000_000  # one hour
 ENDPOINT_OVERFLOW = "(other endpoints)"
+MAX_FAILURE_REASONS = 50
+FAILURE_REASON_OVERFLOW = ("", "", "(other reasons)")
+SAMPLE_URLS_PER_REASON = 3
+FAILURE_SERIES = 5  # reasons drawn over time; the rest are summed as "other"
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -44,6 +50,8 @@ class SecondBucket:
     iterations: int = 0
     vus: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+    failure_reasons: Counter[int] = field(default_factory=Counter)  # index into the ingester's reasons
     durations_ms: list[float] | None = field(default_factory=list)
     p50_ms: float = 0.0
     p95_ms: float = 0.0
@@ -64,6 +72,7 @@ class SecondBucket:
             "p99_ms": round(self.p99_ms, 3),
             "vus": self.vus,
             "iterations": self.iterations,
+            "dropped_iterations": self.dropped,
             "statuses": dict(self.statuses),
         }
 
@@ -95,6 +104,35 @@ class EndpointStats:
         }
 
 
+@dataclass
+class FailureReason:
+    status: str
+    error_code: str
+    error: str
+    index: int
+    first_seen_s: int
+    count: int = 0
+    sample_urls: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """What a person reads first: k6's message, else the HTTP status."""
+        if self.error:
+            return f"{self.error} ({self.error_code})" if self.error_code else self.error
+        return f"HTTP {self.status}" if self.status and self.status != "0" else "unknown failure"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "error_code": self.error_code,
+            "message": self.label,
+            "meaning": error_meaning(self.error_code, self.status),
+            "count": self.count,
+            "first_seen_s": self.first_seen_s,
+            "sample_urls": self.sample_urls,
+        }
+
+
 class SampleIngester:
     """Reads k6's CSV output as it grows; `poll()` often, `finish()` once k6 has exited."""
 
@@ -109,7 +147,7 @@ class SampleIngester:
         self.newest_second = 0
         self.seconds: dict[int, SecondBucket] = {}
         self.endpoints: dict[tuple[str, str, str], EndpointStats] = {}
-        self.failure_counts: Counter[tuple[str, str, str]] = Counter()
+        self.failure_reasons: dict[tuple[str, str, str], FailureReason] = {}
         self.failure_samples: list[dict[str, Any]] = []
         self.samples_read = 0
         self.late_samples = 0
@@ -167,6 +205,8 @@ class SampleIngester:
             self._failed(bucket, row, col, second, value)
         elif metric == "vus":
             bucket.vus = max(bucket.vus, int(value))
+        elif metric == "dropped_iterations":
+            bucket.dropped += int(value)
         else:
             bucket.iterations += 1
             self.total_iterations += 1
@@ -201,7 +241,11 @@ class SampleIngester:
         self.total_failed += 1
         status, error_code, error = row[col["status"]], row[col["error_code"]], row[col["error"]]
         self._endpoint(row[col["name"]], row[col["method"]], status).failed += 1
-        self.failure_counts[(status, error_code, error)] += 1
+        reason = self._failure_reason(status, error_code, error, second)
+        reason.count += 1
+        bucket.failure_reasons[reason.index] += 1
+        if len(reason.sample_urls) < SAMPLE_URLS_PER_REASON and row[col["url"]] not in reason.sample_urls:
+            reason.sample_urls.append(row[col["url"]])
         if len(self.failure_samples) < self.max_failed_samples:
             self.failure_samples.append(
                 {
@@ -213,6 +257,18 @@ class SampleIngester:
                     "error": error,
                 }
             )
+
+    def _failure_reason(self, status: str, error_code: str, error: str, second: int) -> FailureReason:
+        key = (status, error_code, error)
+        reason = self.failure_reasons.get(key)
+        if reason is None:
+            if len(self.failure_reasons) >= MAX_FAILURE_REASONS:
+                key = FAILURE_REASON_OVERFLOW
+                reason = self.failure_reasons.get(key)
+            if reason is None:
+                first_s = second - (self.first_second or second)
+                reason = self.failure_reasons[key] = FailureReason(*key, index=len(self.failure_reasons), first_seen_s=first_s)
+        return reason
 
     def _endpoint(self, name: str, method: str, status: str) -> EndpointStats:
         key = (name, method, status)
@@ -261,7 +317,13 @@ class SampleIngester:
         if bucket.durations_ms is None:
             return bucket.point(t_s)
         provisional = SecondBucket(
-            bucket.requests, bucket.failed, bucket.iterations, bucket.vus, bucket.statuses, list(bucket.durations_ms)
+            bucket.requests,
+            bucket.failed,
+            bucket.iterations,
+            bucket.vus,
+            bucket.statuses,
+            bucket.dropped,
+            durations_ms=list(bucket.durations_ms),
         )
         provisional.close()
         return provisional.point(t_s)
@@ -274,11 +336,29 @@ class SampleIngester:
         return [endpoint.as_dict() for endpoint in stats]
 
     def failures(self) -> dict[str, Any]:
-        counts = [
-            {"status": status, "error_code": code, "error": error, "count": count}
-            for (status, code, error), count in self.failure_counts.most_common(50)
+        """Why requests failed: each distinct (status, k6 error code, message), and the top ones per second."""
+        reasons = sorted(self.failure_reasons.values(), key=lambda r: r.count, reverse=True)
+        return {
+            "total": self.total_failed,
+            "by_reason": [reason.as_dict() for reason in reasons],
+            "over_time": self._failures_over_time(reasons[:FAILURE_SERIES]),
+            "samples": self.failure_samples,
+        }
+
+    def _failures_over_time(self, top: list[FailureReason]) -> dict[str, Any]:
+        if self.first_second is None or not top:
+            return {"t": [], "series": []}
+        seconds = range(self.first_second, self.newest_second + 1)
+        buckets = [self.seconds.get(second) for second in seconds]
+        series = [
+            {"label": reason.label, "counts": [bucket.failure_reasons[reason.index] if bucket else 0 for bucket in buckets]}
+            for reason in top
         ]
-        return {"total": sum(self.failure_counts.values()), "by_cause": counts, "samples": self.failure_samples}
+        shown = {reason.index for reason in top}
+        other = [sum(n for i, n in bucket.failure_reasons.items() if i not in shown) if bucket else 0 for bucket in buckets]
+        if any(other):
+            series.append({"label": "other reasons", "counts": other})
+        return {"t": [second - self.first_second for second in seconds], "series": series}
 
     def ingest_info(self) -> dict[str, Any]:
         return {"samples": self.samples_read, "late_samples": self.late_samples, "endpoints": len(self.endpoints)}
@@ -347,3 +427,61 @@ def summary_checks(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
             )
         stack.extend(group.get("groups", {}).values())
     return checks, sorted(groups)
+
+
+# --- what the page shows beside the headline numbers ---------------------------
+
+# k6's request phases, in the order a request goes through them.
+TIMING_PHASES = (
+    ("http_req_blocked", "Blocked (waiting for a connection)"),
+    ("http_req_connecting", "Connecting (TCP)"),
+    ("http_req_tls_handshaking", "TLS handshake"),
+    ("http_req_sending", "Sending"),
+    ("http_req_waiting", "Waiting (time to first byte)"),
+    ("http_req_receiving", "Receiving"),
+)
+BUILTIN_METRICS = {
+    "vus", "vus_max", "iterations", "iteration_duration", "dropped_iterations", "data_sent", "data_received",
+    "checks", "http_reqs", "http_req_duration", "http_req_failed", "group_duration",
+    *(name for name, _ in TIMING_PHASES),
+}  # fmt: skip
+BUILTIN_PREFIXES = ("ws_", "grpc_", "browser_", "webvitals_")
+
+
+def request_timings(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where request time went, phase by phase (avg and p95 in ms), as k6 measured it."""
+    return [
+        {"metric": name, "label": label, "avg_ms": metrics[name].get("avg"), "p95_ms": metrics[name].get("p95")}
+        for name, label in TIMING_PHASES
+        if name in metrics
+    ]
+
+
+def custom_metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric the script defined itself (Trend, Rate, Counter, Gauge) with the values of its type."""
+    rows = []
+    for name, values in sorted(metrics.items()):
+        base = name.split("{", 1)[0]
+        if base in BUILTIN_METRICS or base.startswith(BUILTIN_PREFIXES):
+            continue
+        kind = _metric_type(values)
+        rows.append({"name": name, "type": kind, "values": {key: values.get(key) for key in CUSTOM_KEYS[kind]}})
+    return rows
+
+
+CUSTOM_KEYS = {
+    "trend": ("avg", "med", "p90", "p95", "p99", "max"),
+    "rate": ("rate", "passes", "fails"),
+    "counter": ("count", "rate"),
+    "gauge": ("value", "min", "max"),
+}
+
+
+def _metric_type(values: dict[str, Any]) -> str:
+    if "passes" in values:
+        return "rate"
+    if "count" in values:
+        return "counter"
+    if "avg" in values or "p90" in values:
+        return "trend"
+    return "gauge"

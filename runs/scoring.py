@@ -1,20 +1,27 @@
 """SLA score (0–100) and grade (A/B/C/F). The README documents this formula.
 
-Three criteria: success rate ≥ threshold, error rate ≤ threshold, p90 ≤ threshold.
-A met criterion earns 80 % of its weight, rising to 100 % with headroom
-(a quarter of the way from the threshold to the ideal); a missed one earns at
-most 50 %, falling to 0 when it misses by half. One miss caps the score at 74
-(C at best), two or more at 59 (F). With no checks in the script, success rate
-is just 1 − error rate, so the two are scored as one signal: both use the worse
-of the two and they count as a single miss.
+Three weighted criteria: success rate ≥ threshold, error rate ≤ threshold, p90
+of the *successful* responses ≤ threshold. A met criterion earns 80 % of its
+weight, rising to 100 % with headroom (a quarter of the way from the threshold
+to the ideal); a missed one earns at most 50 %, falling to 0 when it misses by
+half. With no checks in the script, success rate is just 1 − error rate, so the
+two are scored as one signal: both use the worse of the two and they count as
+a single miss.
+
+Unweighted criteria only cap: every k6 threshold of the script, and (for
+arrival-rate runs) the share of planned iterations k6 dropped. One miss of any
+kind caps the score at 74 (C at best), two or more at 59 (F).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
+
+from runs.formatting import milliseconds, percent
 
 WEIGHTS = {"success_rate": 35.0, "error_rate": 35.0, "p90_ms": 30.0}
 MET_BASE = 0.8
@@ -25,6 +32,12 @@ ONE_MISS_CAP = 74.0
 TWO_MISS_CAP = 59.0
 EPSILON = 1e-9
 GRADES = (("A", 90.0, "Excellent"), ("B", 75.0, "Good"), ("C", 60.0, "Needs improvement"), ("F", float("-inf"), "Fail"))
+# k6 reports latency of the responses it counts as expected (2xx/3xx by default) under this sub-metric.
+SUCCESSFUL_DURATION = "http_req_duration{expected_response:true}"
+THRESHOLD_EXPRESSION = re.compile(
+    r"^\s*(?P<stat>[a-z]+|p\(\d+(?:\.\d+)?\))\s*(?P<op><=|>=|===|==|!=|<|>)\s*(?P<limit>-?[\d.]+)\s*$"
+)
+STAT_KEYS = {"p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}
 
 
 @dataclass(frozen=True)
@@ -48,13 +61,24 @@ class SlaThresholds:
 class Criterion:
     key: str
     label: str
-    value: float
+    value: float | None  # None: nothing to measure it on (no successful response, a stat k6 did not export)
     threshold: float
-    comparator: str  # ">=" or "<="
+    comparator: str  # ">=", "<=", or a k6 threshold's own operator
     met: bool
     points: float
     max_points: float
     note: str = ""
+    kind: str = "sla"  # "sla" (weighted), "threshold" (a k6 threshold) or "dropped" (arrival-rate load)
+    unit: str = ""  # "ms", "rate" or ""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the unweighted criteria read besides the metrics."""
+
+    thresholds: list[dict[str, Any]]
+    dropped_ratio: float | None  # None: not an arrival-rate run (k6 dropped nothing)
+    max_dropped_ratio: float
 
 
 def grade_for(score: float) -> tuple[str, str]:
@@ -64,58 +88,143 @@ def grade_for(score: float) -> tuple[str, str]:
     raise AssertionError("unreachable: F has no floor")
 
 
-def score_run(metrics: dict[str, Any], has_checks: bool, sla: SlaThresholds) -> dict[str, Any]:
+def score_run(metrics: dict[str, Any], has_checks: bool, sla: SlaThresholds, delivered: Delivered) -> dict[str, Any]:
     requests = metrics.get("http_reqs", {}).get("count", 0)
     if not requests:
-        return _scorecard(0.0, ["The run made no HTTP requests, so there is nothing to grade."], sla)
+        return _ungraded(["The run made no HTTP requests, so there is nothing to grade."], sla)
+    criteria = _sla_criteria(metrics, has_checks, sla) + _threshold_criteria(metrics, delivered.thresholds)
+    if delivered.dropped_ratio is not None:
+        criteria.append(_dropped_criterion(delivered.dropped_ratio, delivered.max_dropped_ratio))
+    return _scorecard(*_total(criteria, has_checks), sla, criteria)
+
+
+def _sla_criteria(metrics: dict[str, Any], has_checks: bool, sla: SlaThresholds) -> list[Criterion]:
     error_rate = metrics["http_req_failed"]["rate"]
     success_rate = metrics["checks"]["rate"] if has_checks else 1.0 - error_rate
-    p90_ms = metrics["http_req_duration"]["p90"]
+    successful = metrics.get(SUCCESSFUL_DURATION)
+    # Failed requests are often fast: latency is graded on the successful ones only.
+    p90_ms = successful.get("p90") if successful else None
     q_success = _quality_at_least(success_rate, sla.success_rate)
     q_error = _quality_at_most_rate(error_rate, sla.error_rate)
-    q_latency = _quality_at_most(p90_ms, sla.p90_ms)
+    q_latency = _quality_at_most(p90_ms, sla.p90_ms) if p90_ms is not None else 0.0
     note = ""
     if not has_checks:
         # Same signal twice: score it once.
         q_success = q_error = min(q_success, q_error)
         note = "no checks in the script: success rate is 1 − error rate and is scored with it"
-    criteria = [
-        _criterion("success_rate", "Success rate", success_rate, sla.success_rate, ">=", q_success, note),
-        _criterion("error_rate", "Error rate", error_rate, sla.error_rate, "<=", q_error, note),
-        _criterion("p90_ms", "p90 latency (ms)", p90_ms, sla.p90_ms, "<=", q_latency),
+    latency_note = "of successful responses" if p90_ms is not None else "no successful response to measure"
+    return [
+        _criterion("success_rate", "Success rate", success_rate, sla.success_rate, ">=", q_success, note, "rate"),
+        _criterion("error_rate", "Error rate", error_rate, sla.error_rate, "<=", q_error, note, "rate"),
+        _criterion("p90_ms", "p90 latency", p90_ms, sla.p90_ms, "<=", q_latency, latency_note, "ms"),
     ]
-    return _scorecard(*_total(criteria, has_checks), sla, criteria)
+
+
+def _threshold_criteria(metrics: dict[str, Any], thresholds: list[dict[str, Any]]) -> list[Criterion]:
+    return [_threshold_criterion(metrics, row) for row in thresholds]
+
+
+def _threshold_criterion(metrics: dict[str, Any], row: dict[str, Any]) -> Criterion:
+    parsed = THRESHOLD_EXPRESSION.match(row["expression"])
+    stat = parsed.group("stat") if parsed else ""
+    observed = metrics.get(row["metric"], {}).get(STAT_KEYS.get(stat, stat)) if parsed else None
+    return Criterion(
+        key=f"threshold:{row['metric']}:{row['expression']}",
+        label=f"{row['metric']} {row['expression']}",
+        value=observed if isinstance(observed, (int, float)) else None,
+        threshold=float(parsed.group("limit")) if parsed else 0.0,
+        comparator=parsed.group("op") if parsed else "",
+        met=bool(row["ok"]),
+        points=0.0,
+        max_points=0.0,
+        note="k6 threshold from the script",
+        kind="threshold",
+        unit=threshold_unit(row["metric"], stat),
+    )
+
+
+def threshold_unit(metric: str, stat: str) -> str:
+    if stat == "rate":
+        return "rate"
+    if stat in ("count",):
+        return ""
+    base = metric.split("{", 1)[0]
+    return "ms" if base.startswith("http_req_") or base.endswith("_duration") else ""
+
+
+def _dropped_criterion(ratio: float, limit: float) -> Criterion:
+    met = ratio <= limit + EPSILON
+    note = "share of the planned iterations k6 could not start (not enough VUs: the target was too slow)"
+    return Criterion("dropped_ratio", "Dropped iterations", ratio, limit, "<=", met, 0.0, 0.0, note, "dropped", "rate")
 
 
 def _criterion(
-    key: str, label: str, value: float, threshold: float, comparator: str, quality: float, note: str = ""
+    key: str, label: str, value: float | None, threshold: float, comparator: str, quality: float, note: str, unit: str
 ) -> Criterion:
-    met = value >= threshold - EPSILON if comparator == ">=" else value <= threshold + EPSILON
-    return Criterion(key, label, value, threshold, comparator, met, round(WEIGHTS[key] * quality, 2), WEIGHTS[key], note)
+    if value is None:
+        met = False
+    else:
+        met = value >= threshold - EPSILON if comparator == ">=" else value <= threshold + EPSILON
+    return Criterion(
+        key, label, value, threshold, comparator, met, round(WEIGHTS[key] * quality, 2), WEIGHTS[key], note, "sla", unit
+    )
 
 
 def _total(criteria: list[Criterion], has_checks: bool) -> tuple[float, list[str]]:
     score = sum(c.points for c in criteria)
     missed = [c for c in criteria if not c.met]
     misses = len(missed)
-    if not has_checks and not criteria[0].met and not criteria[1].met:
+    by_key = {c.key: c for c in criteria}
+    if not has_checks and not by_key["success_rate"].met and not by_key["error_rate"].met:
         misses -= 1  # one signal, one miss
-    reasons = [f"{c.label} {_fmt(c.value)} misses {c.comparator} {_fmt(c.threshold)}" for c in missed]
     if misses == 1:
         score = min(score, ONE_MISS_CAP)
     elif misses >= 2:
         score = min(score, TWO_MISS_CAP)
-    return round(score, 1), reasons
+    return round(score, 1), [criterion_sentence(c) for c in missed]
 
 
-def _scorecard(score: float, reasons: list[str], sla: SlaThresholds, criteria: list[Criterion] | None = None) -> dict[str, Any]:
+def criterion_sentence(c: Criterion | dict[str, Any]) -> str:
+    """One sentence with the numbers: 'p90 latency 412.0 ms misses <= 200.0 ms'."""
+    row = asdict(c) if isinstance(c, Criterion) else c
+    if row["kind"] == "threshold":
+        return f"k6 threshold {row['label']} failed (observed {format_value(row['value'], row['unit'])})"
+    if row["value"] is None:
+        return f"{row['label']} could not be measured ({row['note']}), so it is missed"
+    value, limit = format_value(row["value"], row["unit"]), format_value(row["threshold"], row["unit"])
+    return f"{row['label']} {value} misses {row['comparator']} {limit}"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "not exported by k6"
+    if unit == "rate":
+        return percent(value)
+    if unit == "ms":
+        return milliseconds(value)
+    return f"{value:.4g}"
+
+
+def _scorecard(score: float, reasons: list[str], sla: SlaThresholds, criteria: list[Criterion]) -> dict[str, Any]:
     letter, label = grade_for(score)
     return {
         "score": score,
         "grade": letter,
         "grade_label": label,
-        "passed": all(c.met for c in criteria) if criteria else False,
-        "criteria": [asdict(c) for c in criteria or []],
+        "passed": all(c.met for c in criteria),
+        "criteria": [asdict(c) for c in criteria],
+        "reasons": reasons,
+        "thresholds": asdict(sla),
+    }
+
+
+def _ungraded(reasons: list[str], sla: SlaThresholds) -> dict[str, Any]:
+    return {
+        "score": None,
+        "grade": None,
+        "grade_label": None,
+        "passed": False,
+        "criteria": [],
         "reasons": reasons,
         "thresholds": asdict(sla),
     }
@@ -145,7 +254,3 @@ def _quality_at_most(value: float, threshold: float) -> float:
     if value <= threshold + EPSILON:
         return _quality_met((threshold - value) / threshold)
     return _quality_missed((value - threshold) / threshold)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"

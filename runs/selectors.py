@@ -6,8 +6,11 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from runs.k6 import describe_exit
+from runs.downloads import available_downloads, download_url
+from runs.k6_codes import describe_exit
 from runs.models import ApiKey, Run, RunResult
+from runs.results import custom_metrics, request_timings
+from runs.verdict import NOT_GRADED, VerdictFacts, verdict_for
 
 
 def runs_visible_to(key: ApiKey) -> QuerySet[Run]:
@@ -47,33 +50,47 @@ def runs_for_listing(runs: QuerySet[Run]) -> QuerySet[Run]:
 
 
 def run_links(run: Run) -> dict[str, str]:
-    return {
+    """Where to follow and fetch the run. Report files are linked only once they exist."""
+    links = {
         "self": f"/api/result/{run.pk}",
         "events": f"/api/run/{run.pk}/events",
         "websocket": f"/ws/runs/{run.pk}/",
-        "cancel": f"/api/run/{run.pk}/cancel",
-        "pdf": f"/api/download/{run.pk}",
-        "html": f"/api/download/{run.pk}/html",
-        "json": f"/api/download/{run.pk}/json",
-        "csv": f"/api/download/{run.pk}/csv",
-        "junit": f"/api/download/{run.pk}/junit",
     }
+    if not run.is_terminal:
+        links["cancel"] = f"/api/run/{run.pk}/cancel"
+    return {**links, **{kind: download_url(run.pk, kind) for kind in available_downloads(run)}}
+
+
+def run_verdict(run: Run, result: RunResult | None = None) -> dict[str, Any] | None:
+    result = result or _result_or_none(run)
+    facts = VerdictFacts(
+        status=run.status,
+        error=run.error,
+        scorecard=result.sla if result else {},
+        delivery=result.delivery if result else {},
+        has_result=result is not None,
+    )
+    return verdict_for(facts)
 
 
 def run_result(run: Run) -> dict[str, Any]:
     result = _result_or_none(run)
     exit_info = describe_exit(run.k6_exit_code) if run.k6_exit_code is not None else None
-    sla = result.sla if result else {}
+    verdict = run_verdict(run, result)
+    graded = verdict is not None and verdict["status"] != NOT_GRADED
+    sla = _scorecard_shown(result.sla if result else {}, graded)
+    metrics = result.metrics if result else {}
     return {
+        "verdict": verdict,
         "id": str(run.pk),
         "project": run.project.name,
         "mode": run.mode,
         "target_url": run.target_url,
         "status": run.status,
         "stage": run.stage,
-        "grade": run.grade or None,
+        "grade": sla.get("grade"),
         "grade_label": sla.get("grade_label"),
-        "score": run.score,
+        "score": sla.get("score"),
         "error": run.error or None,
         "created_at": _iso(run.created_at),
         "started_at": _iso(run.started_at),
@@ -86,8 +103,11 @@ def run_result(run: Run) -> dict[str, Any]:
             "exit_name": exit_info.name if exit_info else None,
         },
         "config": {"planned_duration_s": run.planned_duration_s, "max_vus": run.max_vus, "spec": run.spec, "sla": run.sla_config},
-        "metrics": result.metrics if result else {},
+        "metrics": metrics,
         "sla": sla,
+        "delivery": result.delivery if result else {},
+        "timings": request_timings(metrics),
+        "custom_metrics": custom_metrics(metrics),
         "thresholds": result.thresholds if result else [],
         "checks": result.checks if result else [],
         "groups": result.groups if result else [],
@@ -99,6 +119,13 @@ def run_result(run: Run) -> dict[str, Any]:
         "script": run.script,
         "links": run_links(run),
     }
+
+
+def _scorecard_shown(scorecard: dict[str, Any], graded: bool) -> dict[str, Any]:
+    """A run that is not graded shows what was measured, but no score, grade or pass anywhere."""
+    if graded or not scorecard:
+        return scorecard
+    return {**scorecard, "score": None, "grade": None, "grade_label": None, "passed": None, "graded": False}
 
 
 def _analyzers(run: Run) -> dict[str, Any]:

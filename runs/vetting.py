@@ -24,6 +24,7 @@ from runs.findings import find_problems
 
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
 INSPECT_TIMEOUT_S = 20
+ITERATIONS_MAX_DURATION = "10m"  # k6's default maxDuration of the iteration-based executors
 FIRST_URL = re.compile(r"""https?://[^\s'"`<>\\)]+""")
 
 
@@ -36,8 +37,10 @@ class ScriptRejected(ValueError):
 @dataclass(frozen=True)
 class ScriptRequirements:
     max_vus: int
-    duration_s: int
+    duration_s: int  # the load itself: the longest scenario's start time plus its duration or stages
     target_url: str
+    graceful_stop_s: int = 0  # what k6's totalDuration adds on top (gracefulStop, gracefulRampDown)
+    executors: tuple[str, ...] = ()
 
 
 def decode_script(raw: bytes, filename: str) -> str:
@@ -100,13 +103,27 @@ def _run_inspect(workdir: Path) -> dict:
 
 def _requirements(options: dict, script: str) -> ScriptRequirements:
     max_vus = int(options.get("maxVUs") or 1)
-    duration_s = round(parse_duration_s(options.get("totalDuration") or "0s") or 0)
+    total_s = round(parse_duration_s(options.get("totalDuration") or "0s") or 0)
     problems = []
     if max_vus > settings.MAX_VUS:
         problems.append(f"The script needs up to {max_vus} VUs; the limit is MAX_VUS={settings.MAX_VUS}.")
-    if duration_s > settings.MAX_DURATION_S:
-        problems.append(f"The script runs for up to {duration_s} s; the limit is MAX_DURATION={settings.MAX_DURATION_S} s.")
+    if total_s > settings.MAX_DURATION_S:
+        problems.append(f"The script runs for up to {total_s} s; the limit is MAX_DURATION={settings.MAX_DURATION_S} s.")
     if problems:
         raise ScriptRejected(problems)
+    scenarios = (options.get("scenarios") or {}).values()
+    load_s = min(total_s, max((_scenario_load_s(scenario) for scenario in scenarios), default=total_s)) or total_s
     match = FIRST_URL.search(script)
-    return ScriptRequirements(max_vus, max(duration_s, 1), match.group(0) if match else "")
+    executors = tuple(sorted({str(scenario.get("executor")) for scenario in scenarios}))
+    return ScriptRequirements(max_vus, max(load_s, 1), match.group(0) if match else "", max(0, total_s - load_s), executors)
+
+
+def _scenario_load_s(scenario: dict) -> int:
+    """How long a scenario applies load, without the graceful stop k6 adds to its totalDuration."""
+    start_s = parse_duration_s(scenario.get("startTime") or "0s") or 0
+    if scenario.get("stages"):
+        load_s = sum(parse_duration_s(stage.get("duration") or "0s") or 0 for stage in scenario["stages"])
+    else:
+        # Iteration-based executors end when their iterations are done: maxDuration is their upper bound.
+        load_s = parse_duration_s(scenario.get("duration") or scenario.get("maxDuration") or ITERATIONS_MAX_DURATION) or 0
+    return round(start_s + load_s)

@@ -18,8 +18,10 @@ from runs.pipeline import run_create_from_builder, run_create_from_script, run_e
 from runs.presets import PRESETS
 from runs.selectors import run_result
 from runs.serializers import BuilderRunSerializer
+from runs.verdict import FAILED
 from runs.vetting import ScriptRejected
 
+VERDICT_FAILED = 1
 BAD_INPUT = 2
 RUN_FAILED = 3
 FOLLOW_POLL_S = 0.5
@@ -28,7 +30,8 @@ FOLLOW_POLL_S = 0.5
 class Command(BaseCommand):
     help = (
         "Run a load test synchronously and print its graded result. "
-        "Exit status: 0 done, 1 SLA failed (with --fail-on-sla), 2 bad input, 3 the run failed or was cancelled."
+        "Exit status: 0 done, 1 the verdict is failed (with --fail-on-sla / --fail-on-verdict; raw k6's 99 "
+        "for crossed thresholds lands here), 2 bad input, 3 the run failed or was cancelled."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -56,7 +59,14 @@ class Command(BaseCommand):
         parser.add_argument("--script", help="run this k6 script instead of building one")
         parser.add_argument("--project", default="default")
         parser.add_argument("--json", action="store_true", help="print the result document as JSON")
-        parser.add_argument("--fail-on-sla", action="store_true", help="exit 1 when the SLA is not met")
+        parser.add_argument(
+            "--fail-on-sla",
+            "--fail-on-verdict",
+            dest="fail_on_verdict",
+            action="store_true",
+            help="exit 1 when the verdict is failed: an SLA criterion missed, a k6 threshold failed or aborted the run, "
+            "or too many arrival-rate iterations dropped",
+        )
         parser.add_argument("--queue", action="store_true", help="hand the run to a Celery worker and follow its progress")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -77,7 +87,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(format_summary(document))
             self.stdout.write(_report_paths(run))
-        _exit(run, document, options["fail_on_sla"])
+        _exit(run, document, options["fail_on_verdict"])
 
 
 def _follow_queued(run: Run, progress: Any) -> Run:
@@ -113,12 +123,13 @@ def _report_paths(run: Run) -> str:
     return "\n".join(["Reports:", *lines]) if lines else "No report files were generated."
 
 
-def _exit(run: Run, document: dict[str, Any], fail_on_sla: bool) -> None:
+def _exit(run: Run, document: dict[str, Any], fail_on_verdict: bool) -> None:
     if run.status != Run.Status.DONE:
         sys.stderr.write(f"Run {run.status}: {run.error}\n")
         sys.exit(RUN_FAILED)
-    if fail_on_sla and not document["sla"].get("passed"):
-        sys.exit(1)
+    verdict = document["verdict"] or {}
+    if fail_on_verdict and verdict.get("status") == FAILED:
+        sys.exit(VERDICT_FAILED)
 
 
 def _create_run(options: dict[str, Any]) -> Run:

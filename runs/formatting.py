@@ -1,0 +1,24 @@
+"""How numbers read wherever a person sees them (page, reports, CLI): one formatter per kind."""
+
+from __future__ import annotations
+
+
+def percent(rate: float | None) -> str:
+    """A rate (0–1) as a percentage with two decimals: 0.03 → '3.00 %'. Every surface writes rates this way."""
+    if rate is None:
+        return "–"
+    return f"{100 * rate:.2f} %"
+
+
+def milliseconds(value_ms: float | None) -> str:
+    if value_ms is None:
+        return "–"
+    if 0 < abs(value_ms) < 1:
+        return f"{value_ms:.3g} ms"  # sub-millisecond limits (p(95)<0.01) must not read as 0.0
+    return f"{value_ms:.1f} ms" if value_ms < 10_000 else f"{value_ms / 1000:.2f} s"
+
+
+def seconds(value_s: float | None) -> str:
+    if value_s is None:
+        return "–"
+    return f"{value_s:.0f} s" if value_s >= 10 or value_s == int(value_s) else f"{value_s:.1f} s"

@@ -1,0 +1,24 @@
+"""Template filters: the same formatters the CLI and the reports use (runs.formatting)."""
+
+from __future__ import annotations
+
+from django import template
+
+from runs import formatting
+
+register = template.Library()
+
+
+@register.filter
+def percent(rate: float | None) -> str:
+    return formatting.percent(rate)
+
+
+@register.filter
+def ms(value_ms: float | None) -> str:
+    return formatting.milliseconds(value_ms)
+
+
+@register.filter
+def secs(value_s: float | None) -> str:
+    return formatting.seconds(value_s)
