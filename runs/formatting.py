@@ -22,3 +22,14 @@ def seconds(value_s: float | None) -> str:
     if value_s is None:
         return "–"
     return f"{value_s:.0f} s" if value_s >= 10 or value_s == int(value_s) else f"{value_s:.1f} s"
+
+
+def byte_size(value_bytes: int | None) -> str:
+    """488 → '488 B', 12_595 → '12.3 KB', 1_300_000 → '1.2 MB' (1 KB = 1024 B): a small page is never '0 KB'."""
+    if value_bytes is None:
+        return "–"
+    if value_bytes < 1024:
+        return f"{value_bytes} B"
+    if value_bytes < 1024 * 1024:
+        return f"{value_bytes / 1024:.1f} KB"
+    return f"{value_bytes / (1024 * 1024):.1f} MB"

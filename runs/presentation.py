@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 
+from runs import formatting
 from runs.models import Run
 from runs.selectors import run_result
 
@@ -97,7 +98,11 @@ def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     if result.get("status") != "ok":
         return []
     first, repeat = result.get("first_view") or {}, result.get("repeat_view") or {}
-    return [(label, first.get(key), repeat.get(key)) for key, label in PAGETEST_METRICS]
+
+    def shown(key: str, value: Any) -> Any:
+        return formatting.byte_size(value) if key == "bytes" else value
+
+    return [(label, shown(key, first.get(key)), shown(key, repeat.get(key))) for key, label in PAGETEST_METRICS]
 
 
 def _filmstrip(run: Run, result: dict[str, Any]) -> list[dict[str, Any]]:

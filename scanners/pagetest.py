@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from PIL import Image, ImageChops
 
+from runs import formatting
 from runs.targets import METADATA_HOSTNAMES, TargetRejected, address_rejection, check_target_url
 from scanners.outcome import Outcome, failed, skipped
 
@@ -173,6 +174,9 @@ class _Recorder:
 
 
 def _view(page: Any, url: str, profile: Profile, cpu_slowdown: int, output_dir: Path | None, name: str) -> dict[str, Any]:
+    # Speed Index counts visual progress from a blank page: without this, the repeat view would start
+    # on the first view's finished page and be "complete" at its first frame.
+    page.goto("about:blank")
     cdp = page.context.new_cdp_session(page)
     recorder = _Recorder()
     cdp.on("Network.requestWillBeSent", recorder.on_request)
@@ -246,7 +250,9 @@ def _blocked(url: str) -> bool:
 
 def _view_metrics(timings: dict[str, Any], recorder: _Recorder, output_dir: Path | None, name: str) -> dict[str, Any]:
     origin_s = timings["timeOrigin"] / 1000
-    frames = [(round((at - origin_s) * 1000), jpeg) for at, jpeg in sorted(recorder.frames)]
+    # The screencast starts before navigation: frames from before navigation start show the previous
+    # (blank) document, not this page, and would sit at negative times.
+    frames = [(round((at - origin_s) * 1000), jpeg) for at, jpeg in sorted(recorder.frames) if at >= origin_s]
     waterfall = _waterfall(recorder)
     fcp = timings["fcp"]
     # The document's first byte as the network saw it: page timing does not include emulated latency.
@@ -349,10 +355,11 @@ def visual_progress(current: list[int], initial: list[int], target: list[int]) -
     return 1.0 if total == 0 else match / total
 
 
-def speed_index(frames: list[tuple[int, bytes]]) -> float:
-    """∫ (1 − visual progress) dt from navigation start, over the captured frames (the page starts blank)."""
+def speed_index(frames: list[tuple[int, bytes]]) -> float | None:
+    """∫ (1 − visual progress) dt from navigation start, over the captured frames (the page starts blank).
+    None without frames: nothing was seen, which is not a page that was complete at once."""
     if not frames:
-        return 0.0
+        return None
     histograms = [(at, histogram(jpeg)) for at, jpeg in frames]
     blank = [0] * 768  # a blank page has only near-white pixels
     final = histograms[-1][1]
@@ -481,7 +488,8 @@ def _outcome(url: str, profile: Profile, cpu: int, first: dict, repeat: dict, du
         "duration_s": round(duration_s, 3),
     }
     summary = (
-        f"{letter(score)} ({score}) on {profile.name}: LCP {first['lcp_ms']:.0f} ms, Speed Index {first['speed_index_ms']:.0f} ms, "
-        f"{first['bytes'] / 1024:.0f} KB in {first['requests']} requests (repeat view {repeat['bytes'] / 1024:.0f} KB)"
+        f"{letter(score)} ({score}) on {profile.name}: LCP {first['lcp_ms']:.0f} ms, "
+        f"Speed Index {formatting.milliseconds(first['speed_index_ms'])}, {formatting.byte_size(first['bytes'])} "
+        f"in {first['requests']} requests (repeat view {formatting.byte_size(repeat['bytes'])})"
     )
     return Outcome(status="ok", grade=letter(score), score=score, summary=summary, details=details)

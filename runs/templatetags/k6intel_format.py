@@ -22,3 +22,8 @@ def ms(value_ms: float | None) -> str:
 @register.filter
 def secs(value_s: float | None) -> str:
     return formatting.seconds(value_s)
+
+
+@register.filter
+def bytes_readable(value_bytes: int | None) -> str:
+    return formatting.byte_size(value_bytes)
