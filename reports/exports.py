@@ -9,6 +9,8 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
+from runs.scoring import criterion_sentence
+
 CSV_COLUMNS = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "iterations")
 
 
@@ -27,12 +29,14 @@ def csv_export(timeseries: list[dict[str, Any]]) -> bytes:
 
 
 def junit_export(document: dict[str, Any]) -> bytes:
-    """One suite for the SLA (a case per criterion), one for the k6 thresholds (a case per threshold)."""
+    """A suite with the verdict's one case, one for the SLA (a case per criterion besides the k6 thresholds),
+    one for the k6 thresholds (a case per threshold)."""
     root = ET.Element("testsuites", name=f"k6intel run {document['id']}")
+    root.append(_verdict_suite(document))
     root.append(_sla_suite(document))
     root.append(_thresholds_suite(document))
-    root.set("tests", str(sum(int(suite.get("tests", "0")) for suite in root)))
-    root.set("failures", str(sum(int(suite.get("failures", "0")) for suite in root)))
+    for total in ("tests", "failures", "errors"):
+        root.set(total, str(sum(int(suite.get(total, "0")) for suite in root)))
     ET.indent(root)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
@@ -48,15 +52,34 @@ def _suite(name: str, document: dict[str, Any]) -> ET.Element:
     )
 
 
+def _verdict_suite(document: dict[str, Any]) -> ET.Element:
+    """Passed, a failure (failed) or an error (not graded: the run could not be judged), with the verdict's reasons."""
+    suite = _suite("Verdict", document)
+    case = ET.SubElement(suite, "testcase", name="Verdict", classname="k6intel.verdict", time="0")
+    verdict = document.get("verdict")
+    if verdict is None:
+        ET.SubElement(case, "skipped", message="The run has no verdict yet.")
+    elif verdict["status"] != "passed":
+        message = f"{verdict['headline']}: {' '.join(verdict['reasons'])}"
+        element = "failure" if verdict["status"] == "failed" else "error"
+        ET.SubElement(case, element, message=message, type=verdict["status"]).text = "\n".join(verdict["reasons"])
+    suite.set("tests", "1")
+    suite.set("failures", str(len(case.findall("failure"))))
+    suite.set("errors", str(len(case.findall("error"))))
+    suite.set("skipped", str(len(case.findall("skipped"))))
+    return suite
+
+
 def _sla_suite(document: dict[str, Any]) -> ET.Element:
     suite = _suite(f"SLA ({document.get('project')})", document)
-    criteria = document.get("sla", {}).get("criteria", [])
+    # k6 thresholds have their own suite; a case here too would count each failed threshold twice.
+    criteria = [c for c in document.get("sla", {}).get("criteria", []) if c.get("kind", "sla") != "threshold"]
     for criterion in criteria:
         case = ET.SubElement(suite, "testcase", name=criterion["label"], classname="k6intel.sla", time="0")
         if not criterion["met"]:
-            message = f"{criterion['label']} = {criterion['value']:.6g}, required {criterion['comparator']} {criterion['threshold']:.6g}"
-            failure = ET.SubElement(case, "failure", message=message, type="SLA")
-            failure.text = f"{message} ({criterion['points']:.1f} of {criterion['max_points']:.0f} points)"
+            # The verdict's own sentence, so CI and the reports word a miss alike.
+            message = criterion_sentence(criterion)
+            ET.SubElement(case, "failure", message=message, type="SLA").text = _missed_detail(criterion)
     if not criteria:
         case = ET.SubElement(suite, "testcase", name="SLA evaluated", classname="k6intel.sla", time="0")
         reason = "; ".join(document.get("sla", {}).get("reasons", [])) or "the run produced no scorecard"
@@ -64,6 +87,12 @@ def _sla_suite(document: dict[str, Any]) -> ET.Element:
     suite.set("tests", str(len(suite)))
     suite.set("failures", str(sum(1 for case in suite if case.find("failure") is not None)))
     return suite
+
+
+def _missed_detail(criterion: dict[str, Any]) -> str:
+    if not criterion["max_points"]:
+        return f"{criterion_sentence(criterion)} (caps the grade)"
+    return f"{criterion_sentence(criterion)} ({criterion['points']:.1f} of {criterion['max_points']:.0f} points)"
 
 
 def _thresholds_suite(document: dict[str, Any]) -> ET.Element:
@@ -74,7 +103,8 @@ def _thresholds_suite(document: dict[str, Any]) -> ET.Element:
             suite, "testcase", name=f"{threshold['metric']}: {threshold['expression']}", classname="k6intel.thresholds", time="0"
         )
         if not threshold["ok"]:
-            observed = metrics.get(threshold["metric"].split("{")[0], {})
+            # A sub-metric (http_req_duration{status:200}) has its own values when k6 exported them.
+            observed = metrics.get(threshold["metric"]) or metrics.get(threshold["metric"].split("{")[0], {})
             message = f"{threshold['metric']} {threshold['expression']} failed; observed {_observed(observed)}"
             ET.SubElement(case, "failure", message=message, type="threshold").text = message
     suite.set("tests", str(len(suite)))

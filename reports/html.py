@@ -1,4 +1,8 @@
-"""The self-contained HTML report: one file, no external requests, interactive charts."""
+"""The self-contained HTML report: one file, no external requests, interactive charts.
+
+The text of the verdict, scorecard, delivered-load, failure, timing and custom-metric
+tables is built here once; the PDF renders the same rows, so both reports read alike.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,42 @@ import orjson
 from django.template.loader import render_to_string
 
 from reports.charts import svg_series
+from runs.formatting import milliseconds, percent, seconds
+from runs.scoring import format_value
 
 ANALYZER_TITLES = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
 PAGETEST_METRICS = ("ttfb_ms", "fcp_ms", "lcp_ms", "speed_index_ms", "load_ms", "cls", "tbt_ms", "bytes", "requests")
+MAX_FAILURE_ROWS = 20
+FAILURE_LABEL_CHARS = 40  # a chart legend entry; the table has the whole message
+END_REASONS = {
+    "completed": "completed as planned",
+    "threshold_abort": "stopped early: a k6 threshold with abortOnFail was crossed",
+    "script_abort": "stopped early by test.abort() in the script",
+    "script_fail": "the script marked the test as failed with test.fail()",
+}
+SCORECARD_HEADER = ["Criterion", "Value", "Limit", "Met", "Points"]
+FAILURES_HEADER = ["Count", "First seen", "Reason", "Meaning", "Example URL"]
+TIMINGS_HEADER = ["Request phase", "avg", "p95"]
+CUSTOM_HEADER = ["Metric", "Type", "Values"]
 
 
 def render_html(document: dict[str, Any], result_dir: Path) -> str:
     series = document.get("timeseries") or []
     analyzers = document.get("analyzers") or {}
     pagetest = analyzers.get("pagetest") or {}
+    failures = document.get("failures") or {}
     context = {
         "doc": document,
-        "failed_percent": 100 * (document.get("metrics", {}).get("http_req_failed", {}).get("rate") or 0),
-        "charts": _charts(series, (document.get("sla") or {}).get("thresholds", {}).get("p90_ms")),
+        "verdict": verdict_shown(document),
+        "scorecard": scorecard_rows(document.get("sla") or {}),
+        "score_line": score_line(document),
+        "delivery": delivery_rows(document.get("delivery") or {}),
+        "failures": failure_rows(failures),
+        "failures_total": failures.get("total") or 0,
+        "timings": timing_rows(document.get("timings") or []),
+        "custom_metrics": custom_metric_rows(document.get("custom_metrics") or []),
+        "insights": [{**i, "evidence_text": evidence_text(i["evidence"])} for i in document.get("insights") or []],
+        "charts": _charts(series, (document.get("sla") or {}).get("thresholds", {}).get("p90_ms"), failures),
         "analyzer_sections": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TITLES],
         "pagetest_rows": _pagetest_rows(pagetest),
         "filmstrip": _filmstrip(pagetest, result_dir),
@@ -31,11 +58,137 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
     return render_to_string("reports/report.html", context)
 
 
-def _charts(series: list[dict[str, Any]], p90_ms: float | None) -> dict[str, Any]:
+# --- what both reports show ------------------------------------------------------
+
+
+def verdict_shown(document: dict[str, Any]) -> dict[str, Any]:
+    """The verdict, or a pending one while k6 still runs (a report is normally written after it)."""
+    verdict = document.get("verdict")
+    if verdict:
+        return verdict
+    return {"status": "pending", "headline": "Verdict pending", "reasons": [f"The run is {document.get('status')}."]}
+
+
+def score_line(document: dict[str, Any]) -> str:
+    """'Score 82.5 / 100 — Good', or '' when the run is not graded (no score or grade is shown then)."""
+    if document.get("grade") is None or document.get("score") is None:
+        return ""
+    return f"Score {document['score']:,.1f} / 100 — grade {document['grade']} ({document.get('grade_label') or ''})"
+
+
+def scorecard_rows(sla: dict[str, Any]) -> list[dict[str, Any]]:
+    graded = sla.get("graded", True) and sla.get("score") is not None
+    return [_scorecard_row(criterion, graded) for criterion in sla.get("criteria") or []]
+
+
+def _scorecard_row(criterion: dict[str, Any], graded: bool) -> dict[str, Any]:
+    unit = criterion.get("unit", "")
+    comparator = criterion.get("comparator") or ""
+    if not criterion.get("max_points"):
+        points = "cap"  # a k6 threshold or dropped iterations: a miss caps the grade, it earns no points
+    elif graded:
+        points = f"{criterion['points']:.1f} / {criterion['max_points']:.0f}"
+    else:
+        points = "–"
+    return {
+        "label": criterion["label"],
+        "note": criterion.get("note") or "",
+        # A row with no limit (how the script ended) has no value to show either.
+        "value": format_value(criterion["value"], unit) if comparator or criterion["value"] is not None else "–",
+        "limit": f"{comparator} {format_value(criterion['threshold'], unit)}" if comparator else "–",
+        "met": criterion["met"],
+        "points": points,
+    }
+
+
+def delivery_rows(delivery: dict[str, Any]) -> list[list[str]]:
+    if not delivery:
+        return []
+    rows = [
+        ["Duration", f"{seconds(delivery.get('actual_duration_s'))} of {seconds(delivery.get('planned_duration_s'))} planned "
+                     f"(+ up to {seconds(delivery.get('graceful_stop_s'))} graceful stop)"],
+        ["VUs reached", f"{delivery.get('max_vus_reached')} of {delivery.get('max_vus_planned')} planned"],
+        ["Iterations", f"{delivery.get('iterations') or 0:,}"],
+    ]  # fmt: skip
+    if delivery.get("dropped_ratio") is not None:
+        rows.append(
+            ["Dropped iterations", f"{delivery.get('dropped_iterations') or 0:,} ({percent(delivery['dropped_ratio'])} of planned, "
+                                   f"limit {percent(delivery.get('max_dropped_ratio'))})"]
+        )  # fmt: skip
+    end = delivery.get("end_reason") or ""
+    rows.append(["Ended", END_REASONS.get(end, end.replace("_", " ") or "–")])
+    return rows
+
+
+def failure_rows(failures: dict[str, Any]) -> list[list[str]]:
+    """The most frequent failure reasons; a last row counts the requests of the reasons left out."""
+    reasons = failures.get("by_reason") or []
+    rows = [
+        [f"{r['count']:,}", f"{r['first_seen_s']} s", r["message"], r.get("meaning") or "–", (r.get("sample_urls") or ["–"])[0]]
+        for r in reasons[:MAX_FAILURE_ROWS]
+    ]
+    rest = reasons[MAX_FAILURE_ROWS:]
+    if rest:
+        rows.append([f"{sum(r['count'] for r in rest):,}", "–", f"{len(rest)} more reasons", "–", "–"])
+    return rows
+
+
+def failure_chart_points(failures: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Failures per second and reason, as time-series points (one key per reason) for the report's charts."""
+    over_time = failures.get("over_time") or {}
+    lines = over_time.get("series") or []
+    keys = tuple(_unique_label(line["label"], index) for index, line in enumerate(lines))
+    points = [
+        {"t": t, **{key: line["counts"][i] for key, line in zip(keys, lines, strict=True)}}
+        for i, t in enumerate(over_time.get("t") or [])
+    ]
+    return points, keys
+
+
+def _unique_label(label: str, index: int) -> str:
+    # Two messages can share their first characters; the rank keeps chart keys distinct.
+    short = label if len(label) <= FAILURE_LABEL_CHARS else label[: FAILURE_LABEL_CHARS - 1] + "…"
+    return f"{index + 1}. {short}"
+
+
+def timing_rows(timings: list[dict[str, Any]]) -> list[list[str]]:
+    return [[t["label"], milliseconds(t.get("avg_ms")), milliseconds(t.get("p95_ms"))] for t in timings]
+
+
+def custom_metric_rows(metrics: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [m["name"], m["type"], ", ".join(f"{key} {_custom_value(m['type'], key, value)}" for key, value in m["values"].items())]
+        for m in metrics
+    ]
+
+
+def _custom_value(kind: str, key: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if kind == "rate" and key == "rate":
+        return percent(value)
+    return f"{value:.4g}"
+
+
+def evidence_text(evidence: dict[str, Any]) -> str:
+    """An insight's evidence; error rates read as percentages like everywhere else."""
+    parts = [
+        f"{key} {percent(value) if 'error_rate' in key and isinstance(value, float | int) else value}"
+        for key, value in evidence.items()
+    ]
+    return ", ".join(parts) or "–"
+
+
+# --- HTML only ---------------------------------------------------------------------
+
+
+def _charts(series: list[dict[str, Any]], p90_ms: float | None, failures: dict[str, Any]) -> dict[str, Any]:
+    points, keys = failure_chart_points(failures)
     return {
         "latency": {**svg_series(series, ("p50_ms", "p95_ms", "p99_ms")), "sla": p90_ms},
         "errors": svg_series(series, ("error_rate",), scale=100),
         "throughput": svg_series(series, ("rps", "vus")),
+        "failures": svg_series(points, keys),
     }
 
 

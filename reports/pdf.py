@@ -9,6 +9,9 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -28,10 +31,28 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from reports.charts import line_chart
+from reports.charts import HEIGHT, line_chart
+from reports.html import (
+    CUSTOM_HEADER,
+    FAILURES_HEADER,
+    SCORECARD_HEADER,
+    TIMINGS_HEADER,
+    custom_metric_rows,
+    delivery_rows,
+    evidence_text,
+    failure_chart_points,
+    failure_rows,
+    score_line,
+    scorecard_rows,
+    timing_rows,
+    verdict_shown,
+)
+from runs.formatting import percent
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}
+VERDICT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828"}  # not graded and pending are grey
+FAILURE_COLOURS = ("#e45756", "#f58518", "#4c78a8", "#54a24b", "#b279a2", "#9d755d")
 SCRIPT_LINES = 250
 Flowables = list[Any]
 
@@ -135,24 +156,41 @@ def _skipped(result: dict[str, Any] | None, styles: dict[str, ParagraphStyle]) -
 
 
 def cover(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
-    grade = doc.get("grade") or "–"
-    badge = Table([[_p(grade, ParagraphStyle("badge", parent=styles["title"], fontSize=54, leading=60, textColor=colors.white))]],
-                  colWidths=[45 * mm], rowHeights=[40 * mm])  # fmt: skip
-    badge.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(GRADE_COLOURS.get(grade, "#607d8b"))),
-                               ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))  # fmt: skip
-    return [
-        Spacer(1, 35 * mm),
+    """The verdict first; the grade only when the run was graded, so the two never disagree."""
+    flow: Flowables = [
+        Spacer(1, 25 * mm),
         _p("Load test report", styles["title"]),
         Spacer(1, 6 * mm),
         _p(doc["project"], styles["center"]),
         _p(doc["target_url"] or "k6 script", styles["center"]),
         _p(f"Run {doc['id']} · {doc['status']} · finished {doc.get('finished_at') or '–'}", styles["center"]),
-        Spacer(1, 12 * mm),
-        badge,
-        Spacer(1, 4 * mm),
-        _p(f"Score {_num(doc.get('score'))} / 100 — {doc.get('grade_label') or 'not graded'}", styles["center"]),
-        PageBreak(),
+        Spacer(1, 10 * mm),
+        _verdict_banner(verdict_shown(doc), styles),
     ]
+    if line := score_line(doc):
+        flow += [Spacer(1, 8 * mm), _grade_badge(doc["grade"], styles), Spacer(1, 4 * mm), _p(line, styles["center"])]
+    return flow + [PageBreak()]
+
+
+def _verdict_banner(verdict: dict[str, Any], styles: dict[str, ParagraphStyle]) -> Table:
+    on_colour = ParagraphStyle("verdict", parent=styles["body"], textColor=colors.white, fontSize=10, leading=13)
+    headline = ParagraphStyle("verdict_headline", parent=styles["title"], textColor=colors.white)
+    rows = [[_p(verdict["headline"], headline)]] + [[_p(f"• {reason}", on_colour)] for reason in verdict["reasons"]]
+    banner = Table(rows, colWidths=[150 * mm])
+    banner.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(VERDICT_COLOURS.get(verdict["status"], "#616e7c"))),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (0, 0), 8), ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+    ]))  # fmt: skip
+    return banner
+
+
+def _grade_badge(grade: str, styles: dict[str, ParagraphStyle]) -> Table:
+    badge = Table([[_p(grade, ParagraphStyle("badge", parent=styles["title"], fontSize=54, leading=60, textColor=colors.white))]],
+                  colWidths=[45 * mm], rowHeights=[40 * mm])  # fmt: skip
+    badge.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(GRADE_COLOURS.get(grade, "#607d8b"))),
+                               ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))  # fmt: skip
+    return badge
 
 
 def executive_summary(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -167,16 +205,29 @@ def executive_summary(doc: dict[str, Any], styles: dict[str, ParagraphStyle], re
 
 def scorecard(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
     sla = doc.get("sla") or {}
-    rows = [["Criterion", "Value", "Threshold", "Met", "Points"]]
-    for c in sla.get("criteria", []):
-        rows.append([c["label"], _num(c["value"], 4), f"{c['comparator']} {_num(c['threshold'], 4)}", "yes" if c["met"] else "NO",
-                     f"{c['points']:.1f} / {c['max_points']:.0f}"])  # fmt: skip
+    rows = [SCORECARD_HEADER] + [
+        [
+            f"{c['label']} — {c['note']}" if c["note"] else c["label"],
+            c["value"],
+            c["limit"],
+            "yes" if c["met"] else "NO",
+            c["points"],
+        ]
+        for c in scorecard_rows(sla)
+    ]
     flow: Flowables = [_p("SLA scorecard", styles["h1"])]
-    flow.append(_table(rows, styles) if len(rows) > 1 else _p("; ".join(sla.get("reasons", [])) or "Not scored.", styles["body"]))
-    flow.append(
-        _p(f"Score {_num(sla.get('score'))}, grade {sla.get('grade', '–')} ({sla.get('grade_label', '')}).", styles["body"])
-    )
+    flow.append(_table(rows, styles, [92 * mm, 26 * mm, 26 * mm, 12 * mm, 22 * mm]) if len(rows) > 1
+                else _p("; ".join(sla.get("reasons", [])) or "Not scored.", styles["body"]))  # fmt: skip
+    if line := score_line(doc):
+        flow.append(_p(line, styles["body"]))
     return flow
+
+
+def load_delivered(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    rows = delivery_rows(doc.get("delivery") or {})
+    if not rows:
+        return []
+    return [_p("Load delivered", styles["h1"]), _table(rows, styles, [40 * mm, 138 * mm])]
 
 
 def key_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -185,11 +236,11 @@ def key_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_d
     rows = [
         ["Metric", "Value"],
         ["Requests", f"{_num(reqs.get('count'))} ({_num(reqs.get('rate'))}/s)"],
-        ["Failed requests", f"{(failed.get('rate') or 0):.2%}"],
+        ["Failed requests", percent(failed.get("rate") or 0.0)],
         ["Latency avg / min / med", f"{_num(dur.get('avg'))} / {_num(dur.get('min'))} / {_num(dur.get('med'))} ms"],
         ["Latency p90 / p95 / p99", f"{_num(dur.get('p90'))} / {_num(dur.get('p95'))} / {_num(dur.get('p99'))} ms"],
         ["Latency max", f"{_num(dur.get('max'))} ms"],
-        ["Checks passed", f"{m['checks']['rate']:.2%}" if "checks" in m else "no checks"],
+        ["Checks passed", percent(m["checks"]["rate"]) if "checks" in m else "no checks"],
         ["Iterations", _num(m.get("iterations", {}).get("count"))],
         ["VUs max", _num(m.get("vus_max", {}).get("max"))],
         [
@@ -199,6 +250,37 @@ def key_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_d
         ["k6 exit", f"{doc['k6']['exit_code']} — {doc['k6']['exit_reason']}"],
     ]
     return [_p("Key metrics", styles["h1"]), _table(rows, styles, [60 * mm, 110 * mm])]
+
+
+def failures(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    found = doc.get("failures") or {}
+    if not found.get("total"):
+        return []
+    widths = [16 * mm, 16 * mm, 45 * mm, 51 * mm, 50 * mm]
+    flow: Flowables = [
+        _p("Failures", styles["h1"]),
+        _p(f"{found['total']:,} failed requests, by reason.", styles["body"]),
+        _table([FAILURES_HEADER, *failure_rows(found)], styles, widths),
+    ]
+    points, keys = failure_chart_points(found)
+    if points:
+        flow.append(KeepTogether([_p("Failures over time", styles["h2"]), failure_chart(points, keys)]))
+    return flow
+
+
+def failure_chart(points: list[dict[str, Any]], keys: tuple[str, ...]) -> Drawing:
+    """The report's line chart, with a colour per reason and a two-row legend (reason labels are long)."""
+    drawing = line_chart(points, keys, "Failed requests per second, by reason")
+    pairs = [(colors.HexColor(FAILURE_COLOURS[i % len(FAILURE_COLOURS)]), key) for i, key in enumerate(keys)]
+    for item in drawing.contents:
+        if isinstance(item, LinePlot):
+            for index, (colour, _) in enumerate(pairs):
+                item.lines[index].strokeColor = colour
+        elif isinstance(item, Legend):
+            # Two rows under the title, above the plot: six long labels do not fit in the one-row legend.
+            item.x, item.y, item.alignment, item.columnMaximum = 40, HEIGHT + 10, "right", 2
+            item.colorNamePairs = pairs
+    return drawing
 
 
 def trends(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -230,10 +312,24 @@ def trends(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: P
 def endpoints(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
     rows = [["Endpoint", "Method", "Status", "Count", "Errors", "p50", "p95", "p99"]]
     for e in (doc.get("endpoints") or [])[:25]:
-        rows.append([e["name"], e["method"], e["status"], _num(e["count"]), f"{e['error_rate']:.1%}",
+        rows.append([e["name"], e["method"], e["status"], _num(e["count"]), percent(e["error_rate"]),
                      _num(e["p50_ms"]), _num(e["p95_ms"]), _num(e["p99_ms"])])  # fmt: skip
-    widths = [70 * mm, 14 * mm, 13 * mm, 15 * mm, 14 * mm, 14 * mm, 14 * mm, 14 * mm]
+    widths = [66 * mm, 14 * mm, 13 * mm, 15 * mm, 18 * mm, 14 * mm, 14 * mm, 14 * mm]
     return [_p("Endpoints", styles["h1"]), _table(rows, styles, widths) if len(rows) > 1 else _p("No requests.", styles["body"])]
+
+
+def request_timings(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    rows = timing_rows(doc.get("timings") or [])
+    if not rows:
+        return []
+    return [_p("Request timing breakdown", styles["h1"]), _table([TIMINGS_HEADER, *rows], styles, [80 * mm, 30 * mm, 30 * mm])]
+
+
+def custom_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    rows = custom_metric_rows(doc.get("custom_metrics") or [])
+    if not rows:
+        return []
+    return [_p("Custom metrics", styles["h1"]), _table([CUSTOM_HEADER, *rows], styles, [55 * mm, 18 * mm, 105 * mm])]
 
 
 def thresholds_and_checks(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -243,7 +339,7 @@ def thresholds_and_checks(doc: dict[str, Any], styles: dict[str, ParagraphStyle]
     ]
     flow.append(_table(thresholds, styles) if len(thresholds) > 1 else _p("The script defines no thresholds.", styles["body"]))
     checks = [["Check", "Group", "Passed", "Failed", "Rate"]] + [
-        [c["name"], c["group"] or "–", _num(c["passes"]), _num(c["fails"]), f"{c['rate']:.1%}"] for c in doc.get("checks") or []
+        [c["name"], c["group"] or "–", _num(c["passes"]), _num(c["fails"]), percent(c["rate"])] for c in doc.get("checks") or []
     ]
     flow.append(Spacer(1, 3 * mm))
     flow.append(_table(checks, styles) if len(checks) > 1 else _p("The script defines no checks.", styles["body"]))
@@ -253,9 +349,8 @@ def thresholds_and_checks(doc: dict[str, Any], styles: dict[str, ParagraphStyle]
 def insights(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
     flow: Flowables = [_p("Insights", styles["h1"])]
     for insight in doc.get("insights") or []:
-        evidence = ", ".join(f"{k} {v}" for k, v in insight["evidence"].items())
         flow.append(_p(f"[{insight['severity']}] {insight['title']}", styles["h2"]))
-        flow.append(_p(f"Evidence: {evidence or '–'}", styles["small"]))
+        flow.append(_p(f"Evidence: {evidence_text(insight['evidence'])}", styles["small"]))
         flow.append(_p(insight["recommendation"], styles["body"]))
     if len(flow) == 1:
         flow.append(_p("No rule found anything worth acting on.", styles["body"]))
@@ -388,6 +483,6 @@ def appendix(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir:
 
 
 SECTIONS = [
-    cover, executive_summary, scorecard, key_metrics, trends, endpoints, thresholds_and_checks, insights,
-    ai_analysis, security_headers, tls, page_test, lighthouse, appendix,
+    cover, executive_summary, scorecard, load_delivered, key_metrics, failures, trends, endpoints, request_timings,
+    custom_metrics, thresholds_and_checks, insights, ai_analysis, security_headers, tls, page_test, lighthouse, appendix,
 ]  # fmt: skip

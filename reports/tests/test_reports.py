@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from reports.charts import line_chart
 from reports.render import report_path
+from runs.formatting import percent
 from runs.pipeline import run_create_from_builder, run_execute
 from runs.selectors import run_result
 from runs.serializers import BuilderRunSerializer
@@ -23,7 +24,8 @@ from runs.serializers import BuilderRunSerializer
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECTIONS = [
-    "Load test report", "Executive summary", "SLA scorecard", "Key metrics", "Latency trend", "Error trend",
+    "Load test report", "Executive summary", "SLA scorecard", "Load delivered", "Key metrics", "Failures",
+    "Failures over time", "Latency trend", "Error trend", "Request timing breakdown",
     "Throughput and VUs", "Endpoints", "Thresholds and checks", "Insights", "Risk assessment", "Optimization guidance",
     "Security headers", "SSL/TLS", "Page test", "Lighthouse", "Appendix: script and run configuration",
 ]  # fmt: skip
@@ -48,6 +50,15 @@ def pdf_text(path: Path) -> tuple[int, str]:
     return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
 
 
+def test_pdf_cover_states_the_runs_verdict(finished: Any) -> None:
+    verdict = run_result(finished)["verdict"]
+    first_page = " ".join(PdfReader(report_path(finished.pk, "pdf")).pages[0].extract_text().split())
+    # 20 % errors against a 10 % SLA, and p(95)<1 ms cannot hold
+    assert verdict["headline"] == "Failed" and verdict["headline"] in first_page
+    for reason in verdict["reasons"]:
+        assert reason in first_page, reason
+
+
 def test_pdf_has_every_section_and_the_results_numbers(finished: Any) -> None:
     document = run_result(finished)
     pages, text = pdf_text(report_path(finished.pk, "pdf"))
@@ -56,7 +67,7 @@ def test_pdf_has_every_section_and_the_results_numbers(finished: Any) -> None:
         assert section in text, section
     metrics = document["metrics"]
     assert f"{metrics['http_reqs']['count']:,} ({metrics['http_reqs']['rate']:,.1f}/s)" in text
-    assert f"{metrics['http_req_failed']['rate']:.2%}" in text
+    assert f"Failed requests\n{percent(metrics['http_req_failed']['rate'])}" in text
     duration = metrics["http_req_duration"]
     assert f"{duration['p90']:,.1f} / {duration['p95']:,.1f} / {duration['p99']:,.1f} ms" in text
     assert f"Score {document['score']:,.1f} / 100" in text and "Boutique Zürich" in text  # non-ASCII renders
@@ -91,14 +102,15 @@ def test_junit_validates_and_failures_carry_the_numbers(finished: Any) -> None:
     tree = etree.parse(str(report_path(finished.pk, "junit")))
     schema.assertValid(tree)
     suites = tree.getroot().findall("testsuite")
-    assert [s.get("name") for s in suites] == ["SLA (Boutique Zürich)", "k6 thresholds"]
-    sla_cases = suites[0].findall("testcase")
-    assert len(sla_cases) == 3
-    failure = suites[1].find("testcase/failure")
+    assert [s.get("name") for s in suites] == ["Verdict", "SLA (Boutique Zürich)", "k6 thresholds"]
+    assert suites[0].find("testcase/failure") is not None  # the verdict failed
+    sla_cases = suites[1].findall("testcase")
+    assert len(sla_cases) == 3  # the k6 threshold is a case of its own suite only
+    failure = suites[2].find("testcase/failure")
     assert failure is not None and "p(95)<1" in failure.get("message") and "p95=" in failure.get("message")
     # success rate 0.8 misses 0.95: a failing case with both numbers
     success = next(c for c in sla_cases if c.get("name") == "Success rate").find("failure")
-    assert success is not None and "required >= 0.95" in success.get("message")
+    assert success is not None and re.fullmatch(r"Success rate \d+\.\d\d % misses >= 95\.00 %", success.get("message"))
 
 
 def test_csv_and_json_exports_match_the_result(finished: Any) -> None:

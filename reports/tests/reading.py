@@ -1,0 +1,26 @@
+"""The reports as a person reads them: the text of the HTML page's body and of each PDF page."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+from pypdf import PdfReader
+
+from reports.html import render_html
+from reports.pdf import render_pdf
+
+
+def html_text(document: dict[str, Any], tmp_path: Path) -> str:
+    """The body without markup or the chart script, whitespace collapsed."""
+    page = render_html(document, tmp_path).split("<body>", 1)[1]
+    page = re.sub(r"<script\b.*?</script>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def pdf_pages(document: dict[str, Any], tmp_path: Path) -> list[str]:
+    path = tmp_path / "report.pdf"
+    render_pdf(document, path, tmp_path)
+    return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]
