@@ -42,6 +42,8 @@ class RunFacts:
     planned_duration_s: int = 0
     resources: dict[str, Any] = field(default_factory=dict)
     max_endpoints: int = 200
+    failures: dict[str, Any] = field(default_factory=dict)
+    delivery: dict[str, Any] = field(default_factory=dict)
 
 
 Rule = Callable[[RunFacts], list[Insight]]
@@ -66,6 +68,27 @@ def _weighted_error_rate(points: list[dict[str, Any]]) -> float:
 
 def _avg(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+def _top_failure(facts: RunFacts) -> dict[str, Any] | None:
+    reasons = facts.failures.get("by_reason") or []
+    return reasons[0] if reasons else None
+
+
+def _load_level(point: dict[str, Any]) -> int:
+    return int(point.get("vus") or 0)
+
+
+def _load_varies(points: list[dict[str, Any]]) -> bool:
+    """Breaking points and recovery need the load to change; a constant load has neither."""
+    levels = [_load_level(p) for p in points]
+    return bool(levels) and max(levels) >= 2 * max(1, min(levels))
+
+
+def _dropped_share(point: dict[str, Any]) -> float:
+    dropped = point.get("dropped_iterations") or 0
+    planned = dropped + (point.get("iterations") or 0)
+    return dropped / planned if planned else 0.0
 
 
 # --- the rules --------------------------------------------------------------------
@@ -116,10 +139,13 @@ def early_failures(facts: RunFacts) -> list[Insight]:
     rate = _weighted_error_rate(head)
     if not head or rate < 0.10:
         return []
-    return [Insight("high_failure_early", "critical", "Requests fail from the very start",
-                    {"error_rate_first_seconds": round(rate, 4), "seconds": len(head)},
+    evidence: dict[str, Any] = {"error_rate_first_seconds": round(rate, 4), "seconds": len(head)}
+    top = _top_failure(facts)
+    if top:
+        evidence["top_reason"] = f"{top['message']} × {top['count']}"
+    return [Insight("high_failure_early", "critical", "Requests fail from the very start", evidence,
                     "Failures before any real load usually mean a wrong URL, missing authentication or a blocked client: "
-                    "check the first failed requests' status codes.")]  # fmt: skip
+                    "the Failures section lists each reason with its count and an example URL.")]  # fmt: skip
 
 
 def latency_under_load(facts: RunFacts) -> list[Insight]:
@@ -142,6 +168,15 @@ def sla_breaches(facts: RunFacts) -> list[Insight]:
     for criterion in facts.sla.get("criteria", []):
         if criterion["met"]:
             continue
+        kind = criterion.get("kind", "sla")
+        if kind == "threshold":
+            found.append(Insight(
+                "threshold_failed", "critical", f"k6 threshold failed: {criterion['label']}",
+                {"metric_expression": criterion["label"], "observed": criterion["value"]},
+                "The script's own pass/fail rule failed: raw `k6 run` exits 99 for this. Read the metric over time "
+                "and the endpoints with the highest p95 to see where it was crossed.",
+            ))  # fmt: skip
+            continue
         found.append(Insight(
             f"sla_breach_{criterion['key']}", "critical", f"SLA missed: {criterion['label']}",
             {"value": criterion["value"], "threshold": criterion["threshold"], "comparator": criterion["comparator"]},
@@ -156,9 +191,14 @@ def sla_breaches(facts: RunFacts) -> list[Insight]:
 
 
 _SLA_ADVICE = {
-    "success_rate": "Too many checks or requests failed: read the failed-request samples and the per-endpoint error rates.",
-    "error_rate": "The error rate is over the SLA: find the endpoints and status codes that fail (see the endpoint table).",
-    "p90_ms": "p90 latency is over the SLA: start with the endpoints with the highest p95 and the slowest waterfall phases.",
+    "success_rate": "Too many checks or requests failed: the Failures section lists each reason with its count; "
+    "the endpoint table shows where.",
+    "error_rate": "The error rate is over the SLA: the Failures section names each reason (status, k6 error code) "
+    "and the endpoint table the endpoints that fail.",
+    "p90_ms": "p90 latency of successful responses is over the SLA: start with the endpoints with the highest p95 and "
+    "the request timing breakdown (waiting = server time).",
+    "dropped_ratio": "k6 could not start the iterations the arrival rate asked for: every VU was busy waiting on slow "
+    "responses. The target could not keep up at this rate (or maxVUs is too low for its latency).",
 }
 
 
@@ -188,52 +228,95 @@ def generator_cpu(facts: RunFacts) -> list[Insight]:
     k6_cpu = facts.resources.get("k6_cpu_percent_of_machine", {})
     if max(system.get("avg", 0), k6_cpu.get("avg", 0)) < CPU_SATURATED:
         return []
-    return [Insight("load_generator_cpu_saturated", "warning", "The load generator ran out of CPU",
-                    {"system_cpu_avg_percent": system.get("avg"), "k6_cpu_avg_percent": k6_cpu.get("avg"), "cores": facts.resources.get("cores")},
-                    "With the generator's CPU saturated, measured latency includes k6's own queuing: use fewer VUs per worker, "
-                    "more workers, or lighter scripts (discardResponseBodies).")]  # fmt: skip
+    evidence = {
+        "system_cpu_avg_percent": system.get("avg"),
+        "k6_cpu_avg_percent": k6_cpu.get("avg"),
+        "cores": facts.resources.get("cores"),
+    }
+    if k6_cpu.get("avg", 0) >= CPU_SATURATED / 2:
+        return [Insight("load_generator_cpu_saturated", "warning", "The load generator ran out of CPU", evidence,
+                        "With the generator's CPU saturated, measured latency includes k6's own queuing: use fewer VUs per "
+                        "worker, more workers, or lighter scripts (discardResponseBodies).")]  # fmt: skip
+    # The machine was busy, but not with k6: something else competed with the load generator.
+    return [Insight("load_generator_cpu_contended", "warning", "The machine running k6 was busy with other work", evidence,
+                    "k6 itself used little CPU while the machine was saturated: other processes competed with the load "
+                    "generator, so latency may include time k6 waited for a core. Run load tests on a quieter worker.")]  # fmt: skip
 
 
 def breaking_point(facts: RunFacts) -> list[Insight]:
-    if facts.preset not in ("stress", "breakpoint", "spike"):
+    points = _busy(facts.timeseries)
+    if not points:
         return []
-    for point in _busy(facts.timeseries):
-        if point["error_rate"] > ERROR_BREAK or point["p95_ms"] > P95_BREAK_MS:
-            why = "errors above 5 %" if point["error_rate"] > ERROR_BREAK else "p95 above 2 s"
-            evidence = {
-                "t_s": point["t"],
-                "vus": point["vus"],
-                "rps": point["rps"],
-                "error_rate": point["error_rate"],
-                "p95_ms": point["p95_ms"],
-            }
-            level = f"{point['rps']} requests/s" if facts.preset == "breakpoint" else f"{point['vus']} VUs"
-            return [Insight("breaking_point", "critical", f"Breaking point at about {level} ({why})", evidence,
-                            f"The system breaks at about {level}. Plan capacity below it and find what fails first there.")]  # fmt: skip
+    for point in points:
+        why = _broken(point)
+        if why:
+            return [_breaking_insight(facts, point, why, points)]
+    if not (_load_varies(points) or facts.preset in ("stress", "breakpoint", "spike")):
+        return []  # a constant load says nothing about a breaking point either way
+    if (facts.delivery.get("dropped_ratio") or 0) > facts.delivery.get("max_dropped_ratio", 1.0):
+        return []  # dropped arrivals are a limit reached; never claim there was none
     return [Insight("no_breaking_point", "info", "No breaking point within the tested range",
-                    {"vus_max": max((p["vus"] for p in facts.timeseries), default=0)},
-                    "Errors stayed under 5 % and p95 under 2 s throughout: raise the target to find the limit.")]  # fmt: skip
+                    {"vus_max": max(_load_level(p) for p in points), "rps_max": max(p["rps"] for p in points)},
+                    "Errors stayed under 5 %, p95 under 2 s and k6 started every planned iteration: raise the target to find the limit.")]  # fmt: skip
+
+
+def _broken(point: dict[str, Any]) -> str:
+    if point["error_rate"] > ERROR_BREAK:
+        return "errors above 5 %"
+    if point["p95_ms"] > P95_BREAK_MS:
+        return "p95 above 2 s"
+    if _dropped_share(point) > ERROR_BREAK:
+        return "k6 dropped more than 5 % of the planned iterations"
+    return ""
+
+
+def _breaking_insight(facts: RunFacts, point: dict[str, Any], why: str, points: list[dict[str, Any]]) -> Insight:
+    evidence = {
+        "t_s": point["t"],
+        "vus": point["vus"],
+        "rps": point["rps"],
+        "error_rate": point["error_rate"],
+        "p95_ms": point["p95_ms"],
+    }
+    arrival = facts.preset == "breakpoint" or (facts.delivery.get("dropped_ratio") is not None)
+    level = f"{point['rps']} requests/s" if arrival else f"{point['vus']} VUs"
+    if point is points[0] and not _load_varies(points):
+        return Insight("breaking_point", "critical", f"Past its limit from the start at {level} ({why})", evidence,
+                       "The target could not take even the lowest load of this test: lower the load to find where it copes, "
+                       "and read the Failures section for what failed.")  # fmt: skip
+    return Insight("breaking_point", "critical", f"Breaking point at about {level} ({why})", evidence,
+                   f"The system breaks at about {level}. Plan capacity below it and find what fails first there.")  # fmt: skip
 
 
 def spike_recovery(facts: RunFacts) -> list[Insight]:
+    """After the load peaks and drops back, do latency and errors return to the baseline, and how fast?"""
     points = _busy(facts.timeseries)
-    if facts.preset != "spike" or len(points) < 10:
+    if len(points) < 10:
         return []
-    peak_vus = max(p["vus"] for p in points)
-    peak_index = max(i for i, p in enumerate(points) if p["vus"] == peak_vus)
-    before = [p for p in points[:peak_index] if p["vus"] < peak_vus / 2]
-    after = [p for p in points[peak_index + 1 :] if 0 < p["vus"] < peak_vus / 2]
-    if not before or not after:
+    peak = max(_load_level(p) for p in points)
+    peak_index = max(i for i, p in enumerate(points) if _load_level(p) == peak)
+    before = [p for p in points[:peak_index] if _load_level(p) <= peak / 2]
+    after = [p for p in points[peak_index + 1 :] if 0 < _load_level(p) <= peak / 2]
+    if not before or not after or peak < 2:
         return []
     base_p95, base_err = _avg([p["p95_ms"] for p in before]), _weighted_error_rate(before)
+    load_dropped_t = after[0]["t"]
+    healthy = next((p for p in after if _healthy(p, base_p95, base_err)), None)
     tail = after[len(after) // 2 :]
-    recovered = _avg([p["p95_ms"] for p in tail]) <= 1.5 * max(base_p95, 1) and _weighted_error_rate(tail) <= base_err + 0.01
+    recovered = healthy is not None and all(_healthy(p, base_p95, base_err) for p in tail)
     evidence = {"baseline_p95_ms": round(base_p95, 1), "after_spike_p95_ms": round(_avg([p["p95_ms"] for p in tail]), 1),
-                "baseline_error_rate": round(base_err, 4), "after_spike_error_rate": round(_weighted_error_rate(tail), 4)}  # fmt: skip
-    if recovered:
-        return [Insight("spike_recovered", "info", "The system recovered after the spike", evidence, "Recovery is healthy.")]
+                "baseline_error_rate": round(base_err, 4), "after_spike_error_rate": round(_weighted_error_rate(tail), 4),
+                "load_dropped_at_s": load_dropped_t}  # fmt: skip
+    if recovered and healthy is not None:
+        evidence["recovery_s"] = healthy["t"] - load_dropped_t
+        return [Insight("spike_recovered", "info", f"Recovered {evidence['recovery_s']} s after the spike", evidence,
+                        "Latency and errors returned to the baseline once the load dropped.")]  # fmt: skip
     return [Insight("spike_not_recovered", "critical", "The system did not recover after the spike", evidence,
                     "Latency or errors stayed high after the load dropped: look for stuck connections, retry storms or a leak.")]  # fmt: skip
+
+
+def _healthy(point: dict[str, Any], base_p95_ms: float, base_error_rate: float) -> bool:
+    return point["p95_ms"] <= 1.5 * max(base_p95_ms, 1) and point["error_rate"] <= base_error_rate + 0.01
 
 
 def security_findings(facts: RunFacts) -> list[Insight]:

@@ -35,6 +35,8 @@ def facts_for(run: Run) -> RunFacts:
         planned_duration_s=run.planned_duration_s,
         resources=result.ingest.get("resources", {}),
         max_endpoints=settings.MAX_ENDPOINTS,
+        failures=result.failures,
+        delivery=result.delivery,
     )
 
 

@@ -31,6 +31,7 @@ from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_s
 from runs.purge import reset_all
 from runs.selectors import run_links, run_result, runs_for_listing, runs_visible_to, runs_visible_to_user
 from runs.serializers import BuilderRunSerializer
+from runs.verdict import FAILED, NOT_GRADED, PASSED
 from runs.vetting import MAX_SCRIPT_BYTES, ScriptRejected
 
 POLL_S = 0.5
@@ -154,13 +155,14 @@ class RunListFilter(django_filters.FilterSet):
     project = django_filters.CharFilter(field_name="project__name")
     status = django_filters.ChoiceFilter(choices=Run.Status.choices)
     grade = django_filters.ChoiceFilter(choices=[(g, g) for g in "ABCF"])
+    verdict = django_filters.ChoiceFilter(choices=[(v, v) for v in (PASSED, FAILED, NOT_GRADED)])
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(fields=("created_at", "score", "grade", "status"))
 
     class Meta:
         model = Run
-        fields = ["project", "status", "grade"]
+        fields = ["project", "status", "grade", "verdict"]
 
 
 class RunListItemSerializer(serializers.ModelSerializer):
@@ -175,6 +177,7 @@ class RunListItemSerializer(serializers.ModelSerializer):
             "mode",
             "target_url",
             "status",
+            "verdict",
             "grade",
             "score",
             "created_at",

@@ -33,6 +33,18 @@ def history(run_id: Any, after_seq: int = 0) -> list[dict[str, Any]]:
     return [event.as_message() for event in events]
 
 
+def last_event_seq(run_id: Any) -> int:
+    """The newest event a page rendered now already reflects; the page reacts only to later ones."""
+    newest = RunEvent.objects.filter(run_id=run_id).order_by("-pk").values_list("pk", flat=True).first()
+    return newest or 0
+
+
 def publish_end(run: Run) -> RunEvent:
-    data = {"status": run.status, "grade": run.grade or None, "score": run.score, "error": run.error or None}
+    data = {
+        "status": run.status,
+        "verdict": run.verdict or None,
+        "grade": run.grade or None,
+        "score": run.score,
+        "error": run.error or None,
+    }
     return publish(run.pk, "end", data)

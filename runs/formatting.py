@@ -5,13 +5,13 @@ from __future__ import annotations
 
 def percent(rate: float | None) -> str:
     """A rate (0–1) as a percentage with two decimals: 0.03 → '3.00 %'. Every surface writes rates this way."""
-    if rate is None:
+    if not _is_number(rate):  # None, or a template's empty string for a missing value
         return "–"
     return f"{100 * rate:.2f} %"
 
 
 def milliseconds(value_ms: float | None) -> str:
-    if value_ms is None:
+    if not _is_number(value_ms):
         return "–"
     if 0 < abs(value_ms) < 1:
         return f"{value_ms:.3g} ms"  # sub-millisecond limits (p(95)<0.01) must not read as 0.0
@@ -19,17 +19,21 @@ def milliseconds(value_ms: float | None) -> str:
 
 
 def seconds(value_s: float | None) -> str:
-    if value_s is None:
+    if not _is_number(value_s):
         return "–"
     return f"{value_s:.0f} s" if value_s >= 10 or value_s == int(value_s) else f"{value_s:.1f} s"
 
 
 def byte_size(value_bytes: int | None) -> str:
     """488 → '488 B', 12_595 → '12.3 KB', 1_300_000 → '1.2 MB' (1 KB = 1024 B): a small page is never '0 KB'."""
-    if value_bytes is None:
+    if not _is_number(value_bytes):
         return "–"
     if value_bytes < 1024:
         return f"{value_bytes} B"
     if value_bytes < 1024 * 1024:
         return f"{value_bytes / 1024:.1f} KB"
     return f"{value_bytes / (1024 * 1024):.1f} MB"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -150,6 +150,7 @@ class RunEvent(models.Model):
         STAGE = "stage"
         LOG = "log"
         METRICS = "metrics"
+        RESULTS = "results"  # k6's results or an analyzer's are stored: pages reload to show them
         END = "end"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")

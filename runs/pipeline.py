@@ -174,6 +174,7 @@ def _stage_k6(
     budget_s = run.planned_duration_s + run.graceful_stop_s
     outcome = k6.execute(workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid))
     ingester.finish()
+    ticker.flush(outcome.elapsed_s)
     run.k6_exit_code = outcome.exit.code
     run.k6_exit_reason = outcome.exit.meaning
     run.log = _read_log(outcome.log_path, workdir)
@@ -219,9 +220,16 @@ class _Ticker:
             self.cancel = Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
         return self.cancel
 
+    def flush(self, elapsed_s: float) -> None:
+        """Once k6 has exited: the last seconds, now complete, so the live tiles end on the final numbers."""
+        self._publish_points(self.ingester.timeseries()[self.last_point_t + 1 :], elapsed_s)
+
     def _publish_metrics(self, elapsed_s: float) -> None:
+        self._publish_points(self.ingester.live_points(self.last_point_t), elapsed_s)
+
+    def _publish_points(self, points: list[dict[str, Any]], elapsed_s: float) -> None:
         remaining_s = max(0.0, self.run.planned_duration_s - elapsed_s)
-        for point in self.ingester.live_points(self.last_point_t):
+        for point in points:
             self.last_point_t = point["t"]
             live = {**point, **self.ingester.totals(), "elapsed_s": round(elapsed_s, 1), "remaining_s": round(remaining_s, 1)}
             events.publish(self.run.pk, "metrics", live)
@@ -291,7 +299,7 @@ def _score(
         return {}
     check_counts = metrics.get("checks", {})
     has_checks = check_counts.get("passes", 0) + check_counts.get("fails", 0) > 0
-    delivered = Delivered(thresholds, delivery["dropped_ratio"], delivery["max_dropped_ratio"])
+    delivered = Delivered(thresholds, delivery["dropped_ratio"], delivery["max_dropped_ratio"], delivery["end_reason"])
     return score_run(metrics, has_checks, SlaThresholds(**run.sla_config), delivered)
 
 
@@ -311,6 +319,8 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
         run.status, run.error = Run.Status.FAILED, _k6_error(run, outcome.exit)
     elif post_stages():
         run.status, run.finished_at = Run.Status.ANALYZING, None
+        # k6's results are stored: pages following the run show them now, before the analyzers finish.
+        events.publish(run.pk, "results", {"status": run.status, "stored": "k6"})
     else:
         run.status = Run.Status.DONE
     _settle_verdict(run)

@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import reverse
 
 from runs import formatting
+from runs.events import last_event_seq
 from runs.models import Run
 from runs.selectors import run_result
 
@@ -43,9 +44,12 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         "run": run,
         "doc": document,
         "live": not run.is_terminal,
+        "load_running": run.status in (Run.Status.QUEUED, Run.Status.RUNNING),
+        # k6's results are stored before the analyzers start: show them as soon as they exist.
+        "show_results": run.status not in (Run.Status.QUEUED, Run.Status.RUNNING) or document["verdict"] is not None,
+        "rendered_seq": last_event_seq(run.pk),
         "cancellable": is_cancellable(run),
         "steps": _steps(run),
-        "failed_percent": 100 * (document["metrics"].get("http_req_failed", {}).get("rate") or 0),
         "downloads": [(kind, reverse("run-download", args=[run.pk, kind])) for kind in downloads],
         "tabs": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TABS],
         "pagetest_rows": _pagetest_rows(analyzers.get("pagetest") or {}),
@@ -88,6 +92,7 @@ def _chart_data(document: dict[str, Any]) -> dict[str, Any]:
     columns = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms")
     data = {column: [point.get(column) for point in series] for column in columns}
     data["error_percent"] = [None if rate is None else round(100 * rate, 3) for rate in data.pop("error_rate")]
+    data["failures"] = (document.get("failures") or {}).get("over_time") or {"t": [], "series": []}
     data["sla_p90_ms"] = (document.get("sla") or {}).get("thresholds", {}).get("p90_ms") or document["config"]["sla"].get(
         "p90_ms"
     )

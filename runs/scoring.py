@@ -38,6 +38,11 @@ THRESHOLD_EXPRESSION = re.compile(
     r"^\s*(?P<stat>[a-z]+|p\(\d+(?:\.\d+)?\))\s*(?P<op><=|>=|===|==|!=|<|>)\s*(?P<limit>-?[\d.]+)\s*$"
 )
 STAT_KEYS = {"p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}
+# How a script can declare its own test failed: a missed criterion, like a failed threshold.
+SCRIPT_ENDINGS = {
+    "script_abort": ("Ran to its end", "the script stopped the test with test.abort()"),
+    "script_fail": ("Not marked failed", "the script marked the test as failed with test.fail()"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Delivered:
     thresholds: list[dict[str, Any]]
     dropped_ratio: float | None  # None: not an arrival-rate run (k6 dropped nothing)
     max_dropped_ratio: float
+    end_reason: str = "completed"  # "script_abort" / "script_fail": the script itself declared the test failed
 
 
 def grade_for(score: float) -> tuple[str, str]:
@@ -95,6 +101,8 @@ def score_run(metrics: dict[str, Any], has_checks: bool, sla: SlaThresholds, del
     criteria = _sla_criteria(metrics, has_checks, sla) + _threshold_criteria(metrics, delivered.thresholds)
     if delivered.dropped_ratio is not None:
         criteria.append(_dropped_criterion(delivered.dropped_ratio, delivered.max_dropped_ratio))
+    if delivered.end_reason in SCRIPT_ENDINGS:
+        criteria.append(_ended_by_script(delivered.end_reason))
     return _scorecard(*_total(criteria, has_checks), sla, criteria)
 
 
@@ -158,6 +166,11 @@ def _dropped_criterion(ratio: float, limit: float) -> Criterion:
     return Criterion("dropped_ratio", "Dropped iterations", ratio, limit, "<=", met, 0.0, 0.0, note, "dropped", "rate")
 
 
+def _ended_by_script(end_reason: str) -> Criterion:
+    label, note = SCRIPT_ENDINGS[end_reason]
+    return Criterion("script_end", label, None, 0.0, "", False, 0.0, 0.0, note, "end")
+
+
 def _criterion(
     key: str, label: str, value: float | None, threshold: float, comparator: str, quality: float, note: str, unit: str
 ) -> Criterion:
@@ -189,6 +202,8 @@ def criterion_sentence(c: Criterion | dict[str, Any]) -> str:
     row = asdict(c) if isinstance(c, Criterion) else c
     if row["kind"] == "threshold":
         return f"k6 threshold {row['label']} failed (observed {format_value(row['value'], row['unit'])})"
+    if row["kind"] == "end":
+        return row["note"][0].upper() + row["note"][1:]
     if row["value"] is None:
         return f"{row['label']} could not be measured ({row['note']}), so it is missed"
     value, limit = format_value(row["value"], row["unit"]), format_value(row["threshold"], row["unit"])

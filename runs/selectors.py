@@ -33,6 +33,7 @@ LIST_FIELDS = (
     "mode",
     "target_url",
     "status",
+    "verdict",
     "grade",
     "score",
     "created_at",

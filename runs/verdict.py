@@ -48,7 +48,7 @@ def _verdict(status: str, reasons: list[str]) -> dict[str, Any]:
 
 
 def _criteria_failures(criteria: list[dict[str, Any]]) -> list[str]:
-    reasons = [criterion_sentence(c) + "." for c in criteria if c["kind"] != "threshold" and not c["met"]]
+    reasons = [criterion_sentence(c) + "." for c in criteria if c["kind"] not in ("threshold", "end") and not c["met"]]
     thresholds = [c for c in criteria if c["kind"] == "threshold"]
     failed = [c for c in thresholds if not c["met"]]
     if failed:
@@ -64,7 +64,7 @@ def _stop_failures(delivery: dict[str, Any]) -> list[str]:
     if end == "threshold_abort":
         return [f"k6 stopped the test after {planned}: a threshold with abortOnFail was crossed."]
     if end == "script_abort":
-        return [f"The script aborted the test with test.abort() after {planned}."]
+        return [f"The script stopped the test with test.abort() after {planned}."]
     if end == "script_fail":
         return ["The script marked the test as failed with test.fail()."]
     return []

@@ -47,7 +47,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     projects = runs.order_by().values("project__name").annotate(run_count=Count("pk")).order_by("project__name")[:20]
     context = {
         "recent": _with_metrics(runs_for_listing(runs).order_by("-created_at")[:10]),
-        "active": runs.exclude(status__in=Run.TERMINAL).count(),
+        "active": runs.filter(status__in=[Run.Status.RUNNING, Run.Status.ANALYZING]).count(),
+        "queued": runs.filter(status=Run.Status.QUEUED).count(),
         "total": runs.count(),
         "projects": projects,
     }
@@ -92,15 +93,11 @@ def _with_metrics(runs: Iterable[Run]) -> list[dict[str, Any]]:
             {
                 "run": run,
                 "p95_ms": metrics.get("http_req_duration", {}).get("p95"),
-                "error_percent": _percent(metrics.get("http_req_failed", {}).get("rate")),
+                "error_rate": metrics.get("http_req_failed", {}).get("rate"),
                 "rps": metrics.get("http_reqs", {}).get("rate"),
             }
         )
     return rows
-
-
-def _percent(rate: float | None) -> float | None:
-    return None if rate is None else 100 * rate
 
 
 @login_required

@@ -18,6 +18,7 @@ import httpx
 from django.conf import settings
 from django.db import close_old_connections
 
+from runs import events
 from runs.models import Run
 from runs.purge import run_files_dir
 from runs.targets import TargetRejected
@@ -63,6 +64,8 @@ def analyze_run(run: Run) -> None:
         futures = {kind: pool.submit(analyze_url, kind, target, **_options(run, kind)) for kind in kinds}
         for kind, future in futures.items():
             _store(run, kind, target, _wait(kind, future, started), time.monotonic() - started)
+            # Pages following the run show each analyzer as soon as its result is stored.
+            events.publish(run.pk, "results", {"status": run.status, "stored": kind})
 
 
 def _kinds_to_run(run: Run, target: str) -> list[str]:

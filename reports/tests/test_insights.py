@@ -74,7 +74,8 @@ def test_breaking_point_of_a_stress_run_names_the_vu_level() -> None:
     assert breaking["evidence"]["vus"] == 26 and "26 VUs" in breaking["title"] and "errors above 5 %" in breaking["title"]
     slow = [point(t, vus=t + 1, rps=50, p95_ms=100 if t < 30 else 2500) for t in range(40)]
     assert "31 VUs (p95 above 2 s)" in ids(insights_for(facts(slow, preset="stress")))["breaking_point"]["title"]
-    assert "breaking_point" not in ids(insights_for(facts(series)))  # only for stress / breakpoint / spike runs
+    # From the time series of any run (a script's too), not only of the presets.
+    assert ids(insights_for(facts(series)))["breaking_point"]["evidence"]["vus"] == 26
 
 
 def test_spike_recovery_and_its_absence() -> None:
@@ -85,9 +86,35 @@ def test_spike_recovery_and_its_absence() -> None:
             + [point(15 + t, 5, 50, p95_ms=after_p95) for t in range(10)]
         )
 
-    assert "spike_recovered" in ids(insights_for(facts(spike(65), preset="spike")))
+    recovered = ids(insights_for(facts(spike(65))))["spike_recovered"]  # no preset needed: the series shows the spike
+    assert recovered["evidence"]["recovery_s"] == 0 and recovered["evidence"]["load_dropped_at_s"] == 15
     not_recovered = ids(insights_for(facts(spike(400), preset="spike")))["spike_not_recovered"]
     assert not_recovered["evidence"]["baseline_p95_ms"] == 60 and not_recovered["evidence"]["after_spike_p95_ms"] == 400
+
+
+def test_recovery_time_counts_the_seconds_until_latency_is_back() -> None:
+    series = (
+        [point(t, 5, 50, p95_ms=60) for t in range(10)]
+        + [point(10 + t, 50, 200, p95_ms=900) for t in range(5)]
+        + [point(15 + t, 5, 50, p95_ms=400 if t < 4 else 62) for t in range(12)]
+    )
+    recovered = ids(insights_for(facts(series)))["spike_recovered"]
+    assert recovered["evidence"]["recovery_s"] == 4 and "Recovered 4 s after the spike" == recovered["title"]
+
+
+def test_dropped_arrivals_are_a_breaking_point_never_no_breaking_point() -> None:
+    def arrivals(t: int) -> dict[str, Any]:
+        return {**point(t, vus=2 + t // 5, rps=10), "iterations": 10, "dropped_iterations": 0 if t < 6 else 8}
+
+    series = [arrivals(t) for t in range(20)]
+    delivery = {"dropped_ratio": 0.42, "max_dropped_ratio": 0.05}
+    found = ids(insights_for(facts(series, delivery=delivery)))
+    assert "no_breaking_point" not in found
+    assert found["breaking_point"]["evidence"]["t_s"] == 6 and "dropped" in found["breaking_point"]["title"]
+
+
+def test_constant_load_without_trouble_claims_no_breaking_point_either_way() -> None:
+    assert {"breaking_point", "no_breaking_point"}.isdisjoint(ids(insights_for(facts([point(t, 10, 100) for t in range(20)]))))
 
 
 def test_short_runs_many_urls_cpu_and_sla() -> None:
@@ -99,6 +126,10 @@ def test_short_runs_many_urls_cpu_and_sla() -> None:
     }
     endpoints = [{"name": f"http://t/items/{n}"} for n in range(150)]
     resources = {"cores": 2, "k6_cpu_percent_of_machine": {"avg": 91.0}, "system_cpu_percent": {"avg": 97.0}}
+    sla["criteria"].append(
+        {"key": "threshold:http_req_duration:p(95)<200", "label": "http_req_duration p(95)<200", "value": 412.0,
+         "threshold": 200.0, "comparator": "<", "met": False, "kind": "threshold"}
+    )  # fmt: skip
     found = ids(
         insights_for(facts(series, metrics={"iterations": {"count": 80}}, sla=sla, endpoints=endpoints, resources=resources))
     )
@@ -106,7 +137,15 @@ def test_short_runs_many_urls_cpu_and_sla() -> None:
     assert found["sla_breach_p90_ms"]["evidence"] == {"value": 1800.0, "threshold": 1500.0, "comparator": "<="}
     assert found["too_many_unique_urls"]["evidence"]["unique_names"] == 150
     assert found["load_generator_cpu_saturated"]["evidence"]["system_cpu_avg_percent"] == 97.0
+    assert found["threshold_failed"]["evidence"] == {"metric_expression": "http_req_duration p(95)<200", "observed": 412.0}
     assert list(found)[0].startswith("sla_breach")  # critical first
+
+
+def test_a_busy_machine_with_an_idle_k6_is_not_blamed_on_k6() -> None:
+    resources = {"cores": 2, "k6_cpu_percent_of_machine": {"avg": 3.0}, "system_cpu_percent": {"avg": 96.0}}
+    found = ids(insights_for(facts([point(t, 2, 10) for t in range(8)], resources=resources)))
+    assert "load_generator_cpu_saturated" not in found
+    assert found["load_generator_cpu_contended"]["evidence"]["k6_cpu_avg_percent"] == 3.0
 
 
 def test_security_and_tls_findings() -> None:

@@ -26,3 +26,11 @@ def outlive_the_reaper(run: Run) -> None:
     time.sleep(settings.REAP_AFTER_S + 1.5)
     reaped = reap_stale_runs()
     assert not reaped, "the reaper took a run whose stage was still working"
+
+
+def wait_for_gate(run: Run) -> None:
+    """Holds the run in its post-k6 stages until the test opens the gate (creates GATE_FILE), at most a minute."""
+    gate = os.environ.get("GATE_FILE")
+    deadline = time.monotonic() + 60
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.2)

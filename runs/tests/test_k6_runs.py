@@ -82,7 +82,10 @@ def test_failed_thresholds_exit_99_and_are_still_scored(
         "http_req_failed:rate<0.5",
     )
     assert doc["k6"] == {"exit_code": 99, "exit_name": "thresholds_failed", "exit_reason": doc["k6"]["exit_reason"]}
-    assert doc["status"] == "done" and doc["grade"] == "A"
+    # One failed threshold caps the grade like one missed SLA criterion, and fails the verdict.
+    assert doc["status"] == "done" and doc["grade"] == "C"
+    assert doc["verdict"]["status"] == "failed"
+    assert doc["verdict"]["reasons"][0].startswith("1 of 2 k6 thresholds failed: http_req_duration p(95)<1 was ")
     assert {(t["expression"], t["ok"]) for t in doc["thresholds"]} == {("p(95)<1", False), ("rate<0.5", True)}
 
 
@@ -114,7 +117,10 @@ def test_test_abort_exits_108_and_keeps_results(demo_target: Callable[..., Any],
     run = _script_run(make_run, script, planned_duration_s=10)
     assert (run.status, run.k6_exit_code) == ("done", 108)
     assert run.result.metrics["http_reqs"]["count"] == 5
-    assert run.grade == "A"
+    # The script declared the test over: a failed verdict that says so, and a grade capped to match.
+    verdict = run_result(run)["verdict"]
+    assert verdict["status"] == "failed" and "test.abort()" in verdict["reasons"][0]
+    assert run.grade == "C" and run.verdict == "failed"
 
 
 def test_wall_clock_limit_stops_k6_and_keeps_partial_results(
@@ -205,9 +211,10 @@ def test_script_mode_reads_real_options_and_enforces_limits(
 def test_result_document_has_the_promised_shape(make_run: Callable[..., Run]) -> None:
     run = _script_run(make_run, "export const options = { iterations: 1 };\nexport default function () {}\n")
     doc = run_result(run)
-    assert doc["status"] == "done" and doc["grade"] == "F"  # no requests: nothing to grade well
-    assert "no HTTP requests" in doc["sla"]["reasons"][0]
-    for key in ("id", "status", "grade", "score", "k6", "metrics", "sla", "timeseries", "endpoints", "thresholds"):
+    assert doc["status"] == "done" and doc["grade"] is None  # no requests: nothing to grade
+    assert doc["verdict"]["status"] == "not_graded" and "no HTTP requests" in doc["verdict"]["reasons"][0]
+    keys = ("id", "verdict", "status", "grade", "score", "k6", "metrics", "sla", "delivery", "failures", "timings")
+    for key in (*keys, "custom_metrics", "timeseries", "endpoints", "thresholds"):
         assert key in doc
 
 

@@ -46,10 +46,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def ui_server(transactional_db: None, tmp_path: Path) -> Iterator[str]:
+def gate(tmp_path: Path) -> Path:
+    """While this file is missing, the server's runs wait before their analyzers (runs.tests.stages.wait_for_gate)."""
+    path = tmp_path / "gate-open"
+    path.touch()
+    return path
+
+
+@pytest.fixture
+def ui_server(transactional_db: None, tmp_path: Path, gate: Path) -> Iterator[str]:
     """`manage.py runserver` in its own process, on the test database, with no Redis: the embedded mode."""
     port = _free_port()
     env = {
+        "GATE_FILE": str(gate),
+        "RUN_POST_STAGES": ",".join(["runs.tests.stages.wait_for_gate", *settings.RUN_POST_STAGES]),
         **os.environ,
         "DATABASE_URL": worker_database_url(),
         "REDIS_URL": "",
@@ -158,7 +168,8 @@ def test_a_user_builds_a_test_watches_it_live_and_downloads_the_report(
     expect(page.locator("#stepper li[data-key=queued]")).to_have_attribute("data-state", "done")
     _shot(page, "run-live")
 
-    # When the run ends the page reloads into the full result.
+    # When the run ends the page reloads into the full result, the verdict first.
+    expect(page.locator("#verdict-headline")).to_have_text("Passed", timeout=90_000)
     expect(page.locator("#grade-badge")).to_have_text("A", timeout=90_000)
     expect(page.locator("#analyzers")).to_contain_text("Security headers")
     page.get_by_text("k6 log").click()
@@ -204,3 +215,88 @@ def test_a_rejected_script_shows_its_findings_with_line_numbers(ui_server: str, 
     expect(page.get_by_label("Project name", exact=True)).to_have_value("uploads")
     _shot(page, "upload-rejected")
     assert not Run.objects.exists()
+
+
+def _execute_as(user: Any, make: Callable[[], Run]) -> Run:
+    from runs.pipeline import run_execute
+
+    run = make()
+    Run.objects.filter(pk=run.pk).update(owner=user)
+    return run_execute(run.pk)
+
+
+def test_the_verdict_banner_says_passed_failed_or_not_graded_first(
+    ui_server: str, browser_page: Page, demo_target: Callable[..., Any], make_run: Callable[..., Run], settings: Any
+) -> None:
+    from runs.pipeline import run_create_from_builder
+    from runs.serializers import BuilderRunSerializer
+
+    settings.RUN_POST_STAGES = []
+    user = get_user_model().objects.create_user("verdicts", password=PASSWORD)
+    target = demo_target(latency_min_ms=1, latency_max_ms=3)
+
+    def builder(**data: Any) -> Callable[[], Run]:
+        serializer = BuilderRunSerializer(data={"url": target.url, "vus": 2, "duration": "2s", **data})
+        assert serializer.is_valid(), serializer.errors
+        return lambda: run_create_from_builder(serializer)
+
+    failed = _execute_as(user, builder(thresholds={"http_req_duration": ["p(95)<0.01"]}))
+    broken = _execute_as(
+        user, lambda: make_run("export function setup() { throw new Error('no token'); }\nexport default function () {}")
+    )
+    page = browser_page
+    page.goto(f"{ui_server}/")
+    _log_in(page, ui_server, "verdicts")
+
+    page.goto(f"{ui_server}/runs/{failed.pk}/")
+    banner = page.locator("#verdict-banner")
+    expect(page.locator("#verdict-headline")).to_have_text("Failed")
+    expect(banner).to_contain_text("1 of 1 k6 threshold failed: http_req_duration p(95)<0.01 was")
+    expect(page.locator("#grade-badge")).to_have_text("C")  # one failed threshold caps like one missed criterion
+    expect(page.locator("#scorecard tr[data-kind=threshold]")).to_contain_text("no")
+    _shot(page, "run-failed-verdict")
+
+    page.goto(f"{ui_server}/runs/{broken.pk}/")
+    expect(page.locator("#verdict-headline")).to_have_text("Not graded")
+    expect(page.locator("#verdict-banner")).to_contain_text("no token")
+    assert page.locator("#grade-badge").count() == 0
+    expect(page.locator("main")).not_to_contain_text("Excellent")
+    assert page.locator("#downloads").count() == 0  # no report links that would 404
+    _shot(page, "run-not-graded")
+
+    page.goto(f"{ui_server}/runs/")
+    expect(page.locator("table")).to_contain_text("failed")
+    expect(page.locator("table")).to_contain_text("not graded")
+
+
+def test_k6_results_show_while_the_analyzers_still_run(
+    ui_server: str, browser_page: Page, demo_target: Callable[..., Any], gate: Path
+) -> None:
+    get_user_model().objects.create_user("patient", password=PASSWORD)
+    target = demo_target(latency_min_ms=1, latency_max_ms=3)
+    gate.unlink()  # runs now wait before their analyzers until the gate opens again
+    page = browser_page
+    page.goto(f"{ui_server}/")
+    _log_in(page, ui_server, "patient")
+    page.goto(f"{ui_server}/runs/new")
+    page.get_by_label("Target URL", exact=True).fill(target.url)
+    page.get_by_label("VUs", exact=True).fill("2")
+    page.get_by_label("Duration", exact=True).fill("2s")
+    page.get_by_label("Solve to start", exact=True).fill("PASSED")
+    page.get_by_role("button", name="Start test").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}/$"))
+    run_id = page.url.rstrip("/").rsplit("/", 1)[1]
+
+    # k6 is done and its results are stored: the page shows them with the verdict while the analyzers wait.
+    expect(page.locator("#verdict-headline")).to_have_text("Passed", timeout=60_000)
+    expect(page.locator("#key-metrics")).to_be_visible()
+    expect(page.locator("#panel-headers .analyzer-pending")).to_contain_text("Running")
+    expect(page.locator("#analyzing-note")).to_be_visible()
+    assert page.locator("#cancel-form").count() == 0  # k6 has ended: nothing left to cancel
+    assert Run.objects.get(pk=run_id).status == "analyzing"
+    _shot(page, "run-analyzing")
+
+    gate.touch()  # the analyzers run; the page fills in and ends on the report
+    expect(page.locator("#downloads")).to_be_visible(timeout=90_000)
+    expect(page.locator("#panel-headers .analyzer-pending")).to_have_count(0)
+    expect(page.locator("#verdict-headline")).to_have_text("Passed")

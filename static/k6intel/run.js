@@ -42,10 +42,21 @@
     }
     chart('chart-latency', latency, latencyData);
     chart('chart-errors', [line('errors %', COLOURS.errors, { fill: 'rgba(198,40,40,.1)' })], [stored.t, stored.error_percent]);
+    drawFailures();
     chart('chart-throughput',
       [line('req/s', COLOURS.rps), line('VUs', COLOURS.vus, { scale: 'vus' })],
       [stored.t, stored.rps, stored.vus],
       { axes: [{ label: 'seconds' }, { label: 'req/s' }, { scale: 'vus', side: 1, label: 'VUs', grid: { show: false } }] });
+  }
+
+  function drawFailures() {
+    const over = stored.failures;
+    if (!over || !over.series.length) return;
+    const palette = ['#c62828', '#f58518', '#4c78a8', '#72b7b2', '#b279a2', '#8a94a3'];
+    chart('chart-failures',
+      over.series.map((s, i) => line(s.label, palette[i % palette.length])),
+      [over.t].concat(over.series.map((s) => s.counts)),
+      { axes: [{ label: 'seconds' }, { label: 'failed requests/s' }] });
   }
 
   // --- while it runs: events from the websocket ------------------------------------------------
@@ -93,7 +104,7 @@
     text('live-vus', data.vus);
     text('live-rps', number(data.rps, 0));
     text('live-p95', number(data.p95_ms, 1));
-    text('live-errors', number(100 * data.error_rate, 2));
+    text('live-errors', number(100 * data.error_rate, 2) + ' %');
     text('live-iterations', data.iterations);
     text('live-time', `${Math.round(data.elapsed_s)} s / ${Math.round(data.remaining_s)} s`);
     const done = Math.min(100, Math.round(100 * data.elapsed_s / Math.max(1, config.planned_s)));
@@ -115,18 +126,38 @@
   function onEnd(data) {
     ended = true;
     setStage(data.status === 'done' ? 'done' : '', data.status);
-    const grade = data.grade ? `, grade ${data.grade}` : '';
-    text('live-note', `The run has ended (${data.status}${grade}). Loading the full results…`);
-    setTimeout(() => window.location.reload(), 800);
+    const verdict = data.verdict ? `, ${data.verdict.replace('_', ' ')}` : '';
+    text('live-note', `The run has ended (${data.status}${verdict}). Loading the full results…`);
+    reloadSoon();
+  }
+
+  // Results that exist on the server but not on this page (k6 finished, an analyzer finished): reload to show them.
+  let reloading = false;
+  function reloadSoon() {
+    if (reloading) return;
+    reloading = true;
+    setTimeout(() => window.location.reload(), 600);
+  }
+
+  function onStage(event) {
+    setStage(event.data.stage, event.data.status);
+    // Cancel stops k6; once k6 has ended there is nothing left for it to stop.
+    if (!['', 'queued', 'k6'].includes(event.data.stage)) document.getElementById('cancel-form')?.remove();
+  }
+
+  function onResults(event) {
+    document.getElementById('cancel-form')?.remove();
+    if (event.seq > config.rendered_seq) reloadSoon();  // stored after this page was drawn
   }
 
   function handle(event) {
     if (event.seq <= lastSeq) return;
     lastSeq = event.seq;
-    if (event.type === 'stage') setStage(event.data.stage, event.data.status);
+    if (event.type === 'stage') onStage(event);
     else if (event.type === 'metrics') onMetrics(event.data);
     else if (event.type === 'log') onLog(event.data);
-    else if (event.type === 'end') onEnd(event.data);
+    else if (event.type === 'results') onResults(event);
+    else if (event.type === 'end' && event.seq > config.rendered_seq) onEnd(event.data);
   }
 
   function connect() {
@@ -172,10 +203,7 @@
   }
 
   setupTabs();
-  if (config.live) {
-    setupLiveCharts();
-    connect();
-  } else {
-    drawResults();
-  }
+  if (config.load_running) setupLiveCharts();
+  else drawResults();
+  if (config.live) connect();
 })();
