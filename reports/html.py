@@ -14,7 +14,7 @@ import orjson
 from django.template.loader import render_to_string
 
 from reports.charts import svg_series
-from runs.formatting import milliseconds, percent, seconds
+from runs.formatting import evidence_text, milliseconds, percent, seconds
 from runs.scoring import format_value
 
 ANALYZER_TITLES = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
@@ -168,15 +168,6 @@ def _custom_value(kind: str, key: str, value: float | None) -> str:
     if kind == "rate" and key == "rate":
         return percent(value)
     return f"{value:.4g}"
-
-
-def evidence_text(evidence: dict[str, Any]) -> str:
-    """An insight's evidence; error rates read as percentages like everywhere else."""
-    parts = [
-        f"{key} {percent(value) if 'error_rate' in key and isinstance(value, float | int) else value}"
-        for key, value in evidence.items()
-    ]
-    return ", ".join(parts) or "–"
 
 
 # --- HTML only ---------------------------------------------------------------------

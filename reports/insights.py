@@ -44,6 +44,7 @@ class RunFacts:
     max_endpoints: int = 200
     failures: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] = field(default_factory=dict)
+    verdict: dict[str, Any] | None = None
 
 
 Rule = Callable[[RunFacts], list[Insight]]

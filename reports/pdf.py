@@ -39,7 +39,6 @@ from reports.html import (
     TIMINGS_HEADER,
     custom_metric_rows,
     delivery_rows,
-    evidence_text,
     failure_chart_points,
     failure_rows,
     score_line,
@@ -47,7 +46,7 @@ from reports.html import (
     timing_rows,
     verdict_shown,
 )
-from runs.formatting import percent
+from runs.formatting import evidence_text, percent
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}

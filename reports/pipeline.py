@@ -16,6 +16,7 @@ from reports.insights import RunFacts, insights_for
 from reports.models import RunAnalysis
 from reports.prompt import build_prompt
 from runs.models import Run, RunResult
+from runs.selectors import run_verdict
 
 
 def facts_for(run: Run) -> RunFacts:
@@ -37,6 +38,7 @@ def facts_for(run: Run) -> RunFacts:
         max_endpoints=settings.MAX_ENDPOINTS,
         failures=result.failures,
         delivery=result.delivery,
+        verdict=run_verdict(run),
     )
 
 
@@ -47,7 +49,8 @@ def analyze_run(run: Run) -> None:
     if ai.status == "ok" and ai.sections:
         sections = {**ai.sections, "source": "ai"}
     else:
-        sections = {**sections_from_insights(run.grade or None, facts.metrics, insights), "source": "insights"}
+        fallback = sections_from_insights(run.grade or None, facts.metrics, insights, verdict=facts.verdict)
+        sections = {**fallback, "source": "insights"}
     RunAnalysis.objects.update_or_create(run=run, defaults={"insights": insights, "ai": ai.as_dict(), "sections": sections})
 
 

@@ -7,6 +7,7 @@ can reach the prompt.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,13 +18,19 @@ from reports.insights import RunFacts
 INSTRUCTIONS = """You are a senior performance engineer. Analyse this load test of a web service and answer
 in the JSON schema given: an executive summary for a manager (3-5 sentences, with the numbers that matter),
 the bottlenecks, a risk assessment (level and items), prioritised optimisation guidance (priority 1 first),
-scaling advice and security notes. Use only the data below; say so when the data is insufficient."""
+scaling advice and security notes. Use only the data below; say so when the data is insufficient.
+The verdict below is final: open the executive summary with it and never contradict it (a failed verdict
+is never described as a success)."""
 MAX_SERIES_POINTS = 30
+QUERY_STRING = re.compile(r"\?[^\s\"']*")
 
 
 def build_prompt(facts: RunFacts, target_url: str, insights: list[dict[str, Any]]) -> str:
     data = {
         "target": _without_query(target_url),
+        "verdict": facts.verdict,
+        "load_delivered": facts.delivery,
+        "failures": [_failure(f) for f in (facts.failures.get("by_reason") or [])[:10]],
         "preset": facts.preset,
         "planned_duration_s": facts.planned_duration_s,
         "metrics": _metrics(facts.metrics),
@@ -62,6 +69,13 @@ def _highlights(series: list[dict[str, Any]]) -> dict[str, Any]:
         "worst_error_rate": max(busy, key=lambda p: p["error_rate"]),
         "sampled": [{k: p[k] for k in keys} for p in series[::step]],
     }
+
+
+def _failure(reason: dict[str, Any]) -> dict[str, Any]:
+    # k6's messages can quote the URL: its query string (tokens, keys) stays out of the prompt.
+    message = QUERY_STRING.sub("", reason["message"])
+    return {"status": reason["status"], "error_code": reason["error_code"], "message": message,
+            "meaning": reason["meaning"], "count": reason["count"], "first_seen_s": reason["first_seen_s"]}  # fmt: skip
 
 
 def _endpoint(endpoint: dict[str, Any]) -> dict[str, Any]:

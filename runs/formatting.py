@@ -35,5 +35,11 @@ def byte_size(value_bytes: int | None) -> str:
     return f"{value_bytes / (1024 * 1024):.1f} MB"
 
 
+def evidence_text(evidence: dict[str, object]) -> str:
+    """An insight's evidence as one line; error rates read as percentages like everywhere else."""
+    parts = [f"{key} {percent(value) if 'error_rate' in key and _is_number(value) else value}" for key, value in evidence.items()]
+    return ", ".join(parts) or "–"
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -67,7 +67,7 @@ def run_verdict(run: Run, result: RunResult | None = None) -> dict[str, Any] | N
     facts = VerdictFacts(
         status=run.status,
         error=run.error,
-        scorecard=result.sla if result else {},
+        scorecard=_stored_scorecard(result),
         delivery=result.delivery if result else {},
         has_result=result is not None,
     )
@@ -79,7 +79,7 @@ def run_result(run: Run) -> dict[str, Any]:
     exit_info = describe_exit(run.k6_exit_code) if run.k6_exit_code is not None else None
     verdict = run_verdict(run, result)
     graded = verdict is not None and verdict["status"] != NOT_GRADED
-    sla = _scorecard_shown(result.sla if result else {}, graded)
+    sla = _scorecard_shown(_stored_scorecard(result), graded)
     metrics = result.metrics if result else {}
     return {
         "verdict": verdict,
@@ -120,6 +120,17 @@ def run_result(run: Run) -> dict[str, Any]:
         "script": run.script,
         "links": run_links(run),
     }
+
+
+# Scorecards stored before k6 thresholds became criteria carry SLA rows without a kind or unit.
+LEGACY_UNITS = {"success_rate": "rate", "error_rate": "rate", "p90_ms": "ms"}
+
+
+def _stored_scorecard(result: RunResult | None) -> dict[str, Any]:
+    if result is None or not result.sla:
+        return {}
+    criteria = [{"kind": "sla", "unit": LEGACY_UNITS.get(c["key"], ""), **c} for c in result.sla.get("criteria", [])]
+    return {**result.sla, "criteria": criteria}
 
 
 def _scorecard_shown(scorecard: dict[str, Any], graded: bool) -> dict[str, Any]:

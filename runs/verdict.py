@@ -74,8 +74,10 @@ def _passed_sentence(criteria: list[dict[str, Any]]) -> str:
     sla = [c for c in criteria if c["kind"] == "sla"]
     thresholds = [c for c in criteria if c["kind"] == "threshold"]
     parts = [f"all {len(sla)} SLA criteria met"]
-    if thresholds:
-        parts.append(f"all {len(thresholds)} k6 threshold{'s' if len(thresholds) > 1 else ''} passed")
+    if len(thresholds) == 1:
+        parts.append("the k6 threshold passed")
+    elif thresholds:
+        parts.append(f"all {len(thresholds)} k6 thresholds passed")
     for c in criteria:
         if c["kind"] == "dropped":
             parts.append(

@@ -85,7 +85,7 @@ def test_a_run_stores_the_analysis_and_no_secret_reaches_the_prompt(
     gemini: Callable[..., FakeGemini], demo_target: Callable[..., Any], settings: Any
 ) -> None:
     fake = gemini((429, None), (503, None), GOOD)
-    target = demo_target(latency_min_ms=1, latency_max_ms=2)
+    target = demo_target(latency_min_ms=1, latency_max_ms=2, error_rate=0.5)
     data = {
         "url": f"{target.url}/api?token=url-secret-123",
         "vus": 1,
@@ -101,6 +101,8 @@ def test_a_run_stores_the_analysis_and_no_secret_reaches_the_prompt(
     prompt = orjson.dumps(fake.calls[-1].body).decode()
     text = fake.calls[-1].body["contents"][0]["parts"][0]["text"]
     assert '"http_reqs"' in text and '"insights"' in text and '"timeseries_highlights"' in text
+    # The AI is told the verdict and why requests failed, so its summary cannot contradict them.
+    assert '"status": "failed"' in text and '"message": "HTTP 500"' in text and "never contradict it" in text
     for secret in ("url-secret-123", "header-secret-456", "cookie-secret-789", settings.SECRET_KEY, *KEYS):
         assert secret not in prompt
     stored = orjson.dumps(analysis.ai).decode() + run.log

@@ -27,3 +27,8 @@ def secs(value_s: float | None) -> str:
 @register.filter
 def bytes_readable(value_bytes: int | None) -> str:
     return formatting.byte_size(value_bytes)
+
+
+@register.filter
+def evidence(values: dict[str, object]) -> str:
+    return formatting.evidence_text(values)

@@ -19,6 +19,7 @@ from django.core.management import call_command
 
 from runs.models import Run
 from runs.verdict import VerdictFacts, verdict_for
+from runs.vetting import inspect_script
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,9 +67,7 @@ def test_a_failed_k6_threshold_fails_the_verdict_as_raw_k6_fails_it(
     settings.RUN_POST_STAGES = []
     target = demo_target(latency_min_ms=1, latency_max_ms=2)
     script = script_file(tmp_path, IMPOSSIBLE_THRESHOLD, target.url)
-    raw = subprocess.run(
-        [settings.K6_BIN, "run", "--quiet", "--no-usage-report", str(script)], capture_output=True, cwd=tmp_path
-    )
+    raw = subprocess.run([settings.K6_BIN, "run", "--quiet", "--no-usage-report", str(script)], capture_output=True, cwd=tmp_path)
     assert raw.returncode == 99  # the reference: k6 itself says the test failed
 
     status, doc = loadtest(capsys, "--script", str(script), "--fail-on-sla")
@@ -172,7 +171,7 @@ def test_passed_names_what_was_checked() -> None:
     assert verdict == {
         "status": "passed",
         "headline": "Passed",
-        "reasons": ["All 2 SLA criteria met, all 1 k6 threshold passed."],
+        "reasons": ["All 2 SLA criteria met, the k6 threshold passed."],
     }
 
 
@@ -192,3 +191,16 @@ def test_an_abort_on_fail_stop_is_named_with_its_time() -> None:
     verdict = verdict_for(VerdictFacts(status="done", scorecard=scorecard, delivery=delivery, has_result=True))
     assert verdict is not None and verdict["status"] == "failed"
     assert verdict["reasons"][1] == "k6 stopped the test after 2.1 s of 15 s planned: a threshold with abortOnFail was crossed."
+
+
+@pytest.mark.parametrize(
+    "options, load_s, graceful_s",
+    [
+        ("{ vus: 8, duration: '10s' }", 10, 30),  # k6's totalDuration says 40 s: 30 s of it is graceful stop
+        ("{ stages: [{ duration: '5s', target: 4 }, { duration: '7s', target: 0 }] }", 12, 30),
+        ("{ scenarios: { a: { executor: 'constant-vus', vus: 2, duration: '4s', startTime: '3s', gracefulStop: '1s' } } }", 7, 1),
+    ],
+)
+def test_a_scripts_planned_load_excludes_k6s_graceful_stop(options: str, load_s: int, graceful_s: int) -> None:
+    needs = inspect_script(f"export const options = {options};\nexport default function () {{}}\n")
+    assert (needs.duration_s, needs.graceful_stop_s) == (load_s, graceful_s)
