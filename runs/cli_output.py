@@ -44,7 +44,8 @@ def _headline(doc: dict[str, Any]) -> list[str]:
     k6 = doc["k6"]
     if k6["exit_code"] is not None:
         lines.append(f"k6 exit {k6['exit_code']} ({k6['exit_name']}): {k6['exit_reason']}")
-    if doc["error"]:
+    reasons = " ".join((doc.get("verdict") or {}).get("reasons", []))
+    if doc["error"] and doc["error"] not in reasons:  # a failed run's verdict already quotes it
         lines.append(f"Error: {doc['error']}")
     return lines
 

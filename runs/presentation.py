@@ -48,6 +48,8 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         # k6's results are stored before the analyzers start: show them as soon as they exist.
         "show_results": run.status not in (Run.Status.QUEUED, Run.Status.RUNNING) or document["verdict"] is not None,
         "rendered_seq": last_event_seq(run.pk),
+        # A failed or cancelled run's verdict already says why; the page says it once.
+        "error_in_verdict": run.status in (Run.Status.FAILED, Run.Status.CANCELLED) and document["verdict"] is not None,
         "cancellable": is_cancellable(run),
         "steps": _steps(run),
         "downloads": [(kind, reverse("run-download", args=[run.pk, kind])) for kind in downloads],

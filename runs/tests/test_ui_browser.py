@@ -292,6 +292,7 @@ def test_k6_results_show_while_the_analyzers_still_run(
     expect(page.locator("#key-metrics")).to_be_visible()
     expect(page.locator("#panel-headers .analyzer-pending")).to_contain_text("Running")
     expect(page.locator("#analyzing-note")).to_be_visible()
+    expect(page.locator("#run-status")).to_have_text("analyzing")  # replayed history must not wind it back
     assert page.locator("#cancel-form").count() == 0  # k6 has ended: nothing left to cancel
     assert Run.objects.get(pk=run_id).status == "analyzing"
     _shot(page, "run-analyzing")

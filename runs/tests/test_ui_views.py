@@ -115,6 +115,25 @@ def test_dashboard_and_list_show_only_the_users_runs_with_their_numbers(users: d
     assert "/mine" in staff_page and "/theirs" in staff_page
 
 
+def test_running_now_counts_only_runs_that_run(users: dict[str, Any]) -> None:
+    for status in ("queued", "queued", "running", "analyzing", "done"):
+        stored_run(users["owner"], status=status)
+    dashboard = browser(users["owner"]).get("/").content.decode()
+    assert re.search(r'id="running-count">2<', dashboard) and re.search(r'id="queued-count">2<', dashboard)
+
+
+def test_a_failed_run_shows_no_grade_no_excellent_and_no_report_links(users: dict[str, Any]) -> None:
+    # The run's stored scorecard says A (as a cancelled or crashed run's partial data may): the page must not.
+    run = stored_run(users["owner"], status="failed", grade="", error="k6 exited 107 (script_exception): boom")
+    RunResult.objects.filter(run=run).update(
+        sla={"score": 100.0, "grade": "A", "grade_label": "Excellent", "passed": True, "criteria": [], "reasons": []}
+    )
+    page = browser(users["owner"]).get(f"/runs/{run.pk}/").content.decode()
+    assert 'data-verdict="not_graded"' in page and "Not graded" in page and "k6 exited 107" in page
+    assert "Excellent" not in page and 'id="grade-badge"' not in page and 'id="downloads"' not in page
+    assert 'id="cancel-form"' not in page
+
+
 def test_run_list_filters_searches_and_pages(users: dict[str, Any]) -> None:
     owner = users["owner"]
     for index in range(23):

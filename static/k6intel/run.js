@@ -140,6 +140,7 @@
   }
 
   function onStage(event) {
+    if (event.seq <= config.rendered_seq) return;  // history this page was drawn from: status and stepper already show it
     setStage(event.data.stage, event.data.status);
     // Cancel stops k6; once k6 has ended there is nothing left for it to stop.
     if (!['', 'queued', 'k6'].includes(event.data.stage)) document.getElementById('cancel-form')?.remove();
