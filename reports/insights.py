@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from runs.formatting import percent
+
 ERROR_BREAK = 0.05
 P95_BREAK_MS = 2000.0
 SHORT_RUN_S = 30
@@ -170,6 +172,12 @@ def sla_breaches(facts: RunFacts) -> list[Insight]:
         if criterion["met"]:
             continue
         kind = criterion.get("kind", "sla")
+        if kind == "dropped":
+            found.append(Insight(
+                "dropped_iterations", "critical", f"k6 could not start {percent(criterion['value'])} of the planned iterations",
+                {"dropped_ratio": criterion["value"], "limit": criterion["threshold"]}, _SLA_ADVICE["dropped_ratio"],
+            ))  # fmt: skip
+            continue
         if kind == "threshold":
             found.append(Insight(
                 "threshold_failed", "critical", f"k6 threshold failed: {criterion['label']}",
@@ -280,7 +288,9 @@ def _breaking_insight(facts: RunFacts, point: dict[str, Any], why: str, points: 
         "p95_ms": point["p95_ms"],
     }
     arrival = facts.preset == "breakpoint" or (facts.delivery.get("dropped_ratio") is not None)
-    level = f"{point['rps']} requests/s" if arrival else f"{point['vus']} VUs"
+    # An arrival-rate run is loaded by the arrivals it asked for: started plus dropped iterations.
+    asked = (point.get("iterations") or 0) + (point.get("dropped_iterations") or 0)
+    level = f"{asked or point['rps']} arrivals/s" if arrival else f"{point['vus']} VUs"
     if point is points[0] and not _load_varies(points):
         return Insight("breaking_point", "critical", f"Past its limit from the start at {level} ({why})", evidence,
                        "The target could not take even the lowest load of this test: lower the load to find where it copes, "

@@ -111,6 +111,7 @@ def test_dropped_arrivals_are_a_breaking_point_never_no_breaking_point() -> None
     found = ids(insights_for(facts(series, delivery=delivery)))
     assert "no_breaking_point" not in found
     assert found["breaking_point"]["evidence"]["t_s"] == 6 and "dropped" in found["breaking_point"]["title"]
+    assert "about 18 arrivals/s" in found["breaking_point"]["title"]  # 10 started + 8 dropped in that second
 
 
 def test_constant_load_without_trouble_claims_no_breaking_point_either_way() -> None:
