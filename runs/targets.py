@@ -1,10 +1,15 @@
-"""Target policy: which addresses load (and later the analyzers) may reach.
+"""Target policy: which addresses load and every analyzer may reach.
 
 Metadata and link-local addresses are always blocked. Loopback and private
 ranges are allowed only when settings say so. The same policy is checked at
 submission (every address the host resolves to) and handed to k6 as
 `--blacklist-ip` / `--block-hostnames`, which k6 applies on every connection,
 so a redirect or a DNS answer that changes later cannot get around it.
+
+An IPv6 address can carry an IPv4 one (mapped `::ffff:a.b.c.d`, compatible
+`::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`, Teredo `2001::/32`) and
+reach it through a translator or the host's own stack: the policy decides on
+every IPv4 address an IPv6 one embeds, and k6's blacklist names those forms too.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ ALWAYS_BLOCKED = (
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 METADATA_HOSTNAMES = ("metadata.google.internal", "metadata", "instance-data", "*.internal")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use translators: where the IPv4 sits varies
+SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+TEREDO = ipaddress.ip_network("2001::/32")
+ZERO_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+# IPv6 prefixes that embed an IPv4 address in their last 32 bits, as k6's blacklist must spell them.
+EMBEDDING_PREFIXES = (ipaddress.ip_network("::ffff:0:0/96"), IPV4_COMPATIBLE, NAT64)
 
 
 class TargetRejected(ValueError):
@@ -47,8 +61,37 @@ def k6_policy_args() -> list[str]:
     networks = blocked_networks()
     for cidr in settings.TARGET_ALLOWLIST:
         networks = _carve_out(networks, ipaddress.ip_network(cidr, strict=False))
+    networks += [embedded for net in networks if net.version == 4 for embedded in ipv6_forms(net)]
+    networks += [NAT64_LOCAL, TEREDO]  # the IPv4 inside these cannot be matched by prefix: block them whole
     blacklist = ",".join(str(net) for net in networks)
     return ["--blacklist-ip", blacklist, "--block-hostnames", ",".join(METADATA_HOSTNAMES)]
+
+
+def ipv6_forms(network: ipaddress.IPv4Network) -> list[ipaddress.IPv6Network]:
+    """The IPv6 networks that carry the addresses of an IPv4 network (mapped, compatible, NAT64, 6to4)."""
+    ipv4 = int(network.network_address)
+    # `::a.b.c.d` for 0.0.0.0/8 would be ::/104, which holds ::1 itself: loopback has its own rule.
+    prefixes = [p for p in EMBEDDING_PREFIXES if not (p == IPV4_COMPATIBLE and network.overlaps(ZERO_NETWORK))]
+    networks = [ipaddress.IPv6Network((int(prefix.network_address) | ipv4, 96 + network.prefixlen)) for prefix in prefixes]
+    six_to_four = int(SIX_TO_FOUR.network_address) | (int(network.network_address) << 80)
+    return [*networks, ipaddress.IPv6Network((six_to_four, 16 + network.prefixlen))]
+
+
+def embedded_ipv4(address: Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address carries (none for IPv4 itself)."""
+    if address.version == 4:
+        return []
+    assert isinstance(address, ipaddress.IPv6Address)
+    found = []
+    if address.ipv4_mapped:
+        found.append(address.ipv4_mapped)
+    if address in IPV4_COMPATIBLE and int(address) > 1 or address in NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found.extend(address.teredo)
+    return found
 
 
 def _carve_out(networks: list[IPNetwork], allowed: IPNetwork) -> list[IPNetwork]:
@@ -88,8 +131,18 @@ def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> No
         raise TargetRejected(reason)
 
 
-def address_rejection(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why the policy refuses this address, or None when it may be targeted."""
+def address_rejection(address: Address) -> str | None:
+    """Why the policy refuses this address (or an IPv4 address it embeds), or None when it may be targeted."""
+    if address in NAT64_LOCAL:
+        return f"{address} is a local-use NAT64 address; k6intel does not send load through translators it cannot check."
+    for candidate in (*embedded_ipv4(address), address):
+        if reason := _single_rejection(candidate):
+            embedded = f" (inside {address})" if candidate != address else ""
+            return reason.replace(f"{candidate} is", f"{candidate}{embedded} is", 1)
+    return None
+
+
+def _single_rejection(address: Address) -> str | None:
     if _allowlisted(address):
         return None
     for network in blocked_networks():
