@@ -90,6 +90,8 @@ def _sla_suite(document: dict[str, Any]) -> ET.Element:
 
 
 def _missed_detail(criterion: dict[str, Any]) -> str:
+    if criterion["points"] is None:  # a run that is not graded earns no points
+        return criterion_sentence(criterion)
     if not criterion["max_points"]:
         return f"{criterion_sentence(criterion)} (caps the grade)"
     return f"{criterion_sentence(criterion)} ({criterion['points']:.1f} of {criterion['max_points']:.0f} points)"

@@ -14,19 +14,14 @@ import orjson
 from django.template.loader import render_to_string
 
 from reports.charts import svg_series
-from runs.formatting import evidence_text, milliseconds, percent, seconds
+from runs.delivery import ending_text
+from runs.formatting import custom_value, evidence_text, milliseconds, percent, seconds
 from runs.scoring import format_value
 
 ANALYZER_TITLES = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
 PAGETEST_METRICS = ("ttfb_ms", "fcp_ms", "lcp_ms", "speed_index_ms", "load_ms", "cls", "tbt_ms", "bytes", "requests")
 MAX_FAILURE_ROWS = 20
 FAILURE_LABEL_CHARS = 40  # a chart legend entry; the table has the whole message
-END_REASONS = {
-    "completed": "completed as planned",
-    "threshold_abort": "stopped early: a k6 threshold with abortOnFail was crossed",
-    "script_abort": "stopped early by test.abort() in the script",
-    "script_fail": "the script marked the test as failed with test.fail()",
-}
 SCORECARD_HEADER = ["Criterion", "Value", "Limit", "Met", "Points"]
 FAILURES_HEADER = ["Count", "First seen", "Reason", "Meaning", "Example URL"]
 TIMINGS_HEADER = ["Request phase", "avg", "p95"]
@@ -115,8 +110,7 @@ def delivery_rows(delivery: dict[str, Any]) -> list[list[str]]:
             ["Dropped iterations", f"{delivery.get('dropped_iterations') or 0:,} ({percent(delivery['dropped_ratio'])} of planned, "
                                    f"limit {percent(delivery.get('max_dropped_ratio'))})"]
         )  # fmt: skip
-    end = delivery.get("end_reason") or ""
-    rows.append(["Ended", END_REASONS.get(end, end.replace("_", " ") or "–")])
+    rows.append(["Ended", ending_text(delivery.get("end_reason") or "")])
     return rows
 
 
@@ -157,17 +151,9 @@ def timing_rows(timings: list[dict[str, Any]]) -> list[list[str]]:
 
 def custom_metric_rows(metrics: list[dict[str, Any]]) -> list[list[str]]:
     return [
-        [m["name"], m["type"], ", ".join(f"{key} {_custom_value(m['type'], key, value)}" for key, value in m["values"].items())]
+        [m["name"], m["type"], ", ".join(f"{key} {custom_value(m['type'], key, value)}" for key, value in m["values"].items())]
         for m in metrics
     ]
-
-
-def _custom_value(kind: str, key: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if kind == "rate" and key == "rate":
-        return percent(value)
-    return f"{value:.4g}"
 
 
 # --- HTML only ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ the evidence that triggered them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,6 +21,10 @@ FEW_ITERATIONS = 100
 MANY_ENDPOINTS = 100
 CPU_SATURATED = 85.0  # % of the machine
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+SPIKE_BASELINE_S = 3  # seconds of baseline load needed before and after a spike
+SPIKE_SHARE = 0.4  # a spike's high load covers at most this share of the run
+# A URL's query string (tokens, keys): it ends at white space, a quote or JSON's escaping backslash.
+QUERY_STRING = re.compile(r"\?[^\s\"'\\]*")
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,8 @@ def early_failures(facts: RunFacts) -> list[Insight]:
     evidence: dict[str, Any] = {"error_rate_first_seconds": round(rate, 4), "seconds": len(head)}
     top = _top_failure(facts)
     if top:
-        evidence["top_reason"] = f"{top['message']} × {top['count']}"
+        # k6's messages can quote the URL; its query string (tokens, keys) stays out of the evidence.
+        evidence["top_reason"] = f"{QUERY_STRING.sub('', top['message'])} × {top['count']}"
     return [Insight("high_failure_early", "critical", "Requests fail from the very start", evidence,
                     "Failures before any real load usually mean a wrong URL, missing authentication or a blocked client: "
                     "the Failures section lists each reason with its count and an example URL.")]  # fmt: skip
@@ -175,7 +181,7 @@ def sla_breaches(facts: RunFacts) -> list[Insight]:
         if kind == "dropped":
             found.append(Insight(
                 "dropped_iterations", "critical", f"k6 could not start {percent(criterion['value'])} of the planned iterations",
-                {"dropped_ratio": criterion["value"], "limit": criterion["threshold"]}, _SLA_ADVICE["dropped_ratio"],
+                {"dropped_ratio": criterion["value"], "limit_ratio": criterion["threshold"]}, _SLA_ADVICE["dropped_ratio"],
             ))  # fmt: skip
             continue
         if kind == "threshold":
@@ -186,11 +192,14 @@ def sla_breaches(facts: RunFacts) -> list[Insight]:
                 "and the endpoints with the highest p95 to see where it was crossed.",
             ))  # fmt: skip
             continue
-        found.append(Insight(
-            f"sla_breach_{criterion['key']}", "critical", f"SLA missed: {criterion['label']}",
-            {"value": criterion["value"], "threshold": criterion["threshold"], "comparator": criterion["comparator"]},
-            _SLA_ADVICE[criterion["key"]],
-        ))  # fmt: skip
+        suffix = {"rate": "_rate", "ms": "_ms"}.get(criterion.get("unit", ""), "")  # the evidence formatter reads units from keys
+        evidence = {
+            f"value{suffix}": criterion["value"],
+            f"threshold{suffix}": criterion["threshold"],
+            "comparator": criterion["comparator"],
+        }
+        found.append(Insight(f"sla_breach_{criterion['key']}", "critical", f"SLA missed: {criterion['label']}", evidence,
+                             _SLA_ADVICE[criterion["key"]]))  # fmt: skip
     for reason in facts.sla.get("reasons", []):
         if "no HTTP requests" in reason:
             found.append(
@@ -308,7 +317,7 @@ def spike_recovery(facts: RunFacts) -> list[Insight]:
     peak_index = max(i for i, p in enumerate(points) if _load_level(p) == peak)
     before = [p for p in points[:peak_index] if _load_level(p) <= peak / 2]
     after = [p for p in points[peak_index + 1 :] if 0 < _load_level(p) <= peak / 2]
-    if not before or not after or peak < 2:
+    if not _is_spike(points, peak, before, after):
         return []
     base_p95, base_err = _avg([p["p95_ms"] for p in before]), _weighted_error_rate(before)
     load_dropped_t = after[0]["t"]
@@ -324,6 +333,12 @@ def spike_recovery(facts: RunFacts) -> list[Insight]:
                         "Latency and errors returned to the baseline once the load dropped.")]  # fmt: skip
     return [Insight("spike_not_recovered", "critical", "The system did not recover after the spike", evidence,
                     "Latency or errors stayed high after the load dropped: look for stuck connections, retry storms or a leak.")]  # fmt: skip
+
+
+def _is_spike(points: list[dict[str, Any]], peak: int, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> bool:
+    """A short burst over a held baseline — not a ramp up, hold and ramp down, whose high load is most of the run."""
+    high = sum(1 for p in points if _load_level(p) > peak / 2)
+    return peak >= 2 and len(before) >= SPIKE_BASELINE_S and len(after) >= SPIKE_BASELINE_S and high <= SPIKE_SHARE * len(points)
 
 
 def _healthy(point: dict[str, Any], base_p95_ms: float, base_error_rate: float) -> bool:

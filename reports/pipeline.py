@@ -15,6 +15,7 @@ from reports.fallback import sections_from_insights
 from reports.insights import RunFacts, insights_for
 from reports.models import RunAnalysis
 from reports.prompt import build_prompt
+from runs import events
 from runs.models import Run, RunResult
 from runs.selectors import run_verdict
 
@@ -52,6 +53,7 @@ def analyze_run(run: Run) -> None:
         fallback = sections_from_insights(run.grade or None, facts.metrics, insights, verdict=facts.verdict)
         sections = {**fallback, "source": "insights"}
     RunAnalysis.objects.update_or_create(run=run, defaults={"insights": insights, "ai": ai.as_dict(), "sections": sections})
+    events.publish(run.pk, "results", {"status": run.status, "stored": "analysis"})  # pages following the run show it now
 
 
 analyze_run.stage_name = "analysis"  # type: ignore[attr-defined]

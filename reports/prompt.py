@@ -7,13 +7,12 @@ can reach the prompt.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from reports.insights import RunFacts
+from reports.insights import QUERY_STRING, RunFacts
 
 INSTRUCTIONS = """You are a senior performance engineer. Analyse this load test of a web service and answer
 in the JSON schema given: an executive summary for a manager (3-5 sentences, with the numbers that matter),
@@ -22,7 +21,6 @@ scaling advice and security notes. Use only the data below; say so when the data
 The verdict below is final: open the executive summary with it and never contradict it (a failed verdict
 is never described as a success)."""
 MAX_SERIES_POINTS = 30
-QUERY_STRING = re.compile(r"\?[^\s\"']*")
 
 
 def build_prompt(facts: RunFacts, target_url: str, insights: list[dict[str, Any]]) -> str:
@@ -41,7 +39,9 @@ def build_prompt(facts: RunFacts, target_url: str, insights: list[dict[str, Any]
         "analyzers": _analyzers(facts.analyzers),
         "load_generator": facts.resources,
     }
-    return INSTRUCTIONS + "\n\nDATA:\n" + orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    # Script-controlled text (names, k6 messages, threshold labels) can quote URLs: no query string
+    # (tokens, keys) reaches the model, whichever field carries it.
+    return INSTRUCTIONS + "\n\nDATA:\n" + QUERY_STRING.sub("", orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
 def _without_query(url: str) -> str:
@@ -72,9 +72,7 @@ def _highlights(series: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _failure(reason: dict[str, Any]) -> dict[str, Any]:
-    # k6's messages can quote the URL: its query string (tokens, keys) stays out of the prompt.
-    message = QUERY_STRING.sub("", reason["message"])
-    return {"status": reason["status"], "error_code": reason["error_code"], "message": message,
+    return {"status": reason["status"], "error_code": reason["error_code"], "message": reason["message"],
             "meaning": reason["meaning"], "count": reason["count"], "first_seen_s": reason["first_seen_s"]}  # fmt: skip
 
 

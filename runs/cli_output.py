@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.formatting import milliseconds, percent, seconds
+from runs.formatting import custom_value, milliseconds, percent, seconds
 from runs.scoring import format_value
 
 MAX_ENDPOINT_ROWS = 10
@@ -127,17 +127,9 @@ def _custom(rows: list[dict[str, Any]]) -> list[str]:
         return []
     lines = ["", "Custom metrics"]
     for row in rows:
-        values = "  ".join(f"{key} {_custom_value(row['type'], key, value)}" for key, value in row["values"].items())
+        values = "  ".join(f"{key} {custom_value(row['type'], key, value)}" for key, value in row["values"].items())
         lines.append(f"  {row['name']} ({row['type']}): {values}")
     return lines
-
-
-def _custom_value(kind: str, key: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if kind == "rate" and key == "rate":
-        return percent(value)
-    return f"{value:.4g}"
 
 
 def _thresholds(thresholds: list[dict[str, Any]]) -> list[str]:

@@ -11,7 +11,21 @@ from typing import Any
 
 # k6 writes this when a threshold with abortOnFail stops the test (exit code 99).
 THRESHOLD_ABORT_LOG = "stopping test prematurely"
-END_BY_EXIT = {"script_aborted": "script_abort", "marked_as_failed": "script_fail"}
+END_BY_EXIT = {"ok": "completed", "script_aborted": "script_abort", "marked_as_failed": "script_fail"}
+
+
+# How each ending reads wherever the delivered load is shown.
+END_REASONS = {
+    "completed": "ran to its planned end",
+    "thresholds_failed": "ran to its planned end; a k6 threshold failed",
+    "threshold_abort": "stopped early: a k6 threshold with abortOnFail was crossed",
+    "script_abort": "stopped early by test.abort() in the script",
+    "script_fail": "the script marked the test as failed with test.fail()",
+}
+
+
+def ending_text(end_reason: str) -> str:
+    return END_REASONS.get(end_reason, f"stopped early ({end_reason.replace('_', ' ')})" if end_reason else "–")
 
 
 @dataclass(frozen=True)
@@ -75,4 +89,4 @@ def _vus_reached(metrics: dict[str, Any], timeseries: list[dict[str, Any]]) -> i
 def _end_reason(exit_name: str, log_text: str) -> str:
     if exit_name == "thresholds_failed" and THRESHOLD_ABORT_LOG in log_text:
         return "threshold_abort"
-    return END_BY_EXIT.get(exit_name, "completed" if exit_name in ("ok", "thresholds_failed") else exit_name)
+    return END_BY_EXIT.get(exit_name, exit_name)  # "thresholds_failed", or how k6 was stopped (external_abort …)

@@ -36,9 +36,22 @@ def byte_size(value_bytes: int | None) -> str:
 
 
 def evidence_text(evidence: dict[str, object]) -> str:
-    """An insight's evidence as one line; error rates read as percentages like everywhere else."""
-    parts = [f"{key} {percent(value) if 'error_rate' in key and _is_number(value) else value}" for key, value in evidence.items()]
+    """An insight's evidence as one line; rates (keys ending in _rate or _ratio) read as percentages, like everywhere else."""
+    parts = [f"{key} {percent(value) if _is_rate_key(key) and _is_number(value) else value}" for key, value in evidence.items()]
     return ", ".join(parts) or "–"
+
+
+def custom_value(kind: str, key: str, value: float | None) -> str:
+    """One value of a custom metric: a Rate's rate as a percentage, anything else as k6 wrote it."""
+    if not _is_number(value):
+        return "–"
+    if kind == "rate" and key == "rate":
+        return percent(value)
+    return f"{value:.4g}"
+
+
+def _is_rate_key(key: str) -> bool:
+    return key.endswith(("_rate", "_ratio")) or "error_rate" in key
 
 
 def _is_number(value: object) -> bool:

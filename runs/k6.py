@@ -110,10 +110,9 @@ def k6_environment(workdir: Path) -> dict[str, str]:
     }
 
 
-def execute(
-    workdir: Path, planned_duration_s: int, on_tick: TickCallback, on_start: Callable[[int], None] = lambda pid: None
-) -> K6Outcome:
-    deadline_s = planned_duration_s + settings.K6_GRACE_S
+def execute(workdir: Path, budget_s: int, on_tick: TickCallback, on_start: Callable[[int], None] = lambda pid: None) -> K6Outcome:
+    """Run k6 for at most `budget_s` (planned load and graceful stop) plus K6_GRACE_S."""
+    deadline_s = budget_s + settings.K6_GRACE_S
     started = time.monotonic()
     with open(workdir / LOG_NAME, "wb") as log:
         process = _spawn(workdir, log)

@@ -32,7 +32,7 @@ from runs.results import SampleIngester, read_summary, summary_checks, summary_m
 from runs.scoring import Delivered, SlaThresholds, score_run
 from runs.script import render_script
 from runs.secrets import SENSITIVE_HEADER, seal, unseal
-from runs.selectors import run_verdict
+from runs.selectors import run_verdict, stored_scorecard
 from runs.serializers import BuilderRunSerializer
 from runs.stages import post_stages, run_post_stages
 from runs.verdict import NOT_GRADED
@@ -312,34 +312,31 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
         run.status = Run.Status.FAILED
         run.error = "The worker's time limit for this run was reached and k6 was stopped; partial results are kept."
     elif outcome.stopped_by == "deadline":
-        limit_s = run.planned_duration_s + settings.K6_GRACE_S
+        limit_s = run.planned_duration_s + run.graceful_stop_s + settings.K6_GRACE_S
         run.status = Run.Status.FAILED
         run.error = f"k6 was still running after its wall-clock limit of {limit_s} s and was stopped; partial results are kept."
     elif outcome.exit.outcome == "error":
         run.status, run.error = Run.Status.FAILED, _k6_error(run, outcome.exit)
     elif post_stages():
         run.status, run.finished_at = Run.Status.ANALYZING, None
-        # k6's results are stored: pages following the run show them now, before the analyzers finish.
-        events.publish(run.pk, "results", {"status": run.status, "stored": "k6"})
     else:
         run.status = Run.Status.DONE
     _settle_verdict(run)
     run.save(update_fields=["status", "stage", "error", "finished_at", "verdict", "grade", "score"])
+    if run.status == Run.Status.ANALYZING:
+        # k6's results are stored: pages following the run show them now, before the analyzers finish.
+        events.publish(run.pk, "results", {"status": run.status, "stored": "k6"})
 
 
 def _settle_verdict(run: Run) -> None:
     """The verdict, grade and score a list shows, from the same rules as the result document."""
-    verdict = run_verdict(run)
-    scorecard = _stored_scorecard(run)
+    result = RunResult.objects.filter(run=run).first()
+    verdict = run_verdict(run, result)
+    scorecard = stored_scorecard(result)
     graded = verdict is not None and verdict["status"] != NOT_GRADED
     run.verdict = verdict["status"] if verdict else ""
     run.grade = scorecard.get("grade") or "" if graded else ""
     run.score = scorecard.get("score") if graded else None
-
-
-def _stored_scorecard(run: Run) -> dict[str, Any]:
-    result = RunResult.objects.filter(run=run).only("sla").first()
-    return result.sla if result else {}
 
 
 def _fail(run: Run, message: str) -> None:

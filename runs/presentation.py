@@ -9,6 +9,7 @@ from django.urls import reverse
 from runs import formatting
 from runs.events import last_event_seq
 from runs.models import Run
+from runs.selectors import run_is_cancellable as is_cancellable
 from runs.selectors import run_result
 
 # The stepper: (key, label). A run passes through them in order; post-k6 stages are named by RUN_POST_STAGES.
@@ -38,6 +39,7 @@ PAGETEST_METRICS = (
 
 
 def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
+    rendered_seq = last_event_seq(run.pk)  # before reading: anything stored later makes the page reload
     document = run_result(run)
     analyzers = document.get("analyzers") or {}
     return {
@@ -47,7 +49,7 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         "load_running": run.status in (Run.Status.QUEUED, Run.Status.RUNNING),
         # k6's results are stored before the analyzers start: show them as soon as they exist.
         "show_results": run.status not in (Run.Status.QUEUED, Run.Status.RUNNING) or document["verdict"] is not None,
-        "rendered_seq": last_event_seq(run.pk),
+        "rendered_seq": rendered_seq,
         # A failed or cancelled run's verdict already says why; the page says it once.
         "error_in_verdict": run.status in (Run.Status.FAILED, Run.Status.CANCELLED) and document["verdict"] is not None,
         "cancellable": is_cancellable(run),
@@ -59,11 +61,6 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         "waterfall": _waterfall(analyzers.get("pagetest") or {}),
         "chart_data": _chart_data(document),
     }
-
-
-def is_cancellable(run: Run) -> bool:
-    """Cancel stops k6: it applies while the run waits or k6 runs, not to the analysis after it."""
-    return run.status == Run.Status.QUEUED or (run.status == Run.Status.RUNNING and run.stage in ("", "k6"))
 
 
 def _steps(run: Run) -> list[dict[str, str]]:

@@ -95,23 +95,22 @@ def grade_for(score: float) -> tuple[str, str]:
 
 
 def score_run(metrics: dict[str, Any], has_checks: bool, sla: SlaThresholds, delivered: Delivered) -> dict[str, Any]:
-    requests = metrics.get("http_reqs", {}).get("count", 0)
-    if not requests:
-        return _ungraded(["The run made no HTTP requests, so there is nothing to grade."], sla)
-    criteria = _sla_criteria(metrics, has_checks, sla) + _threshold_criteria(metrics, delivered.thresholds)
+    unweighted = _threshold_criteria(metrics, delivered.thresholds)
     if delivered.dropped_ratio is not None:
-        criteria.append(_dropped_criterion(delivered.dropped_ratio, delivered.max_dropped_ratio))
+        unweighted.append(_dropped_criterion(delivered.dropped_ratio, delivered.max_dropped_ratio))
     if delivered.end_reason in SCRIPT_ENDINGS:
-        criteria.append(_ended_by_script(delivered.end_reason))
+        unweighted.append(_ended_by_script(delivered.end_reason))
+    if not metrics.get("http_reqs", {}).get("count", 0):
+        # Nothing to grade, but a failed threshold (k6 exits 99) or test.fail() still fails the verdict.
+        return _ungraded(["The run made no HTTP requests, so there is nothing to grade."], sla, unweighted)
+    criteria = _sla_criteria(metrics, has_checks, sla) + unweighted
     return _scorecard(*_total(criteria, has_checks), sla, criteria)
 
 
 def _sla_criteria(metrics: dict[str, Any], has_checks: bool, sla: SlaThresholds) -> list[Criterion]:
     error_rate = metrics["http_req_failed"]["rate"]
     success_rate = metrics["checks"]["rate"] if has_checks else 1.0 - error_rate
-    successful = metrics.get(SUCCESSFUL_DURATION)
-    # Failed requests are often fast: latency is graded on the successful ones only.
-    p90_ms = successful.get("p90") if successful else None
+    p90_ms, latency_note = _successful_p90_ms(metrics)
     q_success = _quality_at_least(success_rate, sla.success_rate)
     q_error = _quality_at_most_rate(error_rate, sla.error_rate)
     q_latency = _quality_at_most(p90_ms, sla.p90_ms) if p90_ms is not None else 0.0
@@ -120,12 +119,22 @@ def _sla_criteria(metrics: dict[str, Any], has_checks: bool, sla: SlaThresholds)
         # Same signal twice: score it once.
         q_success = q_error = min(q_success, q_error)
         note = "no checks in the script: success rate is 1 − error rate and is scored with it"
-    latency_note = "of successful responses" if p90_ms is not None else "no successful response to measure"
     return [
         _criterion("success_rate", "Success rate", success_rate, sla.success_rate, ">=", q_success, note, "rate"),
         _criterion("error_rate", "Error rate", error_rate, sla.error_rate, "<=", q_error, note, "rate"),
         _criterion("p90_ms", "p90 latency", p90_ms, sla.p90_ms, "<=", q_latency, latency_note, "ms"),
     ]
+
+
+def _successful_p90_ms(metrics: dict[str, Any]) -> tuple[float | None, str]:
+    """Failed requests are often fast: latency is graded on the successful ones only."""
+    if metrics["http_req_failed"].get("fails", 1) == 0:  # `fails` of http_req_failed: requests that did not fail
+        return None, "no successful response to measure"
+    successful = metrics.get(SUCCESSFUL_DURATION)
+    if successful and successful.get("p90") is not None:
+        return successful["p90"], "of successful responses"
+    # The script turned off the expected_response system tag, so k6 exported no such sub-metric.
+    return metrics["http_req_duration"].get("p90"), "of all responses (the script turned off the expected_response tag)"
 
 
 def _threshold_criteria(metrics: dict[str, Any], thresholds: list[dict[str, Any]]) -> list[Criterion]:
@@ -147,14 +156,14 @@ def _threshold_criterion(metrics: dict[str, Any], row: dict[str, Any]) -> Criter
         max_points=0.0,
         note="k6 threshold from the script",
         kind="threshold",
-        unit=threshold_unit(row["metric"], stat),
+        unit=threshold_unit(row["metric"], stat, "passes" in metrics.get(row["metric"], {})),
     )
 
 
-def threshold_unit(metric: str, stat: str) -> str:
+def threshold_unit(metric: str, stat: str, is_rate_metric: bool) -> str:
     if stat == "rate":
-        return "rate"
-    if stat in ("count",):
+        return "rate" if is_rate_metric else "per_s"  # a Counter's rate is per second, not a share
+    if stat == "count":
         return ""
     base = metric.split("{", 1)[0]
     return "ms" if base.startswith("http_req_") or base.endswith("_duration") else ""
@@ -217,6 +226,8 @@ def format_value(value: float | None, unit: str) -> str:
         return percent(value)
     if unit == "ms":
         return milliseconds(value)
+    if unit == "per_s":
+        return f"{value:.4g}/s"
     return f"{value:.4g}"
 
 
@@ -233,13 +244,13 @@ def _scorecard(score: float, reasons: list[str], sla: SlaThresholds, criteria: l
     }
 
 
-def _ungraded(reasons: list[str], sla: SlaThresholds) -> dict[str, Any]:
+def _ungraded(reasons: list[str], sla: SlaThresholds, criteria: list[Criterion]) -> dict[str, Any]:
     return {
         "score": None,
         "grade": None,
         "grade_label": None,
         "passed": False,
-        "criteria": [],
+        "criteria": [asdict(c) for c in criteria],
         "reasons": reasons,
         "thresholds": asdict(sla),
     }

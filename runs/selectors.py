@@ -57,9 +57,14 @@ def run_links(run: Run) -> dict[str, str]:
         "events": f"/api/run/{run.pk}/events",
         "websocket": f"/ws/runs/{run.pk}/",
     }
-    if not run.is_terminal:
+    if run_is_cancellable(run):
         links["cancel"] = f"/api/run/{run.pk}/cancel"
     return {**links, **{kind: download_url(run.pk, kind) for kind in available_downloads(run)}}
+
+
+def run_is_cancellable(run: Run) -> bool:
+    """Cancel stops k6: it applies while the run waits or k6 runs, not to the analysis after it."""
+    return run.status == Run.Status.QUEUED or (run.status == Run.Status.RUNNING and run.stage in ("", "k6"))
 
 
 def run_verdict(run: Run, result: RunResult | None = None) -> dict[str, Any] | None:
@@ -67,7 +72,7 @@ def run_verdict(run: Run, result: RunResult | None = None) -> dict[str, Any] | N
     facts = VerdictFacts(
         status=run.status,
         error=run.error,
-        scorecard=_stored_scorecard(result),
+        scorecard=stored_scorecard(result),
         delivery=result.delivery if result else {},
         has_result=result is not None,
     )
@@ -79,7 +84,7 @@ def run_result(run: Run) -> dict[str, Any]:
     exit_info = describe_exit(run.k6_exit_code) if run.k6_exit_code is not None else None
     verdict = run_verdict(run, result)
     graded = verdict is not None and verdict["status"] != NOT_GRADED
-    sla = _scorecard_shown(_stored_scorecard(result), graded)
+    sla = _scorecard_shown(stored_scorecard(result), graded)
     metrics = result.metrics if result else {}
     return {
         "verdict": verdict,
@@ -126,7 +131,7 @@ def run_result(run: Run) -> dict[str, Any]:
 LEGACY_UNITS = {"success_rate": "rate", "error_rate": "rate", "p90_ms": "ms"}
 
 
-def _stored_scorecard(result: RunResult | None) -> dict[str, Any]:
+def stored_scorecard(result: RunResult | None) -> dict[str, Any]:
     if result is None or not result.sla:
         return {}
     criteria = [{"kind": "sla", "unit": LEGACY_UNITS.get(c["key"], ""), **c} for c in result.sla.get("criteria", [])]
@@ -137,7 +142,8 @@ def _scorecard_shown(scorecard: dict[str, Any], graded: bool) -> dict[str, Any]:
     """A run that is not graded shows what was measured, but no score, grade or pass anywhere."""
     if graded or not scorecard:
         return scorecard
-    return {**scorecard, "score": None, "grade": None, "grade_label": None, "passed": None, "graded": False}
+    criteria = [{**c, "points": None} for c in scorecard.get("criteria", [])]
+    return {**scorecard, "criteria": criteria, "score": None, "grade": None, "grade_label": None, "passed": None, "graded": False}
 
 
 def _analyzers(run: Run) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def run_post_stages(run_id: Any) -> Run:
     failures = []
     for name, stage in stages:
         if not Run.objects.filter(pk=run.pk, status=Run.Status.ANALYZING).exists():
-            break  # reaped meanwhile: its verdict stands
+            break  # reaped meanwhile: it stays failed (and so not graded)
         if failure := _run_stage(run, name, stage):
             failures.append(failure)
     _done(run, failures)

@@ -34,13 +34,16 @@ def verdict_for(facts: VerdictFacts) -> dict[str, Any] | None:
         return _verdict(NOT_GRADED, [_cancelled_sentence(facts.delivery)])
     if not facts.has_result:
         return None
+    criteria = facts.scorecard.get("criteria") or []
+    failures = _criteria_failures(criteria) + _stop_failures(facts.delivery, criteria)
     if not facts.scorecard or facts.scorecard.get("grade") is None:
+        if failures:  # nothing to grade, but the script's own rules failed (k6 exits 99 or 110)
+            return _verdict(FAILED, failures)
         reasons = facts.scorecard.get("reasons") or ["k6 wrote no summary, so there is nothing to grade."]
         return _verdict(NOT_GRADED, list(reasons))
-    failures = _criteria_failures(facts.scorecard["criteria"]) + _stop_failures(facts.delivery)
     if failures:
         return _verdict(FAILED, failures)
-    return _verdict(PASSED, [_passed_sentence(facts.scorecard["criteria"])])
+    return _verdict(PASSED, [_passed_sentence(criteria)])
 
 
 def _verdict(status: str, reasons: list[str]) -> dict[str, Any]:
@@ -58,16 +61,27 @@ def _criteria_failures(criteria: list[dict[str, Any]]) -> list[str]:
     return reasons
 
 
-def _stop_failures(delivery: dict[str, Any]) -> list[str]:
-    planned = f"{seconds(delivery.get('actual_duration_s'))} of {seconds(delivery.get('planned_duration_s'))} planned"
-    end = delivery.get("end_reason")
+def _stop_failures(delivery: dict[str, Any], criteria: list[dict[str, Any]]) -> list[str]:
+    """How the test ended, when that alone fails it."""
+    ran = _ran(delivery)
+    end = delivery.get("end_reason") or "completed"
     if end == "threshold_abort":
-        return [f"k6 stopped the test after {planned}: a threshold with abortOnFail was crossed."]
+        return [f"k6 stopped the test after {ran}: a threshold with abortOnFail was crossed."]
     if end == "script_abort":
-        return [f"The script stopped the test with test.abort() after {planned}."]
+        return [f"The script stopped the test with test.abort() after {ran}."]
     if end == "script_fail":
         return ["The script marked the test as failed with test.fail()."]
+    if end == "thresholds_failed":
+        if any(c["kind"] == "threshold" and not c["met"] for c in criteria):
+            return []
+        return ["k6 exited 99 (a threshold was crossed), but its summary names no failed threshold."]
+    if end != "completed":
+        return [f"k6 stopped after {ran} ({end.replace('_', ' ')}), before the test's planned end."]
     return []
+
+
+def _ran(delivery: dict[str, Any]) -> str:
+    return f"{seconds(delivery.get('actual_duration_s'))} of {seconds(delivery.get('planned_duration_s'))} planned"
 
 
 def _passed_sentence(criteria: list[dict[str, Any]]) -> str:
@@ -89,6 +103,5 @@ def _passed_sentence(criteria: list[dict[str, Any]]) -> str:
 
 def _cancelled_sentence(delivery: dict[str, Any]) -> str:
     if delivery.get("actual_duration_s"):
-        ran = f"{seconds(delivery['actual_duration_s'])} of {seconds(delivery.get('planned_duration_s'))} planned"
-        return f"The run was cancelled after {ran}; a partial test is not graded (its measurements are kept)."
+        return f"The run was cancelled after {_ran(delivery)}; a partial test is not graded (its measurements are kept)."
     return "The run was cancelled before it produced any data."

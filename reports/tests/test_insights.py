@@ -102,6 +102,20 @@ def test_recovery_time_counts_the_seconds_until_latency_is_back() -> None:
     assert recovered["evidence"]["recovery_s"] == 4 and "Recovered 4 s after the spike" == recovered["title"]
 
 
+def test_a_ramp_hold_and_ramp_down_is_not_a_spike() -> None:
+    ramp = [point(t, vus=min(t + 1, 20, 40 - t), rps=10 * min(t + 1, 20, 40 - t)) for t in range(40)]
+    assert {"spike_recovered", "spike_not_recovered"}.isdisjoint(ids(insights_for(facts(ramp))))
+
+
+def test_an_sla_breach_reads_its_rate_as_a_percentage() -> None:
+    from runs.formatting import evidence_text
+
+    criterion = {"key": "error_rate", "label": "Error rate", "value": 0.03, "threshold": 0.01, "comparator": "<=",
+                 "met": False, "kind": "sla", "unit": "rate"}  # fmt: skip
+    found = ids(insights_for(facts([point(t, 2, 10) for t in range(8)], sla={"criteria": [criterion]})))
+    assert evidence_text(found["sla_breach_error_rate"]["evidence"]) == "value_rate 3.00 %, threshold_rate 1.00 %, comparator <="
+
+
 def test_dropped_arrivals_are_a_breaking_point_never_no_breaking_point() -> None:
     def arrivals(t: int) -> dict[str, Any]:
         return {**point(t, vus=2 + t // 5, rps=10), "iterations": 10, "dropped_iterations": 0 if t < 6 else 8}
@@ -135,7 +149,7 @@ def test_short_runs_many_urls_cpu_and_sla() -> None:
         insights_for(facts(series, metrics={"iterations": {"count": 80}}, sla=sla, endpoints=endpoints, resources=resources))
     )
     assert found["not_enough_data"]["evidence"]["iterations"] == 80
-    assert found["sla_breach_p90_ms"]["evidence"] == {"value": 1800.0, "threshold": 1500.0, "comparator": "<="}
+    assert found["sla_breach_p90_ms"]["evidence"] == {"value": 1800.0, "threshold": 1500.0, "comparator": "<="}  # no unit given
     assert found["too_many_unique_urls"]["evidence"]["unique_names"] == 150
     assert found["load_generator_cpu_saturated"]["evidence"]["system_cpu_avg_percent"] == 97.0
     assert found["threshold_failed"]["evidence"] == {"metric_expression": "http_req_duration p(95)<200", "observed": 412.0}

@@ -59,7 +59,7 @@ def test_load_delivered_timings_and_custom_metrics_read_alike_in_both_reports(re
         "Duration 2.4 s of 5 s planned (+ up to 10 s graceful stop)",
         "VUs reached 10 of 10 planned",
         "Dropped iterations 12 (2.34 % of planned, limit 5.00 %)",
-        "Ended external abort",
+        "Ended stopped early (external abort)",
         "Request timing breakdown",
         "Connecting (TCP) 0.25 ms 1.5 ms",
         "Waiting (time to first byte) 15.5 ms 35.2 ms",

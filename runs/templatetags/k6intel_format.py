@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from runs import formatting
+from runs import delivery, formatting
 
 register = template.Library()
 
@@ -32,3 +32,8 @@ def bytes_readable(value_bytes: int | None) -> str:
 @register.filter
 def evidence(values: dict[str, object]) -> str:
     return formatting.evidence_text(values)
+
+
+@register.filter
+def ending(end_reason: str) -> str:
+    return delivery.ending_text(end_reason or "")

@@ -17,7 +17,7 @@ def metrics(
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "http_reqs": {"count": count, "rate": 10.0},
-        "http_req_failed": {"rate": error_rate},
+        "http_req_failed": {"rate": error_rate, "passes": round(count * error_rate), "fails": count - round(count * error_rate)},
         # All requests, failed ones included: the scorecard must not read this one.
         "http_req_duration": {"p90": 1.0, "p95": 1.0},
     }
@@ -150,6 +150,30 @@ def test_threshold_rows_carry_the_observed_value() -> None:
     card = score(data, True, delivered=thresholds(False))
     row = next(c for c in card["criteria"] if c["kind"] == "threshold")
     assert (row["value"], row["threshold"], row["comparator"], row["unit"]) == (412.0, 100.0, "<", "ms")
+
+
+def test_a_counters_rate_threshold_reads_per_second_not_as_a_share() -> None:
+    data = {**metrics(checks_rate=1.0), "http_reqs": {"count": 1000, "rate": 250.0}}
+    delivered = Delivered([{"metric": "http_reqs", "expression": "rate>300", "ok": False}], None, 0.05)
+    row = next(c for c in score(data, True, delivered=delivered)["criteria"] if c["kind"] == "threshold")
+    assert (row["unit"], row["value"]) == ("per_s", 250.0)
+    from runs.scoring import criterion_sentence
+
+    assert criterion_sentence(row) == "k6 threshold http_reqs rate>300 failed (observed 250/s)"
+
+
+def test_zero_requests_still_carry_the_scripts_own_criteria() -> None:
+    delivered = Delivered([{"metric": "my_counter", "expression": "count<2", "ok": False}], None, 0.05)
+    card = score(metrics(count=0), False, delivered=delivered)
+    assert card["grade"] is None and [c["met"] for c in card["criteria"]] == [False]
+
+
+def test_without_the_expected_response_tag_latency_falls_back_to_all_responses() -> None:
+    data = metrics(checks_rate=1.0, p90_ms=None)
+    data["http_req_failed"] = {"rate": 0.0, "passes": 0, "fails": 1000}
+    data["http_req_duration"] = {"p90": 120.0}
+    latency = next(c for c in score(data, True)["criteria"] if c["key"] == "p90_ms")
+    assert (latency["value"], latency["met"]) == (120.0, True) and "expected_response" in latency["note"]
 
 
 @pytest.mark.parametrize("ratio, met, grade", [(0.0, True, "A"), (0.05, True, "A"), (0.0501, False, "C"), (0.42, False, "C")])

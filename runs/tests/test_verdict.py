@@ -161,6 +161,22 @@ def criterion(kind: str, met: bool, **fields: Any) -> dict[str, Any]:
     return {**row, "kind": kind, "met": met, **fields}
 
 
+def test_an_abort_on_fail_threshold_stops_k6_early_and_fails_the_verdict(
+    demo_target: Callable[..., Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], settings: Any
+) -> None:
+    settings.RUN_POST_STAGES = []
+    target = demo_target(latency_min_ms=1, latency_max_ms=2)
+    body = IMPOSSIBLE_THRESHOLD.replace("duration: '2s'", "duration: '15s'").replace(
+        "['p(95)<0.01']", "[{ threshold: 'p(95)<0.01', abortOnFail: true }]"
+    )
+    status, doc = loadtest(capsys, "--script", str(script_file(tmp_path, body, target.url)), "--fail-on-verdict")
+    delivery = doc["delivery"]
+    assert status == 1 and doc["k6"]["exit_code"] == 99 and delivery["end_reason"] == "threshold_abort"
+    assert delivery["actual_duration_s"] < 10 and delivery["planned_duration_s"] == 15
+    assert doc["verdict"]["reasons"][1].startswith("k6 stopped the test after ")
+    assert "abortOnFail" in doc["k6"]["exit_reason"] and "finished" not in doc["k6"]["exit_reason"]
+
+
 def test_a_run_still_under_load_has_no_verdict_yet() -> None:
     assert verdict_for(VerdictFacts(status="running")) is None
 
@@ -183,6 +199,26 @@ def test_cancelled_runs_are_not_graded_even_with_data() -> None:
     assert verdict["reasons"] == [
         "The run was cancelled after 4 s of 30 s planned; a partial test is not graded (its measurements are kept)."
     ]
+
+
+def test_no_requests_but_a_failed_threshold_is_failed_not_ungraded() -> None:
+    scorecard = {"grade": None, "reasons": ["The run made no HTTP requests, so there is nothing to grade."],
+                 "criteria": [criterion("threshold", False, label="my_counter count<2")]}  # fmt: skip
+    verdict = verdict_for(
+        VerdictFacts(status="done", scorecard=scorecard, delivery={"end_reason": "thresholds_failed"}, has_result=True)
+    )
+    assert verdict is not None and verdict["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    "end_reason, words",
+    [("thresholds_failed", "names no failed threshold"), ("external_abort", "before the test's planned end")],
+)
+def test_an_ending_alone_can_fail_the_verdict(end_reason: str, words: str) -> None:
+    scorecard = {"grade": "A", "criteria": [criterion("sla", True)]}
+    delivery = {"end_reason": end_reason, "actual_duration_s": 3.0, "planned_duration_s": 30}
+    verdict = verdict_for(VerdictFacts(status="done", scorecard=scorecard, delivery=delivery, has_result=True))
+    assert verdict is not None and verdict["status"] == "failed" and words in verdict["reasons"][0]
 
 
 def test_an_abort_on_fail_stop_is_named_with_its_time() -> None:
