@@ -285,10 +285,12 @@ def test_k6_results_show_while_the_analyzers_still_run(
     page.get_by_label("Solve to start", exact=True).fill("PASSED")
     page.get_by_role("button", name="Start test").click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}/$"))
-    run_id = page.url.rstrip("/").rsplit("/", 1)[1]
 
     # k6 is done and its results are stored: the page shows them with the verdict while the analyzers wait.
-    expect(page.locator("#verdict-headline")).to_have_text("Passed", timeout=60_000)
+    expect(page.locator("#verdict-banner")).to_be_visible(timeout=60_000)
+    banner = page.locator("#verdict-banner").inner_text()
+    run_id = page.url.rstrip("/").rsplit("/", 1)[1]
+    assert page.locator("#verdict-headline").inner_text() == "Passed", (banner, Run.objects.get(pk=run_id).error)
     expect(page.locator("#key-metrics")).to_be_visible()
     expect(page.locator("#panel-headers .analyzer-pending")).to_contain_text("Running")
     expect(page.locator("#analyzing-note")).to_be_visible()

@@ -117,6 +117,7 @@
   }
 
   function onLog(data) {
+    if (!config.load_running) return;  // the live log is only shown while k6 runs; the result has the whole log
     const log = document.getElementById('live-log');
     const follow = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.textContent += data.lines.join('\n') + '\n' + (data.dropped ? `… ${data.dropped} more lines\n` : '');
