@@ -193,6 +193,10 @@ TARGET_ALLOWLIST = env_list("TARGET_ALLOWLIST")
 # Caps that keep a result bounded whatever the run does.
 MAX_ENDPOINTS = env_int("MAX_ENDPOINTS", 200, minimum=1, maximum=10_000)
 MAX_FAILED_SAMPLES = env_int("MAX_FAILED_SAMPLES", 50, minimum=0, maximum=10_000)
+# No request body above this is read (an uploaded script is at most 2 MB plus its form fields).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=64 * 1024, maximum=1024 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploaded files go to a temporary file, not memory
 MAX_DROPPED_RATIO = env_float("MAX_DROPPED_RATIO", 0.05, minimum=0.0, maximum=1.0)
 MAX_LOG_BYTES = env_int("MAX_LOG_BYTES", 1_000_000, minimum=10_000)
 
