@@ -23,6 +23,7 @@ from django.conf import settings
 
 from runs import sandbox
 from runs.k6_codes import K6Exit, describe_exit
+from runs.k6_log import LogCapture
 from runs.secrets import SECRETS_FILE
 from runs.targets import k6_policy_args
 
@@ -31,7 +32,6 @@ logger = logging.getLogger(__name__)
 SCRIPT_NAME = "script.js"
 SUMMARY_NAME = "summary.json"
 SAMPLES_NAME = "samples.csv"
-LOG_NAME = "k6.log"
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 TICK_S = 0.5
 # After SIGTERM, k6 finishes its summary; this is how long it gets before SIGKILL.
@@ -41,9 +41,10 @@ STOP_GRACE_S = 20
 @dataclass(frozen=True)
 class K6Outcome:
     exit: K6Exit
-    stopped_by: str | None  # "deadline", "cancel" or None
+    stopped_by: str | None  # "deadline", "interrupted", or the reason the tick callback gave ("cancel", "over_limit")
     elapsed_s: float
     workdir: Path
+    log: LogCapture
 
     @property
     def summary_path(self) -> Path:
@@ -53,13 +54,11 @@ class K6Outcome:
     def samples_path(self) -> Path:
         return self.workdir / SAMPLES_NAME
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / LOG_NAME
 
 
-# Called every tick while k6 runs; returning True asks k6 to stop (cancel).
-TickCallback = Callable[[float], bool]
+# Called every tick while k6 runs (with the elapsed seconds and k6's output so far); returning a
+# reason ("cancel", "over_limit") asks k6 to stop.
+TickCallback = Callable[[float, LogCapture], str | None]
 
 
 def prepare_workdir(workdir: Path, script: str, secrets: dict[str, str] | None = None) -> None:
@@ -114,18 +113,22 @@ def execute(workdir: Path, budget_s: int, on_tick: TickCallback, on_start: Calla
     """Run k6 for at most `budget_s` (planned load and graceful stop) plus K6_GRACE_S."""
     deadline_s = budget_s + settings.K6_GRACE_S
     started = time.monotonic()
-    with open(workdir / LOG_NAME, "wb") as log:
-        process = _spawn(workdir, log)
-        try:
-            on_start(process.pid)
-            stopped_by = _supervise(process, started, deadline_s, on_tick)
-        except Exception:
-            # Anything going wrong here (the task's soft time limit included)
-            # stops k6 gracefully so that its summary is still written.
-            logger.warning("stopping k6 (pid %s) after an interruption", process.pid, exc_info=True)
-            stop(process)
-            stopped_by = "interrupted"
-    return K6Outcome(describe_exit(process.returncode), stopped_by, time.monotonic() - started, workdir)
+    log = LogCapture(settings.MAX_LOG_BYTES)
+    process = _spawn(workdir)
+    assert process.stdout is not None
+    log.start(process.stdout)
+    try:
+        on_start(process.pid)
+        stopped_by = _supervise(process, started, deadline_s, lambda elapsed_s: on_tick(elapsed_s, log))
+    except Exception:
+        # Anything going wrong here (the task's soft time limit included)
+        # stops k6 gracefully so that its summary is still written.
+        logger.warning("stopping k6 (pid %s) after an interruption", process.pid, exc_info=True)
+        stop(process)
+        stopped_by = "interrupted"
+    log.join()
+    process.stdout.close()
+    return K6Outcome(describe_exit(process.returncode), stopped_by, time.monotonic() - started, workdir, log)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -138,7 +141,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _spawn(workdir: Path, log: object) -> subprocess.Popen[bytes]:
+def _spawn(workdir: Path) -> subprocess.Popen[bytes]:
     # The parent-death signal is set by setpriv, which then execs the sandbox:
     # no Python code runs between fork and exec.
     return subprocess.Popen(
@@ -146,21 +149,23 @@ def _spawn(workdir: Path, log: object) -> subprocess.Popen[bytes]:
         cwd=workdir,
         env=k6_environment(workdir),
         stdin=subprocess.DEVNULL,
-        stdout=log,
+        stdout=subprocess.PIPE,  # read by LogCapture: nothing of the log lands in the box or on disk
         stderr=subprocess.STDOUT,
         start_new_session=True,
         close_fds=True,
     )
 
 
-def _supervise(process: subprocess.Popen[bytes], started: float, deadline_s: float, on_tick: TickCallback) -> str | None:
+def _supervise(
+    process: subprocess.Popen[bytes], started: float, deadline_s: float, on_tick: Callable[[float], str | None]
+) -> str | None:
     stopped_by: str | None = None
     stop_sent_at: float | None = None
     while process.poll() is None:
         elapsed = time.monotonic() - started
-        wants_stop = on_tick(elapsed)
-        if stop_sent_at is None and (wants_stop or elapsed > deadline_s):
-            stopped_by = "cancel" if wants_stop else "deadline"
+        stop_reason = on_tick(elapsed)
+        if stop_sent_at is None and (stop_reason or elapsed > deadline_s):
+            stopped_by = stop_reason or "deadline"
             stop_sent_at = elapsed
             ask_to_stop(process.pid)
         elif stop_sent_at is not None and elapsed - stop_sent_at > STOP_GRACE_S:

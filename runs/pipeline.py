@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from runs import events, k6
 from runs.delivery import Ending, Plan, delivery_for
+from runs.k6_log import LogCapture
 from runs.models import ApiKey, Project, Run, RunResult
 from runs.presets import GRACEFUL_STOP_S
 from runs.resources import CpuSampler
@@ -177,10 +178,11 @@ def _stage_k6(
     ticker.flush(outcome.elapsed_s)
     run.k6_exit_code = outcome.exit.code
     run.k6_exit_reason = outcome.exit.meaning
-    run.log = _read_log(outcome.log_path, workdir)
+    run.log = k6.clean_paths(outcome.log.text(), workdir)
     run.k6_pid = None
+    run.error = ticker.over_limit or run.error
     _record_stage(run, "k6", outcome.elapsed_s)
-    run.save(update_fields=["k6_exit_code", "k6_exit_reason", "log", "stage_durations_s", "k6_pid"])
+    run.save(update_fields=["k6_exit_code", "k6_exit_reason", "log", "stage_durations_s", "k6_pid", "error"])
     return outcome, ingester, ticker.cpu.summary() if ticker.cpu else {}
 
 
@@ -196,7 +198,7 @@ def _record_k6_pid(run: Run, pid: int) -> None:
 
 
 class _Ticker:
-    """Runs every tick of the k6 supervisor: ingest, publish progress, heartbeat, notice a cancel."""
+    """Runs every tick of the k6 supervisor: ingest, publish progress, enforce limits, heartbeat, notice a cancel."""
 
     MAX_LOG_LINES_PER_TICK = 50
 
@@ -204,21 +206,40 @@ class _Ticker:
         self.run, self.ingester, self.workdir, self.on_progress = run, ingester, workdir, on_progress
         self.last_beat = 0.0
         self.last_point_t = -1
-        self.log_offset = 0
         self.cancel = False
+        self.over_limit = ""  # why the supervisor stopped k6, when a limit did
         self.cpu: CpuSampler | None = None
 
-    def __call__(self, elapsed_s: float) -> bool:
+    def __call__(self, elapsed_s: float, log: LogCapture) -> str | None:
         self.ingester.poll()
         if self.cpu:
             self.cpu.sample()
-        self._publish_log()
+        self._publish_log(log)
         self._publish_metrics(elapsed_s)
+        self.over_limit = self.over_limit or self._limit_breach()
+        if self.over_limit:
+            return "over_limit"
         if time.monotonic() - self.last_beat >= HEARTBEAT_EVERY_S:
             self.last_beat = time.monotonic()
             Run.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
             self.cancel = Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
-        return self.cancel
+        return "cancel" if self.cancel else None
+
+    def _limit_breach(self) -> str:
+        """The vetted plan and K6_MAX_MEMORY_MB hold at run time too: a script cannot pick bigger options later."""
+        vus = self.ingester.max_vus_seen
+        if vus > self.run.max_vus:
+            return (
+                f"k6 was stopped: the test ran {vus} VUs, more than the {self.run.max_vus} its options declared when "
+                f"it was checked (MAX_VUS={settings.MAX_VUS}). Partial results are kept."
+            )
+        rss_mb = self.cpu.k6_rss_bytes / (1024 * 1024) if self.cpu else 0.0
+        if rss_mb > settings.K6_MAX_MEMORY_MB:
+            return (
+                f"k6 was stopped: it used {rss_mb:.0f} MB of memory, more than K6_MAX_MEMORY_MB="
+                f"{settings.K6_MAX_MEMORY_MB}. Partial results are kept."
+            )
+        return ""
 
     def flush(self, elapsed_s: float) -> None:
         """Once k6 has exited: the last seconds, now complete, so the live tiles end on the final numbers."""
@@ -236,19 +257,11 @@ class _Ticker:
             if self.on_progress:
                 self.on_progress(live)
 
-    def _publish_log(self) -> None:
-        try:
-            with open(self.workdir / k6.LOG_NAME, "rb") as handle:
-                handle.seek(self.log_offset)
-                chunk = handle.read(64 * 1024)
-        except FileNotFoundError:
-            return
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self.log_offset += len(complete)
-        lines = [line for line in complete.decode("utf-8", "replace").splitlines() if line.strip()]
-        if lines:
+    def _publish_log(self, log: LogCapture) -> None:
+        lines, dropped = log.new_lines()
+        if lines or dropped:
             cleaned = [k6.clean_paths(line, self.workdir) for line in lines[: self.MAX_LOG_LINES_PER_TICK]]
-            events.publish(self.run.pk, "log", {"lines": cleaned, "dropped": max(0, len(lines) - len(cleaned))})
+            events.publish(self.run.pk, "log", {"lines": cleaned, "dropped": dropped + max(0, len(lines) - len(cleaned))})
 
 
 def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ticker_resources: dict[str, Any]) -> None:
@@ -311,6 +324,8 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
     elif outcome.stopped_by == "interrupted":
         run.status = Run.Status.FAILED
         run.error = "The worker's time limit for this run was reached and k6 was stopped; partial results are kept."
+    elif outcome.stopped_by == "over_limit":
+        run.status = Run.Status.FAILED  # the ticker wrote why into run.error
     elif outcome.stopped_by == "deadline":
         limit_s = run.planned_duration_s + run.graceful_stop_s + settings.K6_GRACE_S
         run.status = Run.Status.FAILED
@@ -361,20 +376,6 @@ def _last_k6_error(log_text: str) -> str:
     for escaped, plain in (("\\n", "\n"), ("\\t", " "), ('\\"', '"')):
         message = message.replace(escaped, plain)
     return message.strip()
-
-
-def _read_log(path: Path, workdir: Path) -> str:
-    """k6's output, capped (head and tail kept), with the throw-away path removed."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return ""
-    limit = settings.MAX_LOG_BYTES
-    if len(raw) > limit:
-        head, tail = raw[: limit // 5], raw[-(limit - limit // 5) :]
-        raw = head + f"\n… {len(raw) - limit} bytes of log omitted …\n".encode() + tail
-    text = raw.decode("utf-8", "replace")
-    return k6.clean_paths(text, workdir)
 
 
 # --- cancelling and reaping --------------------------------------------------

@@ -1,4 +1,4 @@
-"""CPU of the load generator during a run: is k6 (or the machine) the bottleneck?"""
+"""CPU and memory of the load generator during a run: is k6 (or the machine) the bottleneck, is k6 within its limits?"""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import psutil
 
 K6_PROCESS_NAME = "k6"
+MIB = 1024 * 1024
 
 
 class CpuSampler:
@@ -24,6 +25,8 @@ class CpuSampler:
         self.tracked: dict[int, psutil.Process] = {}
         self.k6_percent: list[float] = []
         self.system_percent: list[float] = []
+        self.k6_rss_bytes = 0  # k6's resident memory at the last sample
+        self.k6_max_rss_bytes = 0
         psutil.cpu_percent()  # the first call only sets the baseline
 
     def sample(self) -> None:
@@ -31,8 +34,10 @@ class CpuSampler:
             return
         try:
             k6_percent_of_core = self._k6_percent_of_core()
+            self.k6_rss_bytes = sum(process.memory_info().rss for process in self.tracked.values())
         except psutil.Error:
             return  # k6 has just exited
+        self.k6_max_rss_bytes = max(self.k6_max_rss_bytes, self.k6_rss_bytes)
         if k6_percent_of_core is not None:
             # cpu_percent() is per core (up to 100 × cores); keep it as a share of the machine.
             self.k6_percent.append(k6_percent_of_core / self.cores)
@@ -43,6 +48,7 @@ class CpuSampler:
             "cores": self.cores,
             "k6_cpu_percent_of_machine": _stats(self.k6_percent),
             "system_cpu_percent": _stats(self.system_percent),
+            "k6_max_rss_mb": round(self.k6_max_rss_bytes / MIB, 1),
         }
 
     def _k6_percent_of_core(self) -> float | None:

@@ -154,6 +154,7 @@ class SampleIngester:
         self.total_requests = 0
         self.total_failed = 0
         self.total_iterations = 0
+        self.max_vus_seen = 0
         self._closed_before = 0  # every second below this is closed
 
     # --- reading -------------------------------------------------------------
@@ -205,6 +206,7 @@ class SampleIngester:
             self._failed(bucket, row, col, second, value)
         elif metric == "vus":
             bucket.vus = max(bucket.vus, int(value))
+            self.max_vus_seen = max(self.max_vus_seen, int(value))
         elif metric == "dropped_iterations":
             bucket.dropped += int(value)
         else:

@@ -129,7 +129,7 @@ def test_wall_clock_limit_stops_k6_and_keeps_partial_results(
     settings.K6_GRACE_S = 2
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
     script = f"import http from 'k6/http';\nexport const options = {{ vus: 2, duration: '60s' }};\nexport default function () {{ http.get('{target.url}/'); }}\n"
-    run = _script_run(make_run, script, planned_duration_s=2)
+    run = _script_run(make_run, script, planned_duration_s=2, max_vus=2)
     assert run.status == "failed" and run.k6_exit_code == 105
     assert "wall-clock limit of 4 s" in run.error
     assert run.result.metrics["http_reqs"]["count"] > 50
