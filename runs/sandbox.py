@@ -34,13 +34,20 @@ def k6_binary() -> str:
     return INSIDE_K6 if enabled() else settings.K6_BIN
 
 
-def wrap(command: list[str], workdir: Path) -> list[str]:
-    """The full argv that runs `command` (written with inside paths) in the box."""
+def wrap(command: list[str], workdir: Path, network: bool = True, cpu_limit_s: int | None = None) -> list[str]:
+    """The full argv that runs `command` (written with inside paths) in the box.
+
+    `network=False` gives the box no network at all (its own empty network namespace); `cpu_limit_s`
+    caps the CPU time of everything in it (RLIMIT_CPU, inherited by k6).
+    """
     setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
     guard = [setpriv, "--pdeathsig", "KILL", "--"]
+    if cpu_limit_s is not None:
+        guard = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--cpu={cpu_limit_s}:{cpu_limit_s + 1}", "--", *guard]
     if not enabled():
         return guard + command
-    return guard + _bwrap(workdir) + ["--"] + command
+    isolation = [] if network else ["--unshare-net"]
+    return guard + _bwrap(workdir) + isolation + ["--"] + command
 
 
 def _bwrap(workdir: Path) -> list[str]:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,10 @@ from runs.findings import find_problems
 
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
 INSPECT_TIMEOUT_S = 20
+INSPECT_CPU_S = 10  # CPU seconds k6 inspect may burn (the script's init code runs in it)
+_inspect_slots: threading.BoundedSemaphore | None = None
+# How the box reports a k6 the kernel killed at its CPU limit (or k6 itself, without the box).
+CPU_KILLED = {128 + signal.SIGXCPU, 128 + signal.SIGKILL, -signal.SIGXCPU, -signal.SIGKILL}
 ITERATIONS_MAX_DURATION = "10m"  # k6's default maxDuration of the iteration-based executors
 FIRST_URL = re.compile(r"""https?://[^\s'"`<>\\)]+""")
 
@@ -80,25 +88,44 @@ def inspect_script(script: str) -> ScriptRequirements:
 
 
 def _run_inspect(workdir: Path) -> dict:
+    """`k6 inspect` in the same box as the run, but with no network: k6 never fetches a module itself."""
     inside = sandbox.visible_dir(workdir)
     command = [sandbox.k6_binary(), "inspect", "--execution-requirements", "--include-system-env-vars=false"]
-    command = sandbox.wrap([*command, str(inside / k6.SCRIPT_NAME)], workdir)
-    try:
-        done = subprocess.run(
-            command,
-            cwd=workdir,
-            env=k6.k6_environment(workdir),
-            capture_output=True,
-            timeout=INSPECT_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired:
-        raise ScriptRejected([f"Reading the script's options took longer than {INSPECT_TIMEOUT_S} s."]) from None
+    command = sandbox.wrap([*command, str(inside / k6.SCRIPT_NAME)], workdir, network=False, cpu_limit_s=INSPECT_CPU_S)
+    with _inspect_slot():
+        try:
+            done = subprocess.run(
+                command,
+                cwd=workdir,
+                env=k6.k6_environment(workdir),
+                capture_output=True,
+                timeout=INSPECT_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except subprocess.TimeoutExpired:
+            raise ScriptRejected([f"Reading the script's options took longer than {INSPECT_TIMEOUT_S} s."]) from None
+    # The kernel sends SIGXCPU at the soft CPU limit and SIGKILL at the hard one (a second later).
+    if done.returncode in CPU_KILLED:
+        raise ScriptRejected([f"Reading the script's options used more than {INSPECT_CPU_S} s of CPU."])
     if done.returncode != 0:
         detail = k6.clean_paths(done.stderr.decode("utf-8", "replace"), workdir).strip()
         raise ScriptRejected([f"k6 could not read the script: {detail[-800:]}"])
     return orjson.loads(done.stdout)
+
+
+@contextmanager
+def _inspect_slot() -> Iterator[None]:
+    """At most INSPECT_CONCURRENCY inspects at once in this process: each runs a script's init code."""
+    global _inspect_slots
+    if _inspect_slots is None:
+        _inspect_slots = threading.BoundedSemaphore(settings.INSPECT_CONCURRENCY)
+    if not _inspect_slots.acquire(timeout=INSPECT_TIMEOUT_S):
+        raise ScriptRejected(["Other scripts are being checked right now; try again in a minute."])
+    try:
+        yield
+    finally:
+        _inspect_slots.release()
 
 
 def _requirements(options: dict, script: str) -> ScriptRequirements:

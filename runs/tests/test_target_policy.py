@@ -121,3 +121,25 @@ def test_k6_itself_refuses_a_mapped_loopback(strict: None, tmp_path: Path, recor
         [django_settings.K6_BIN, "run", "--no-usage-report", *policy, str(script)], capture_output=True, text=True, timeout=60
     )
     assert "ERR=" in done.stderr + done.stdout and recorder.connections == 0
+
+
+def test_k6_inspect_has_no_network_for_a_module_url_built_at_run_time(recorder: _Recorder) -> None:
+    from runs.vetting import ScriptRejected, vet_script
+
+    # Built at run time and in capitals: no static check can read it; only the box's missing network stops it.
+    script = (
+        f"const where = ['HT', 'TPS://127.0.0.1:{recorder.port}/lib.js'].join('').toLowerCase();\n"
+        "const lib = require(where);\nexport default function () {}\n"
+    )
+    with pytest.raises(ScriptRejected) as rejected:
+        vet_script(script.encode(), "remote.js")
+    assert "k6 could not read the script" in str(rejected.value)
+    assert recorder.connections == 0
+
+
+def test_k6_inspect_has_a_cpu_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runs import vetting
+
+    monkeypatch.setattr(vetting, "INSPECT_CPU_S", 1)
+    with pytest.raises(vetting.ScriptRejected, match="more than 1 s of CPU"):
+        vetting.vet_script(b"while (true) {}\nexport default function () {}\n", "spin.js")
