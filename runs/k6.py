@@ -55,7 +55,6 @@ class K6Outcome:
         return self.workdir / SAMPLES_NAME
 
 
-
 # Called every tick while k6 runs (with the elapsed seconds and k6's output so far); returning a
 # reason ("cancel", "over_limit") asks k6 to stop.
 TickCallback = Callable[[float, LogCapture], str | None]

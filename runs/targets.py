@@ -114,8 +114,26 @@ def check_target_url(url: str) -> None:
         raise TargetRejected("Use an http:// or https:// URL with a host name.")
     if parts.username or parts.password:
         raise TargetRejected("Put credentials in a header, not in the URL.")
-    for address in _resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
+    resolve_allowed(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def resolve_allowed(hostname: str, port: int) -> Address:
+    """Resolve once and check every address: the one to connect to, or TargetRejected.
+
+    Callers connect to the returned address rather than resolving the name again, so a DNS
+    answer that changes after the check (rebinding) cannot lead anywhere new.
+    """
+    if _metadata_hostname(hostname):
+        raise TargetRejected(f"{hostname} is a cloud-metadata host name; k6intel never sends load there.")
+    addresses = sorted(_resolve(hostname, port), key=lambda address: address.version)  # IPv4 first
+    for address in addresses:
         _check_address(address)
+    return addresses[0]
+
+
+def _metadata_hostname(hostname: str) -> bool:
+    name = hostname.lower().rstrip(".")
+    return any(name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])) for pattern in METADATA_HOSTNAMES)
 
 
 def _resolve(hostname: str, port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:

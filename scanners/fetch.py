@@ -11,6 +11,7 @@ import httpx
 from django.conf import settings
 
 from runs.targets import check_target_url
+from scanners.policy_proxy import policy_proxy
 
 MAX_REDIRECTS = 10
 TIMEOUT_S = 10.0
@@ -57,14 +58,22 @@ async def fetch_chain(url: str, headers: dict[str, str] | None = None) -> Fetche
 async def _follow(url: str, headers: dict[str, str], verify: ssl.SSLContext | bool) -> Fetched:
     fetched = Fetched()
     request_headers = {"User-Agent": settings.USER_AGENT, **headers}
-    async with httpx.AsyncClient(verify=verify, timeout=TIMEOUT_S, follow_redirects=False, trust_env=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_target_url(url)
-            response = await client.get(url, headers=request_headers)
-            location = response.headers.get("location", "")
-            fetched.chain.append(Hop(url, response.status_code, location))
-            fetched.response = response
-            if not (response.is_redirect and location):
-                break
-            url = urljoin(url, location)
+    # Through the policy proxy: it connects to the very address it checked, so DNS cannot change it after the check.
+    with policy_proxy() as (proxy_url, _):
+        async with httpx.AsyncClient(
+            verify=verify, timeout=TIMEOUT_S, follow_redirects=False, trust_env=False, proxy=proxy_url
+        ) as client:
+            await _hops(client, url, request_headers, fetched)
     return fetched
+
+
+async def _hops(client: httpx.AsyncClient, url: str, request_headers: dict[str, str], fetched: Fetched) -> None:
+    for _ in range(MAX_REDIRECTS + 1):
+        check_target_url(url)  # a clear TargetRejected for the hop; the proxy refuses it too
+        response = await client.get(url, headers=request_headers)
+        location = response.headers.get("location", "")
+        fetched.chain.append(Hop(url, response.status_code, location))
+        fetched.response = response
+        if not (response.is_redirect and location):
+            break
+        url = urljoin(url, location)

@@ -15,6 +15,7 @@ from django.conf import settings
 from runs.targets import TargetRejected, check_target_url
 from scanners.outcome import Outcome, failed, skipped
 from scanners.pagetest import CHROMIUM_FLAGS, chromium_path
+from scanners.policy_proxy import chromium_proxy_flags, policy_proxy
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 METRICS = {
@@ -66,12 +67,13 @@ class LighthouseFailed(RuntimeError):
 
 
 def _run(url: str, form_factor: str, throttling: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="k6intel-lh-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="k6intel-lh-") as tmp, policy_proxy() as (proxy_url, _):
         report = Path(tmp) / "report.json"
+        flags = ["--headless=new", *CHROMIUM_FLAGS, *chromium_proxy_flags(proxy_url), f"--user-data-dir={tmp}/profile"]
         command = [
             str(lighthouse_bin()), url, "--quiet", "--output=json", f"--output-path={report}",
             f"--only-categories={','.join(CATEGORIES)}", f"--throttling-method={throttling}",
-            f"--chrome-flags={' '.join(['--headless=new', *CHROMIUM_FLAGS, f'--user-data-dir={tmp}/profile'])}",
+            f"--chrome-flags={' '.join(flags)}",
         ]  # fmt: skip
         if form_factor == "desktop":
             command.append("--preset=desktop")

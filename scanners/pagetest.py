@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import base64
 import io
-import ipaddress
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,8 +22,9 @@ from django.conf import settings
 from PIL import Image, ImageChops
 
 from runs import formatting
-from runs.targets import METADATA_HOSTNAMES, TargetRejected, address_rejection, check_target_url
+from runs.targets import TargetRejected, check_target_url
 from scanners.outcome import Outcome, failed, skipped
+from scanners.policy_proxy import chromium_proxy_flags, policy_proxy
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -111,23 +111,30 @@ def analyze(
         return skipped("Chromium was not found: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH.")
     started = time.monotonic()
     try:
-        first, repeat = _run_views(executable, url, PROFILES[profile], cpu_slowdown, output_dir)
-    except BlockedRequest as exc:
-        return skipped(f"Stopped: the page requested {exc}, which the target policy blocks.")
+        first, repeat, policy = _run_views(executable, url, PROFILES[profile], cpu_slowdown, output_dir)
     except Exception as exc:  # Playwright raises many error types; all mean the same to the user
         return failed(f"The page test could not load {url}: {exc}")
-    return _outcome(url, PROFILES[profile], cpu_slowdown, first, repeat, time.monotonic() - started)
+    outcome = _outcome(url, PROFILES[profile], cpu_slowdown, first, repeat, time.monotonic() - started)
+    return _with_policy(outcome, policy)
 
 
-class BlockedRequest(Exception):
-    pass
+def _with_policy(outcome: Outcome, policy: dict[str, Any]) -> Outcome:
+    """What the target policy refused to load for the page: it was never requested from its host."""
+    summary = outcome.summary
+    if policy["requests_refused"]:
+        summary += f" {policy['requests_refused']} request(s) the page made were refused by the target policy."
+    return replace(outcome, summary=summary, details={**outcome.details, "target_policy": policy})
 
 
-def _run_views(executable: str, url: str, profile: Profile, cpu_slowdown: int, output_dir: Path | None) -> tuple[dict, dict]:
+def _run_views(
+    executable: str, url: str, profile: Profile, cpu_slowdown: int, output_dir: Path | None
+) -> tuple[dict, dict, dict[str, Any]]:
     from playwright.sync_api import sync_playwright  # heavy import, only where a browser is used
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
+    # Every request of the browser goes through the policy proxy: a forbidden subresource is refused there.
+    with policy_proxy() as (proxy_url, proxy_log), sync_playwright() as playwright:
+        flags = [*CHROMIUM_FLAGS, *chromium_proxy_flags(proxy_url)]
+        browser = playwright.chromium.launch(executable_path=executable, args=flags, headless=True)
         try:
             context = browser.new_context(user_agent=settings.USER_AGENT, viewport=VIEWPORT)
             context.add_init_script(OBSERVERS)
@@ -136,7 +143,7 @@ def _run_views(executable: str, url: str, profile: Profile, cpu_slowdown: int, o
             repeat = _view(page, url, profile, cpu_slowdown, output_dir, "repeat")
         finally:
             browser.close()
-    return first, repeat
+    return first, repeat, proxy_log.as_dict()
 
 
 @dataclass
@@ -145,13 +152,10 @@ class _Recorder:
 
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     frames: list[tuple[float, bytes]] = field(default_factory=list)
-    blocked: str | None = None
 
     def on_request(self, event: dict[str, Any]) -> None:
         url = event["request"]["url"]
         self.requests.setdefault(event["requestId"], {"url": url, "start": event["timestamp"], "type": event.get("type", "")})
-        if self.blocked is None and _blocked(url):
-            self.blocked = url
 
     def on_response(self, event: dict[str, Any]) -> None:
         if entry := self.requests.get(event["requestId"]):
@@ -191,8 +195,6 @@ def _view(page: Any, url: str, profile: Profile, cpu_slowdown: int, output_dir: 
     cdp.send("Page.startScreencast", {"format": "jpeg", "quality": 70, "maxWidth": 683, "maxHeight": 384})
     page.goto(url, wait_until="load", timeout=120_000)
     _wait_for_quiet_network(page, recorder)
-    if recorder.blocked:
-        raise BlockedRequest(recorder.blocked)
     page.wait_for_timeout(SETTLE_MS)
     page.mouse.click(VIEWPORT["width"] // 2, VIEWPORT["height"] - 10)  # the scripted interaction behind INP
     page.wait_for_timeout(300)
@@ -231,18 +233,6 @@ def _throttle(cdp: Any, profile: Profile, cpu_slowdown: int) -> None:
 def _keep_frame(cdp: Any, recorder: _Recorder, frame: dict[str, Any]) -> None:
     recorder.frames.append((frame["metadata"]["timestamp"], base64.b64decode(frame["data"])))
     cdp.send("Page.screencastFrameAck", {"sessionId": frame["sessionId"]})
-
-
-def _blocked(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if not host or url.startswith(("data:", "blob:")):
-        return False
-    if host in METADATA_HOSTNAMES or host.endswith(".internal"):
-        return True
-    try:
-        return address_rejection(ipaddress.ip_address(host)) is not None
-    except ValueError:
-        return False
 
 
 # --- per-view metrics ---------------------------------------------------------------

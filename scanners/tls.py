@@ -45,7 +45,7 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
 )
 from sslyze.plugins.robot.implementation import RobotScanResultEnum
 
-from runs.targets import TargetRejected, check_target_url
+from runs.targets import TargetRejected, resolve_allowed
 from scanners.outcome import Outcome, failed, skipped
 
 # sslyze's bundled trust stores hold an old root with a negative serial number.
@@ -98,25 +98,26 @@ def analyze(url: str, output_dir: Path | None = None) -> Outcome:
     if parts.scheme != "https":
         return skipped("The target is plain HTTP: there is no TLS to analyze. Test an https:// URL for a TLS grade.")
     try:
-        check_target_url(url)
+        address = resolve_allowed(parts.hostname or "", parts.port or 443)
     except TargetRejected as exc:
         return skipped(f"Not scanned: {exc}")
     started = time.monotonic()
-    result = _scan(parts.hostname or "", parts.port or 443)
+    result = _scan(parts.hostname or "", parts.port or 443, str(address))
     if result.scan_status != ServerScanStatusEnum.COMPLETED:
         trace = result.connectivity_error_trace
         return failed(f"Could not connect over TLS to {parts.hostname}:{parts.port or 443}: {trace and trace.exc_value!r}")
     return _outcome(result, parts.hostname or "", time.monotonic() - started)
 
 
-def _scan(hostname: str, port: int) -> ServerScanResult:
+def _scan(hostname: str, port: int, ip_address: str) -> ServerScanResult:
+    """sslyze connects to the address the policy checked, not to whatever the name resolves to later."""
     extra = ScanCommandsExtraArguments()
     if settings.TLS_EXTRA_CA_FILE:
         extra = ScanCommandsExtraArguments(
             certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(settings.TLS_EXTRA_CA_FILE))
         )
     request = ServerScanRequest(
-        server_location=ServerNetworkLocation(hostname=hostname, port=port),
+        server_location=ServerNetworkLocation(hostname=hostname, port=port, ip_address=ip_address),
         network_configuration=ServerNetworkConfiguration(
             tls_server_name_indication=hostname, network_timeout=5, network_max_retries=1
         ),
