@@ -15,6 +15,7 @@ from django.conf import settings
 from runs.targets import TargetRejected, check_target_url
 from scanners.outcome import Outcome, failed, skipped
 from scanners.pagetest import CHROMIUM_FLAGS, chromium_path
+from scanners.isolated import kill_tree
 from scanners.policy_proxy import chromium_proxy_flags, policy_proxy
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
@@ -78,12 +79,14 @@ def _run(url: str, form_factor: str, throttling: str) -> dict[str, Any]:
         if form_factor == "desktop":
             command.append("--preset=desktop")
         env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": tmp, "CHROME_PATH": chromium_path() or ""}
+        node = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp, start_new_session=True)
         try:
-            done = subprocess.run(command, env=env, capture_output=True, timeout=RUN_TIMEOUT_S, cwd=tmp)
+            _, stderr = node.communicate(timeout=RUN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            raise LighthouseFailed(f"Lighthouse ({form_factor}) did not finish within {RUN_TIMEOUT_S} s.") from None
-        if done.returncode != 0 or not report.exists():
-            raise LighthouseFailed(f"Lighthouse ({form_factor}) failed: {done.stderr.decode(errors='replace')[-600:]}")
+            kill_tree(node)  # Lighthouse and the Chromium it launched: none is left running
+            raise LighthouseFailed(f"Lighthouse ({form_factor}) timed out after {RUN_TIMEOUT_S} s.") from None
+        if node.returncode != 0 or not report.exists():
+            raise LighthouseFailed(f"Lighthouse ({form_factor}) failed: {stderr.decode(errors='replace')[-600:]}")
         data = orjson.loads(report.read_bytes())
     if data.get("runtimeError"):
         raise LighthouseFailed(f"Lighthouse ({form_factor}): {data['runtimeError'].get('message')}")

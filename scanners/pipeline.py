@@ -24,6 +24,7 @@ from runs.purge import run_files_dir
 from runs.targets import TargetRejected
 from scanners import KINDS, headers, lighthouse, pagetest, tls
 from scanners.fetch import fetch_chain
+from scanners.isolated import analyze_in_process
 from scanners.models import AnalyzerResult
 from scanners.outcome import Outcome, failed, skipped
 
@@ -35,6 +36,7 @@ ANALYZERS: dict[str, Analyzer] = {
     "lighthouse": lighthouse.analyze,
 }
 assert tuple(ANALYZERS) == KINDS
+BUILTIN_ANALYZERS = dict(ANALYZERS)  # tests may replace an entry of ANALYZERS with a stand-in run in this process
 # Analyzers that drive a browser; only for targets that are pages.
 BROWSER_ANALYZERS = ("pagetest", "lighthouse")
 
@@ -61,7 +63,7 @@ def analyze_run(run: Run) -> None:
         return
     with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="analyzer") as pool:
         started = time.monotonic()
-        futures = {kind: pool.submit(analyze_url, kind, target, **_options(run, kind)) for kind in kinds}
+        futures = {kind: pool.submit(_analyze_for_run, run, kind, target) for kind in kinds}
         for kind, future in futures.items():
             _store(run, kind, target, _wait(kind, future, started), time.monotonic() - started)
             # Pages following the run show each analyzer as soon as its result is stored.
@@ -98,6 +100,13 @@ def _is_page(url: str) -> bool:
     return fetched.response is not None and "html" in fetched.response.headers.get("content-type", "")
 
 
+def _analyze_for_run(run: Run, kind: str, target: str) -> Outcome:
+    """Browser analyzers run in their own process, killed at the deadline; the others in this thread."""
+    if kind in BROWSER_ANALYZERS and ANALYZERS[kind] is BUILTIN_ANALYZERS[kind]:
+        return analyze_in_process(kind, target, settings.ANALYZER_TIMEOUT_S, _options(run, kind).get("output_dir"))
+    return analyze_url(kind, target, **_options(run, kind))
+
+
 def _options(run: Run, kind: str) -> dict[str, Any]:
     if kind == "pagetest":
         return {"output_dir": run_files_dir(run.pk) / "filmstrip"}
@@ -112,7 +121,7 @@ def _wait(kind: str, future: Any, started: float) -> Outcome:
     try:
         return future.result(timeout=max(budget_s, 0.1))
     except FutureTimeout:
-        return failed(f"The {kind} analyzer did not finish within {settings.ANALYZER_TIMEOUT_S} s.")
+        return failed(f"The {kind} analyzer timed out after {settings.ANALYZER_TIMEOUT_S} s (ANALYZER_TIMEOUT_S).")
 
 
 def _store(run: Run, kind: str, target: str, outcome: Outcome, duration_s: float) -> None:

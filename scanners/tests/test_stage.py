@@ -55,7 +55,7 @@ def test_a_slow_analyzer_times_out_alone(demo_target: Callable[..., Any], monkey
 
     monkeypatch.setitem(pipeline.ANALYZERS, "tls", slow)
     run = run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url)
-    assert AnalyzerResult.objects.get(run=run, kind="tls").error.endswith("did not finish within 1 s.")
+    assert AnalyzerResult.objects.get(run=run, kind="tls").error.endswith("timed out after 1 s (ANALYZER_TIMEOUT_S).")
     assert AnalyzerResult.objects.get(run=run, kind="headers").status == "ok"
 
 
@@ -88,3 +88,55 @@ def test_only_the_analyzers_a_run_chose_run(demo_target: Callable[..., Any]) -> 
     assert analyzers["tls"]["status"] == "skipped" and "plain HTTP" in analyzers["tls"]["summary"]  # it ran
     nothing = run_result(run_against(demo_target(latency_min_ms=1, latency_max_ms=2).url, analyzers=[]))["analyzers"]
     assert {result["status"] for result in nothing.values()} == {"skipped"} and len(nothing) == 4
+
+
+def test_a_page_that_never_finishes_loading_ends_at_the_deadline_with_its_browser(settings: Any) -> None:
+    import socket
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import psutil
+
+    page = b"<!doctype html><title>stuck</title><img src='/never.png'>"
+
+    class Stuck(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/never.png":  # headers, then nothing: the page's load event never comes
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                time.sleep(120)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stuck)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.ANALYZERS = ["pagetest"]
+    settings.ANALYZER_TIMEOUT_S = 8
+    settings.RUN_POST_STAGES = ["scanners.pipeline.analyze_run"]
+
+    def browsers() -> set[int]:
+        running = psutil.process_iter(["name", "status"])
+        return {p.pid for p in running if "chrom" in (p.info["name"] or "").lower() and p.info["status"] != psutil.STATUS_ZOMBIE}
+
+    before = browsers()
+    started = time.monotonic()
+    run = run_against(f"http://127.0.0.1:{server.server_address[1]}/", vus=1, duration="1s")
+    elapsed_s = time.monotonic() - started
+    result = AnalyzerResult.objects.get(run=run, kind="pagetest")
+    assert result.status == "error" and "timed out after 8 s" in result.summary
+    assert elapsed_s < 8 + 25  # the 1 s load test, its start and stop, and the deadline — not Chromium's own 120 s
+    left = browsers() - before
+    assert not left, [psutil.Process(pid).cmdline()[:3] for pid in left]  # killed with the analyzer, not left behind
+    with socket.create_connection(server.server_address):  # the target itself is still fine
+        pass
+    server.shutdown()
