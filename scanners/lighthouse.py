@@ -13,9 +13,9 @@ import orjson
 from django.conf import settings
 
 from runs.targets import TargetRejected, check_target_url
+from scanners.isolated import kill_tree
 from scanners.outcome import Outcome, failed, skipped
 from scanners.pagetest import CHROMIUM_FLAGS, chromium_path
-from scanners.isolated import kill_tree
 from scanners.policy_proxy import chromium_proxy_flags, policy_proxy
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
