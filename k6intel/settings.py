@@ -186,7 +186,10 @@ THRESHOLD_P90_MS = env_float("THRESHOLD_P90_MS", 1500.0, minimum=1.0, maximum=3_
 # Target policy: metadata and link-local are always blocked; loopback and
 # private ranges only when allowed. The embedded default allows loopback so
 # the bundled demo target works.
-ALLOW_LOOPBACK_TARGETS = env_bool("ALLOW_LOOPBACK_TARGETS", True)
+# Embedded mode (no DATABASE_URL) allows loopback so the bundled demo target works; production refuses
+# it unless configured: a script could otherwise speak to the platform's own Redis or database.
+PRODUCTION = bool(env_str("DATABASE_URL", ""))
+ALLOW_LOOPBACK_TARGETS = env_bool("ALLOW_LOOPBACK_TARGETS", not PRODUCTION)
 ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS", False)
 TARGET_ALLOWLIST = env_list("TARGET_ALLOWLIST")
 

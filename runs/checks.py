@@ -39,9 +39,13 @@ def target_allowlist_valid(app_configs: Any, **kwargs: Any) -> list[Error]:
 
 @register(deploy=True)
 def private_targets_in_production(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    warnings = []
     if not settings.DEBUG and settings.ALLOW_PRIVATE_TARGETS:
-        return [Warning("ALLOW_PRIVATE_TARGETS is on: load can be aimed at your internal network.", id="k6intel.W001")]
-    return []
+        warnings.append(Warning("ALLOW_PRIVATE_TARGETS is on: load can be aimed at your internal network.", id="k6intel.W001"))
+    if settings.PRODUCTION and settings.ALLOW_LOOPBACK_TARGETS:
+        message = "ALLOW_LOOPBACK_TARGETS is on: scripts can reach the platform's own services (Redis, the database)."
+        warnings.append(Warning(message, id="k6intel.W003"))
+    return warnings
 
 
 @register()

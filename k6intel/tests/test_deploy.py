@@ -44,7 +44,9 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
         "SECURE_HSTS_SECONDS": "31536000",
         "SECURE_SSL_REDIRECT": "true",
         "ALLOWED_HOSTS": "k6intel.example.com",
+        "DATABASE_URL": "mysql://k6intel:secret@db.example.com:3306/k6intel",
     }
+    env.pop("ALLOW_LOOPBACK_TARGETS", None)  # production's own default
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -53,6 +55,33 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _setting(name: str, **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if k not in ("ALLOW_LOOPBACK_TARGETS", "DATABASE_URL")}
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**environment, "DJANGO_SETTINGS_MODULE": "k6intel.settings", **env},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_loopback_targets_are_allowed_by_default_only_in_embedded_mode() -> None:
+    assert _setting("ALLOW_LOOPBACK_TARGETS") == "True"  # embedded: the demo target works
+    assert _setting("ALLOW_LOOPBACK_TARGETS", DATABASE_URL="mysql://u:p@db:3306/k6intel") == "False"
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_SSL_REDIRECT": "true",
+        "ALLOWED_HOSTS": "k6intel.example.com",
+        "DATABASE_URL": "mysql://u:p@db:3306/k6intel",
+        "ALLOW_LOOPBACK_TARGETS": "true",
+    }
+    done = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "k6intel.W003" in done.stdout + done.stderr
 
 
 def test_bad_setting_stops_start_up_with_its_name() -> None:
