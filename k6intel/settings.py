@@ -199,6 +199,8 @@ MAX_FAILED_SAMPLES = env_int("MAX_FAILED_SAMPLES", 50, minimum=0, maximum=10_000
 # No request body above this is read (an uploaded script is at most 2 MB plus its form fields).
 # k6 is stopped (the run fails with the reason) when its resident memory passes this.
 K6_MAX_MEMORY_MB = env_int("K6_MAX_MEMORY_MB", 2048, minimum=64, maximum=1024 * 1024)
+# Runs one API key or user may have queued or running at once (admin keys and staff: no limit).
+MAX_ACTIVE_RUNS = env_int("MAX_ACTIVE_RUNS", 3, minimum=1, maximum=1000)
 # Uploaded scripts are checked (`k6 inspect` runs their init code) at most this many at a time per process.
 INSPECT_CONCURRENCY = env_int("INSPECT_CONCURRENCY", 2, minimum=1, maximum=64)
 MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=64 * 1024, maximum=1024 * 1024 * 1024)

@@ -29,6 +29,7 @@ from runs.events import history
 from runs.models import ApiKey, Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
 from runs.purge import reset_all
+from runs.quotas import RETRY_AFTER_S, QuotaExceeded, check_active_runs
 from runs.selectors import run_links, run_result, runs_for_listing, runs_visible_to, runs_visible_to_user
 from runs.serializers import BuilderRunSerializer
 from runs.verdict import FAILED, NOT_GRADED, PASSED
@@ -79,11 +80,19 @@ class RunCreateView(APIView):
     def post(self, request: Request) -> HttpResponse:
         serializer = BuilderRunSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        _within_quota(request.auth)
         run = run_create_from_builder(serializer, api_key=request.auth)
         run_enqueue(run)
         if request.accepted_renderer.format == "sse":
             return event_stream(run.pk)
         return _accepted(run)
+
+
+def _within_quota(api_key: ApiKey) -> None:
+    try:
+        check_active_runs(api_key=api_key)
+    except QuotaExceeded as exc:
+        raise ApiError(429, "too_many_active_runs", str(exc), retry_after_s=RETRY_AFTER_S) from None
 
 
 class ScriptUploadSerializer(serializers.Serializer):
@@ -108,6 +117,7 @@ class RunScriptView(APIView):
             captcha_verify(data["captcha_answer"], data["captcha_token"], data["captcha_timestamp"])
         except CaptchaInvalid as exc:
             raise ApiError(400, "captcha_invalid", str(exc), {"captcha_answer": [str(exc)]}) from None
+        _within_quota(request.auth)
         upload = data["file"]
         if upload.size > MAX_SCRIPT_BYTES:
             message = f"The script is {upload.size} bytes; the limit is {MAX_SCRIPT_BYTES} bytes (2 MB)."

@@ -18,10 +18,13 @@ MESSAGES = {
 class ApiError(exceptions.APIException):
     """A 4xx with our own code, message and optional field details."""
 
-    def __init__(self, status: int, code: str, message: str, fields: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, fields: dict[str, Any] | None = None, retry_after_s: int | None = None
+    ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status
         self.fields = fields or {}
+        self.retry_after_s = retry_after_s
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -29,6 +32,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None
     response.data = {"error": _shape(exc, response.data)}
+    if isinstance(exc, ApiError) and exc.retry_after_s:
+        response["Retry-After"] = str(exc.retry_after_s)
     return response
 
 

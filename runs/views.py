@@ -24,6 +24,7 @@ from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_s
 from runs.presentation import is_cancellable, run_page_context
 from runs.presets import preset_outline
 from runs.purge import run_files_dir
+from runs.quotas import QuotaExceeded, check_active_runs
 from runs.script import render_script
 from runs.selectors import runs_for_listing, runs_visible_to_user
 from runs.vetting import ScriptRejected
@@ -109,7 +110,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
             captcha = CaptchaForm()  # a preview does not use up the challenge
             if form.is_valid():
                 preview = render_script(form.serializer.to_plan())
-        elif form.is_valid() and captcha.is_valid():
+        elif form.is_valid() and captcha.is_valid() and _within_quota(request, form):
             run = run_create_from_builder(form.serializer, owner=request.user)
             run_enqueue(run)
             return redirect("run-detail", run_id=run.pk)
@@ -190,7 +191,7 @@ def run_upload(request: HttpRequest) -> HttpResponse:
     findings: list[dict[str, Any]] = []
     if request.method == "POST":
         form, captcha = ScriptUploadForm(request.POST, request.FILES), CaptchaForm(request.POST)
-        if form.is_valid() and captcha.is_valid():
+        if form.is_valid() and captcha.is_valid() and _within_quota(request, form):
             upload = form.cleaned_data["file"]
             raw = upload.read()
             try:
@@ -204,6 +205,16 @@ def run_upload(request: HttpRequest) -> HttpResponse:
     else:
         form, captcha = ScriptUploadForm(), CaptchaForm()
     return render(request, "runs/run_upload.html", {"form": form, "captcha": captcha, "findings": findings})
+
+
+def _within_quota(request: HttpRequest, form: Any) -> bool:
+    """False, with the reason as a form error (nothing typed is lost), when the user has too many active runs."""
+    try:
+        check_active_runs(owner=request.user)
+    except QuotaExceeded as exc:
+        form.add_error(None, str(exc))
+        return False
+    return True
 
 
 def _findings_with_source(findings: list[str], raw: bytes) -> list[dict[str, Any]]:

@@ -166,6 +166,17 @@ def test_builder_submit_creates_the_users_run_with_the_chosen_analyzers(users: d
     assert "sekrit-token" not in client.get(f"/runs/{run.pk}/").content.decode()
 
 
+def test_a_user_with_too_many_active_runs_is_told_and_keeps_the_form(users: dict[str, Any], settings: Any) -> None:
+    settings.MAX_ACTIVE_RUNS = 2
+    for status in ("queued", "running"):
+        stored_run(users["owner"], status=status)
+    client = browser(users["owner"])
+    response = client.post("/runs/new", {**BUILDER, **solved(client, "/runs/new")})
+    page = response.content.decode()
+    assert response.status_code == 200 and "MAX_ACTIVE_RUNS=2" in page and 'value="http://127.0.0.1:9/items"' in page
+    assert Run.objects.count() == 2
+
+
 def test_builder_errors_sit_next_to_their_fields_and_keep_the_input(users: dict[str, Any]) -> None:
     client = browser(users["owner"])
     cases = {
