@@ -329,3 +329,14 @@ def test_run_again_from_an_api_run_with_numbers_sent_as_strings(users: dict[str,
     run = stored_run(users["owner"], spec=spec)
     page = browser(users["staff"]).get(f"/runs/new?from={run.pk}").content.decode()
     assert 'value="http://127.0.0.1:9/api"' in page and re.search(r'name="sla_error_percent" value="1(\.0)?"', page)
+
+
+def test_repeated_wrong_passwords_lock_that_user_name_out(users: dict[str, Any], settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 3
+    client = Client()
+    statuses = [client.post("/accounts/login/", {"username": "owner", "password": f"wrong-{n}"}).status_code for n in range(4)]
+    assert statuses[:2] == [200, 200] and statuses[-1] == 429  # refused from the third failure on
+    locked = client.post("/accounts/login/", {"username": "owner", "password": PASSWORD})
+    assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()  # even the right password
+    other = client.post("/accounts/login/", {"username": "stranger", "password": PASSWORD})
+    assert other.status_code == 302  # another user name is not affected
