@@ -54,6 +54,7 @@ VERDICT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828"}  # not graded and p
 FAILURE_COLOURS = ("#e45756", "#f58518", "#4c78a8", "#54a24b", "#b279a2", "#9d755d")
 SCRIPT_LINES = 250
 Flowables = list[Any]
+MAX_CELL_CHARS = 300  # characters of script-controlled text in one table cell
 
 
 def _register_fonts() -> None:
@@ -121,7 +122,7 @@ def _p(text: Any, style: ParagraphStyle) -> Paragraph:
 
 
 def _table(rows: list[list[Any]], styles: dict[str, ParagraphStyle], widths: list[float] | None = None) -> Table:
-    cells = [[_p(cell, styles["small"]) for cell in row] for row in rows]
+    cells = [[_p(_cell_text(cell), styles["small"]) for cell in row] for row in rows]
     table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1")),
@@ -130,6 +131,12 @@ def _table(rows: list[list[Any]], styles: dict[str, ParagraphStyle], widths: lis
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ]))  # fmt: skip
     return table
+
+
+def _cell_text(value: Any) -> str:
+    """Script-controlled text (names, URLs, tags) is capped: a cell taller than a page cannot be laid out at all."""
+    text = str(value)
+    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
 
 
 def _num(value: Any, digits: int = 1) -> str:

@@ -106,3 +106,11 @@ def test_scorecard_rows_show_units_caps_and_rows_without_a_limit(result_document
     assert "p90 latency of successful responses 31.0 ms <= 1500.0 ms yes 30.0 / 30" in text
     assert "http_req_duration p(95)<1 k6 threshold from the script 40.0 ms < 1.0 ms NO cap" in text
     assert "Ran to its end the script stopped the test with test.abort() – – NO cap" in text
+
+
+def test_script_controlled_names_of_any_length_still_make_a_pdf(result_document: Any, tmp_path: Path) -> None:
+    document = result_document("failed")
+    huge = "GET /items/" + "x" * 20_000  # one word, no place to break
+    document["endpoints"] = [{**document["endpoints"][0], "name": huge}, {**document["endpoints"][0], "name": "a " * 60_000}]
+    pages = pdf_pages(document, tmp_path)
+    assert any("GET /items/xxxx" in page for page in pages)
