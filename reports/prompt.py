@@ -21,6 +21,7 @@ scaling advice and security notes. Use only the data below; say so when the data
 The verdict below is final: open the executive summary with it and never contradict it (a failed verdict
 is never described as a success)."""
 MAX_SERIES_POINTS = 30
+MAX_NAME_CHARS = 120
 
 
 def build_prompt(facts: RunFacts, target_url: str, insights: list[dict[str, Any]]) -> str:
@@ -77,7 +78,9 @@ def _failure(reason: dict[str, Any]) -> dict[str, Any]:
 
 
 def _endpoint(endpoint: dict[str, Any]) -> dict[str, Any]:
-    return {**endpoint, "name": _without_query(endpoint["name"]) if "://" in endpoint["name"] else endpoint["name"]}
+    # Names come from the script (its `name` tags): capped, and read by the model as data inside JSON strings.
+    name = _without_query(endpoint["name"]) if "://" in endpoint["name"] else endpoint["name"]
+    return {**endpoint, "name": name[:MAX_NAME_CHARS]}
 
 
 def _analyzers(analyzers: dict[str, Any]) -> dict[str, Any]:

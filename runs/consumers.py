@@ -78,6 +78,13 @@ class RunProgressConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
 
+class NoSuchSocket(AsyncJsonWebsocketConsumer):
+    """Websocket paths with no route are refused like the HTTP 404 they are."""
+
+    async def connect(self) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)
+
+
 def _presented_key(scope: dict[str, Any]) -> str | None:
     headers = dict(scope.get("headers") or [])
     if key := headers.get(b"x-api-key"):

@@ -15,7 +15,9 @@ import orjson
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|api[-_]?key|password", re.IGNORECASE)
+# Header names that carry credentials: Authorization / Authentication, cookies, tokens, secrets, passwords,
+# and the many vendor spellings of keys and auth (Ocp-Apim-Subscription-Key, X-Auth, X-Api-Key, X-Amz-Security-Token…).
+SENSITIVE_HEADER = re.compile(r"auth|cookie|token|secret|passw|key|session|signature|credential|sig$", re.IGNORECASE)
 SECRETS_FILE = "secrets.json"
 
 

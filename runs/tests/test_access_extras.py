@@ -71,3 +71,14 @@ def test_captcha_test_mode_warns_when_debug_is_off(settings: Any) -> None:
     assert "k6intel.W002" in {message.id for message in run_checks()}
     settings.DEBUG = True
     assert "k6intel.W002" not in {message.id for message in run_checks()}
+
+
+@pytest.mark.parametrize("path", ["/ws/nothing/", "/ws/runs/not-a-uuid/", "/"])
+def test_a_websocket_path_with_no_route_is_refused_with_4404(path: str) -> None:
+    async def attempt() -> tuple[bool, Any]:
+        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
+        connected, code = await communicator.connect()
+        await communicator.disconnect()
+        return connected, code
+
+    assert async_to_sync(attempt)() == (False, 4404)

@@ -68,3 +68,14 @@ def test_sealing_round_trips_and_is_keyed_by_secret_key(settings: Any) -> None:
     settings.SECRET_KEY = "another-secret-key-entirely-0123456789"
     with pytest.raises(InvalidToken):
         unseal(token)
+
+
+@pytest.mark.parametrize(
+    "name", ["Authorization", "Authentication", "X-Auth", "Ocp-Apim-Subscription-Key", "X-Api-Key", "Cookie", "X-Session-Id",
+             "X-Amz-Security-Token", "X-Signature", "Proxy-Authorization"],
+)  # fmt: skip
+def test_every_usual_credential_header_is_sealed(name: str) -> None:
+    from runs.secrets import split_headers
+
+    public, secret = split_headers({name: "s3cret", "Accept": "application/json", "Content-Type": "text/plain"})
+    assert secret == {name: "s3cret"} and public == {"Accept": "application/json", "Content-Type": "text/plain"}
