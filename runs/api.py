@@ -114,7 +114,7 @@ class RunScriptView(APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         try:
-            captcha_verify(data["captcha_answer"], data["captcha_token"], data["captcha_timestamp"])
+            captcha_verify(data["captcha_answer"], data["captcha_token"], data["captcha_timestamp"], holder=str(request.auth.pk))
         except CaptchaInvalid as exc:
             raise ApiError(400, "captcha_invalid", str(exc), {"captcha_answer": [str(exc)]}) from None
         _within_quota(request.auth)
@@ -144,7 +144,7 @@ class CaptchaView(APIView):
         summary="Get a single-use captcha challenge (5 minutes)",
     )
     def get(self, request: Request) -> Response:
-        challenge = captcha_issue()
+        challenge = captcha_issue(holder=str(request.auth.pk))
         return Response(
             {
                 "challenge": challenge.question,

@@ -1,8 +1,9 @@
 """The API captcha: a stateless challenge bound to its answer by HMAC, good once, for 5 minutes.
 
-The token carries a random nonce and an HMAC over (nonce, timestamp, answer)
-keyed with CAPTCHA_SECRET, so the server keeps nothing until the challenge is
-answered; then the nonce is recorded and a second use is refused.
+The token carries a random nonce and an HMAC over (nonce, timestamp, answer,
+the API key that asked for it) keyed with CAPTCHA_SECRET, so the server keeps
+nothing until the challenge is answered; then the nonce is recorded and a second
+use is refused. A challenge fetched with one key cannot be answered with another.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ class Challenge:
     timestamp: int
 
 
-def captcha_issue(now_s: int | None = None) -> Challenge:
+def captcha_issue(now_s: int | None = None, holder: str = "") -> Challenge:
+    """A challenge for `holder` (the asking API key's id): only that key's answer counts."""
     question, answer = captcha_settings.get_challenge()()
     timestamp = int(now_s if now_s is not None else time.time())
     nonce = secrets.token_hex(16)
-    return Challenge(f"What is {question.replace('*', '×').rstrip('=')}?", f"{nonce}.{_mac(nonce, timestamp, answer)}", timestamp)
+    mac = _mac(nonce, timestamp, answer, holder)
+    return Challenge(f"What is {question.replace('*', '×').rstrip('=')}?", f"{nonce}.{mac}", timestamp)
 
 
-def captcha_verify(answer: str, token: str, timestamp: str | int) -> None:
+def captcha_verify(answer: str, token: str, timestamp: str | int, holder: str = "") -> None:
     """Accept the answer once, or raise CaptchaInvalid."""
     if settings.CAPTCHA_TEST_MODE and answer == TEST_MODE_ANSWER:
         return
@@ -52,8 +55,10 @@ def captcha_verify(answer: str, token: str, timestamp: str | int) -> None:
         issued_s = int(timestamp)
     except (TypeError, ValueError):
         raise CaptchaInvalid("captcha_timestamp must be the timestamp given with the challenge.") from None
-    if not nonce or not hmac.compare_digest(mac, _mac(nonce, issued_s, (answer or "").strip())):
-        raise CaptchaInvalid("The captcha answer is wrong (or the token was altered); get a new challenge.")
+    if not nonce or not hmac.compare_digest(mac, _mac(nonce, issued_s, (answer or "").strip(), holder)):
+        raise CaptchaInvalid(
+            "The captcha answer is wrong (or the token was altered, or fetched with another API key); get a new challenge."
+        )
     if not issued_s - CLOCK_SKEW_S <= time.time() <= issued_s + LIFETIME_S:
         raise CaptchaInvalid("The captcha has expired (5 minutes); get a new challenge.")
     _spend(nonce)
@@ -68,6 +73,6 @@ def _spend(nonce: str) -> None:
         raise CaptchaInvalid("This captcha was already used; get a new challenge.") from None
 
 
-def _mac(nonce: str, timestamp: int, answer: str) -> str:
-    message = f"{nonce}|{timestamp}|{answer.strip().lower()}".encode()
+def _mac(nonce: str, timestamp: int, answer: str, holder: str) -> str:
+    message = f"{nonce}|{timestamp}|{answer.strip().lower()}|{holder}".encode()
     return hmac.new(settings.CAPTCHA_SECRET.encode(), message, hashlib.sha256).hexdigest()

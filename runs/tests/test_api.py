@@ -169,7 +169,7 @@ def upload(
     return api("user").post("/api/runjs", data, format="multipart")
 
 
-def test_captcha_is_single_use_bound_to_its_answer_and_expires(api: Api, settings: Any) -> None:
+def test_captcha_is_single_use_bound_to_its_answer_and_key_and_expires(api: Api, keys: dict[str, Any], settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:6379/15"  # queue to a broker nobody consumes: nothing runs
     script = b"export const options = { vus: 1, duration: '1s' };\nexport default function () {}\n"
     challenge = api("user").get("/api/captcha").json()
@@ -178,7 +178,10 @@ def test_captcha_is_single_use_bound_to_its_answer_and_expires(api: Api, setting
     assert replay.status_code == 400 and "already used" in replay.json()["error"]["message"]
     wrong = upload(api, script, answer="-1")
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "captcha_invalid"
-    old = captcha_issue(now_s=int(time.time()) - 400)
+    someone_elses = api("other").get("/api/captcha").json()
+    stolen = upload(api, script, someone_elses)  # answered correctly, but with another key than the one that asked
+    assert stolen.status_code == 400 and "another API key" in stolen.json()["error"]["message"]
+    old = captcha_issue(now_s=int(time.time()) - 400, holder=str(keys["user"][0].pk))
     expired = upload(api, script, {"challenge": old.question, "captcha_token": old.token, "captcha_timestamp": old.timestamp})
     assert expired.status_code == 400 and "expired" in expired.json()["error"]["message"]
     assert upload(api, script, answer="PASSED").status_code == 400  # test mode is off
