@@ -32,7 +32,7 @@ from runs.resources import CpuSampler
 from runs.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
 from runs.scoring import Delivered, SlaThresholds, score_run
 from runs.script import render_script
-from runs.secrets import SENSITIVE_HEADER, seal, unseal
+from runs.secrets import SECRETS_FILE, SENSITIVE_HEADER, seal, unseal
 from runs.selectors import run_verdict, stored_scorecard
 from runs.serializers import BuilderRunSerializer
 from runs.stages import post_stages, run_post_stages
@@ -212,6 +212,9 @@ class _Ticker:
 
     def __call__(self, elapsed_s: float, log: LogCapture) -> str | None:
         self.ingester.poll()
+        if self.ingester.first_second is not None:
+            # k6 is measuring, so it has read the credentials (it keeps what init code opened): no plain copy stays.
+            (self.workdir / SECRETS_FILE).unlink(missing_ok=True)
         if self.cpu:
             self.cpu.sample()
         self._publish_log(log)

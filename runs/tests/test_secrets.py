@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,14 +50,19 @@ def test_credential_headers_are_sent_but_never_stored(header_recorder: tuple[str
     settings.RUN_POST_STAGES = []
     url, seen = header_recorder
     headers = {"Authorization": TOKEN, "X-Team": "perf"}
-    serializer = BuilderRunSerializer(data={"url": url, "vus": 1, "duration": "1s", "headers": headers})
+    # Requests after the file is gone still carry the header: k6 keeps what init code opened.
+    stages = [{"duration": "1s", "target": 4}, {"duration": "2s", "target": 4}]
+    serializer = BuilderRunSerializer(data={"url": url, "stages": stages, "headers": headers})
     assert serializer.is_valid(), serializer.errors
     run = run_create_from_builder(serializer)
     assert TOKEN not in run.script and '"X-Team": "perf"' in run.script and "secrets.json" in run.script
     assert run.sealed_secrets and TOKEN not in run.sealed_secrets and unseal(run.sealed_secrets) == {"Authorization": TOKEN}
-    run = run_execute(run.pk)
+    plain_copies: list[int] = []
+    run = run_execute(run.pk, on_progress=lambda point: plain_copies.append(len(glob.glob("/tmp/k6intel-run-*/secrets.json"))))
     assert run.status == "done", run.error
     assert seen and all(h.get("Authorization") == TOKEN and h.get("X-Team") == "perf" for h in seen)
+    assert plain_copies and not any(plain_copies)  # once k6 measures, the plain file is gone
+    assert max(p["vus"] for p in run.result.timeseries) == 4
     assert Run.objects.get(pk=run.pk).sealed_secrets == ""  # erased once k6 had them
     stored = orjson.dumps(run_result(run)).decode() + run.log
     assert TOKEN not in stored and "tok-91a7" not in stored
