@@ -287,7 +287,7 @@ if REDIS_URL:
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["runs.parsers.DepthLimitedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["runs.apikeys.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["runs.apikeys.HasApiKey"],
     "DEFAULT_THROTTLE_CLASSES": ["runs.apikeys.PerKeyThrottle"],

@@ -318,3 +318,10 @@ def test_a_key_with_too_many_active_runs_gets_429_with_retry_after(api: Api, key
     assert refused.status_code == 429 and refused["Retry-After"] == "30"
     assert refused.json()["error"]["code"] == "too_many_active_runs" and "MAX_ACTIVE_RUNS=2" in refused.json()["error"]["message"]
     assert Run.objects.filter(api_key=keys["user"][0]).count() == 2
+
+
+def test_json_nested_too_deeply_is_a_400_in_the_error_shape(api: Api) -> None:
+    body = '{"url": "http://127.0.0.1:9/", "method": "POST", "body_type": "json", "body": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = api("user").generic("POST", "/api/run", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
+    assert "nested too deeply" in response.json()["error"]["message"] and Run.objects.count() == 0
