@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import psutil
@@ -60,7 +61,7 @@ class K6Outcome:
 TickCallback = Callable[[float, LogCapture], str | None]
 
 
-def prepare_workdir(workdir: Path, script: str, secrets: dict[str, str] | None = None) -> None:
+def prepare_workdir(workdir: Path, script: str, secrets: dict[str, Any] | None = None) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / SCRIPT_NAME).write_text(script, encoding="utf-8")
     (workdir / "config.json").write_text("{}", encoding="utf-8")

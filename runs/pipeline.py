@@ -32,7 +32,17 @@ from runs.resources import CpuSampler
 from runs.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
 from runs.scoring import Delivered, SlaThresholds, score_run
 from runs.script import render_script
-from runs.secrets import SECRETS_FILE, SENSITIVE_HEADER, seal, unseal
+from runs.secrets import (
+    MASK,
+    SECRETS_FILE,
+    SENSITIVE_HEADER,
+    SENSITIVE_QUERY,
+    mask_url,
+    redact,
+    seal,
+    secret_values,
+    unseal,
+)
 from runs.selectors import run_verdict, stored_scorecard
 from runs.serializers import BuilderRunSerializer
 from runs.stages import post_stages, run_post_stages
@@ -65,12 +75,12 @@ def run_create_from_builder(
         return Run.objects.create(
             project=project,
             mode=Run.Mode.BUILDER,
-            target_url=plan.request.full_url(),
+            target_url=plan.request.full_url(),  # credential query parameters are not in it: they are sealed
             api_key=api_key,
             owner=owner,
             spec=_public_spec(dict(serializer.initial_data), plan.preset),
             script=render_script(plan),
-            sealed_secrets=seal(serializer.secret_headers()),
+            sealed_secrets=seal(serializer.secrets()),
             planned_duration_s=plan.shape.planned_duration_s,
             graceful_stop_s=GRACEFUL_STOP_S,
             max_vus=plan.shape.max_vus,
@@ -114,7 +124,9 @@ def _public_spec(initial: dict[str, Any], preset: str | None) -> dict[str, Any]:
     """The input as the user gave it, with credential-bearing header values masked."""
     spec = dict(initial)
     headers = spec.get("headers") or {}
-    spec["headers"] = {name: ("••••" if SENSITIVE_HEADER.search(name) else value) for name, value in headers.items()}
+    spec["headers"] = {name: (MASK if SENSITIVE_HEADER.search(name) else value) for name, value in headers.items()}
+    spec["url"] = mask_url(str(spec.get("url", "")))
+    spec["query"] = {name: (MASK if SENSITIVE_QUERY.search(name) else value) for name, value in (spec.get("query") or {}).items()}
     spec["preset"] = preset
     return spec
 
@@ -164,21 +176,22 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
 def _stage_k6(
     run: Run, workdir: Path, on_progress: ProgressCallback | None
 ) -> tuple[k6.K6Outcome, SampleIngester, dict[str, Any]]:
-    k6.prepare_workdir(workdir, run.script, secrets=unseal(run.sealed_secrets))
+    secrets = unseal(run.sealed_secrets)
+    k6.prepare_workdir(workdir, run.script, secrets=secrets)
     Run.objects.filter(pk=run.pk).update(sealed_secrets="")  # k6 has them now; nothing keeps them after
     ingester = SampleIngester(
         workdir / k6.SAMPLES_NAME,
         max_endpoints=settings.MAX_ENDPOINTS,
         max_failed_samples=settings.MAX_FAILED_SAMPLES,
     )
-    ticker = _Ticker(run, ingester, workdir, on_progress)
+    ticker = _Ticker(run, ingester, workdir, on_progress, secret_values(secrets))
     budget_s = run.planned_duration_s + run.graceful_stop_s
     outcome = k6.execute(workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid))
     ingester.finish()
     ticker.flush(outcome.elapsed_s)
     run.k6_exit_code = outcome.exit.code
     run.k6_exit_reason = outcome.exit.meaning
-    run.log = k6.clean_paths(outcome.log.text(), workdir)
+    run.log = redact(k6.clean_paths(outcome.log.text(), workdir), ticker.secrets)  # k6 may quote a URL with its token
     run.k6_pid = None
     run.error = ticker.over_limit or run.error
     _record_stage(run, "k6", outcome.elapsed_s)
@@ -202,8 +215,11 @@ class _Ticker:
 
     MAX_LOG_LINES_PER_TICK = 50
 
-    def __init__(self, run: Run, ingester: SampleIngester, workdir: Path, on_progress: ProgressCallback | None) -> None:
+    def __init__(
+        self, run: Run, ingester: SampleIngester, workdir: Path, on_progress: ProgressCallback | None, secrets: list[str]
+    ) -> None:
         self.run, self.ingester, self.workdir, self.on_progress = run, ingester, workdir, on_progress
+        self.secrets = secrets
         self.last_beat = 0.0
         self.last_point_t = -1
         self.cancel = False
@@ -263,7 +279,7 @@ class _Ticker:
     def _publish_log(self, log: LogCapture) -> None:
         lines, dropped = log.new_lines()
         if lines or dropped:
-            cleaned = [k6.clean_paths(line, self.workdir) for line in lines[: self.MAX_LOG_LINES_PER_TICK]]
+            cleaned = [redact(k6.clean_paths(line, self.workdir), self.secrets) for line in lines[: self.MAX_LOG_LINES_PER_TICK]]
             events.publish(self.run.pk, "log", {"lines": cleaned, "dropped": dropped + max(0, len(lines) - len(cleaned))})
 
 

@@ -20,6 +20,7 @@ import orjson
 from hdrh.histogram import HdrHistogram
 
 from runs.k6_codes import error_meaning
+from runs.secrets import mask_url
 
 # Samples can arrive a little out of order (k6 flushes its CSV buffer once a
 # second); a second is closed once samples this many seconds newer are seen.
@@ -246,13 +247,14 @@ class SampleIngester:
         reason = self._failure_reason(status, error_code, error, second)
         reason.count += 1
         bucket.failure_reasons[reason.index] += 1
-        if len(reason.sample_urls) < SAMPLE_URLS_PER_REASON and row[col["url"]] not in reason.sample_urls:
-            reason.sample_urls.append(row[col["url"]])
+        url = mask_url(row[col["url"]])  # a credential in the query string is not kept
+        if len(reason.sample_urls) < SAMPLE_URLS_PER_REASON and url not in reason.sample_urls:
+            reason.sample_urls.append(url)
         if len(self.failure_samples) < self.max_failed_samples:
             self.failure_samples.append(
                 {
                     "t": second - (self.first_second or second),
-                    "url": row[col["url"]],
+                    "url": mask_url(row[col["url"]]),
                     "method": row[col["method"]],
                     "status": status,
                     "error_code": error_code,

@@ -59,6 +59,7 @@ class ScriptPlan:
     project_name: str = ""
     preset: str | None = None
     secret_header_names: tuple[str, ...] = ()  # sent, but read from secrets.json at run time
+    secret_query_names: tuple[str, ...] = ()  # likewise for credential query parameters
 
 
 def render_script(plan: ScriptPlan) -> str:
@@ -74,13 +75,20 @@ def render_script(plan: ScriptPlan) -> str:
 
 
 def _secret_headers(plan: ScriptPlan) -> list[str]:
-    if not plan.secret_header_names:
+    names = [*plan.secret_header_names, *(f"?{name}" for name in plan.secret_query_names)]
+    if not names:
         return []
-    names = ", ".join(plan.secret_header_names)
-    return [
-        f"// Credential headers ({names}) are not stored in this script: k6intel puts them in secrets.json for the run.\n"
-        f"Object.assign(TARGET.params.headers, JSON.parse(open('./{SECRETS_FILE}')));"
+    lines = [
+        f"// Credentials ({', '.join(names)}) are not stored in this script: k6intel puts them in secrets.json for the run.",
+        f"const SECRETS = JSON.parse(open('./{SECRETS_FILE}'));",
+        "Object.assign(TARGET.params.headers, SECRETS.headers || {});",
     ]
+    if plan.secret_query_names:
+        lines.append(
+            "TARGET.url += (TARGET.url.includes('?') ? '&' : '?') + Object.entries(SECRETS.query)"
+            ".map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&');"
+        )
+    return ["\n".join(lines)]
 
 
 def _header(plan: ScriptPlan) -> str:

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from k6intel.env import parse_duration_s
 from runs.presets import PRESET_DEFAULT_DURATION_S, PRESETS, LoadShape, Stage, constant_shape, preset_shape, staged_shape
 from runs.script import BODY_TYPES, METHODS, Checks, RequestSpec, ScriptPlan
-from runs.secrets import split_headers
+from runs.secrets import split_headers, split_query
 from runs.targets import TargetRejected, check_target_url
 from scanners import KINDS as ANALYZER_KINDS
 
@@ -151,11 +151,12 @@ class BuilderRunSerializer(serializers.Serializer):
         data = self.validated_data
         checks = data.get("checks") or {}
         public_headers, secret_headers = split_headers(data["headers"])
+        url, public_query, secret_query = split_query(data["url"], data["query"])
         request = RequestSpec(
-            url=data["url"],
+            url=url,
             method=data["method"],
             headers=public_headers,
-            query=data["query"],
+            query=public_query,
             body_type=data["body_type"],
             body=data.get("body"),
         )
@@ -168,10 +169,14 @@ class BuilderRunSerializer(serializers.Serializer):
             project_name=data["project_name"],
             preset=data.get("preset"),
             secret_header_names=tuple(secret_headers),
+            secret_query_names=tuple(secret_query),
         )
 
-    def secret_headers(self) -> dict[str, str]:
-        return split_headers(self.validated_data["headers"])[1]
+    def secrets(self) -> dict[str, dict[str, str]]:
+        """What the run's script reads from secrets.json: credential headers and query parameters."""
+        data = self.validated_data
+        secrets = {"headers": split_headers(data["headers"])[1], "query": split_query(data["url"], data["query"])[2]}
+        return {kind: values for kind, values in secrets.items() if values}
 
 
 def _check_body(attrs: dict[str, Any]) -> None:

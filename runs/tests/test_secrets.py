@@ -56,7 +56,11 @@ def test_credential_headers_are_sent_but_never_stored(header_recorder: tuple[str
     assert serializer.is_valid(), serializer.errors
     run = run_create_from_builder(serializer)
     assert TOKEN not in run.script and '"X-Team": "perf"' in run.script and "secrets.json" in run.script
-    assert run.sealed_secrets and TOKEN not in run.sealed_secrets and unseal(run.sealed_secrets) == {"Authorization": TOKEN}
+    assert (
+        run.sealed_secrets
+        and TOKEN not in run.sealed_secrets
+        and unseal(run.sealed_secrets) == {"headers": {"Authorization": TOKEN}}
+    )
     plain_copies: list[int] = []
     run = run_execute(run.pk, on_progress=lambda point: plain_copies.append(len(glob.glob("/tmp/k6intel-run-*/secrets.json"))))
     assert run.status == "done", run.error
@@ -85,3 +89,37 @@ def test_every_usual_credential_header_is_sealed(name: str) -> None:
 
     public, secret = split_headers({name: "s3cret", "Accept": "application/json", "Content-Type": "text/plain"})
     assert secret == {name: "s3cret"} and public == {"Accept": "application/json", "Content-Type": "text/plain"}
+
+
+def test_credential_query_parameters_are_sent_but_never_stored(settings: Any) -> None:
+    settings.RUN_POST_STAGES = []
+    paths: list[str] = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            paths.append(self.path)
+            self.send_response(503)  # failures keep example URLs: those must not keep the token
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed?access_token=url-tok-5512&page=2"
+    data = {"url": url, "vus": 1, "duration": "1s", "query": {"api_key": "query-key-7781", "lang": "en"}}
+    serializer = BuilderRunSerializer(data=data)
+    assert serializer.is_valid(), serializer.errors
+    run = run_execute(run_create_from_builder(serializer).pk)
+    server.shutdown()
+    assert paths and all("access_token=url-tok-5512" in p and "api_key=query-key-7781" in p and "page=2" in p for p in paths)
+    stored = orjson.dumps(run_result(run)).decode() + run.log + run.script + str(run.spec) + run.target_url
+    assert "url-tok-5512" not in stored and "query-key-7781" not in stored
+    assert run.result.failures["by_reason"][0]["sample_urls"]  # example URLs are kept, without the credentials
+
+
+def test_stored_urls_mask_credential_parameters() -> None:
+    from runs.secrets import mask_url
+
+    assert mask_url("http://x/a?sig=abc&page=2&api_key=k") == "http://x/a?sig=••••&page=2&api_key=••••"
