@@ -201,7 +201,7 @@ THRESHOLD_P90_MS = env_float("THRESHOLD_P90_MS", 1500.0, minimum=1.0, maximum=3_
 # the bundled demo target works.
 # Embedded mode (no DATABASE_URL) allows loopback so the bundled demo target works; production refuses
 # it unless configured: a script could otherwise speak to the platform's own Redis or database.
-PRODUCTION = bool(env_str("DATABASE_URL", ""))
+PRODUCTION = not DATABASES["default"]["ENGINE"].endswith("sqlite3")  # a server database: not the embedded default
 ALLOW_LOOPBACK_TARGETS = env_bool("ALLOW_LOOPBACK_TARGETS", not PRODUCTION)
 ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS", False)
 TARGET_ALLOWLIST = env_list("TARGET_ALLOWLIST")

@@ -69,6 +69,7 @@ def _setting(name: str, **env: str) -> str:
 
 def test_loopback_targets_are_allowed_by_default_only_in_embedded_mode() -> None:
     assert _setting("ALLOW_LOOPBACK_TARGETS") == "True"  # embedded: the demo target works
+    assert _setting("ALLOW_LOOPBACK_TARGETS", DATABASE_URL="sqlite:////tmp/k6intel-embedded.sqlite3") == "True"
     assert _setting("ALLOW_LOOPBACK_TARGETS", DATABASE_URL="mysql://u:p@db:3306/k6intel") == "False"
     env = {
         **os.environ,
