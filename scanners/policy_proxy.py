@@ -55,10 +55,19 @@ def policy_proxy() -> Iterator[tuple[str, ProxyLog]]:
     try:
         yield f"http://127.0.0.1:{port}", proxy_log
     finally:
-        server.close()
+        # The server and its connections belong to the proxy's loop: they are closed from inside it.
+        asyncio.run_coroutine_threadsafe(_shutdown(server), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
+
+
+async def _shutdown(server: asyncio.Server) -> None:
+    server.close()
+    connections = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in connections:
+        task.cancel()
+    await asyncio.gather(*connections, return_exceptions=True)
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, proxy_log: ProxyLog) -> None:
