@@ -25,6 +25,7 @@ from django.conf import settings
 from runs import sandbox
 from runs.k6_codes import K6Exit, describe_exit
 from runs.k6_log import LogCapture
+from runs.memory_ceiling import MemoryCeiling, memory_ceiling
 from runs.secrets import SECRETS_FILE
 from runs.targets import k6_policy_args
 
@@ -114,7 +115,8 @@ def execute(workdir: Path, budget_s: int, on_tick: TickCallback, on_start: Calla
     deadline_s = budget_s + settings.K6_GRACE_S
     started = time.monotonic()
     log = LogCapture(settings.MAX_LOG_BYTES)
-    process = _spawn(workdir)
+    ceiling = memory_ceiling(f"k6intel-{workdir.name}", settings.K6_MAX_MEMORY_MB)
+    process = _spawn(workdir, ceiling)
     assert process.stdout is not None
     log.start(process.stdout)
     try:
@@ -128,6 +130,9 @@ def execute(workdir: Path, budget_s: int, on_tick: TickCallback, on_start: Calla
         stopped_by = "interrupted"
     log.join()
     process.stdout.close()
+    if ceiling.was_hit():
+        stopped_by = "memory_ceiling"
+    ceiling.remove()
     return K6Outcome(describe_exit(process.returncode), stopped_by, time.monotonic() - started, workdir, log)
 
 
@@ -141,11 +146,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _spawn(workdir: Path) -> subprocess.Popen[bytes]:
+def _spawn(workdir: Path, ceiling: MemoryCeiling) -> subprocess.Popen[bytes]:
     # The parent-death signal is set by setpriv, which then execs the sandbox:
     # no Python code runs between fork and exec.
     return subprocess.Popen(
-        sandbox.wrap(k6_command(workdir), workdir),
+        ceiling.wrap(sandbox.wrap(k6_command(workdir), workdir)),
         cwd=workdir,
         env=k6_environment(workdir),
         stdin=subprocess.DEVNULL,

@@ -345,6 +345,12 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
         run.error = "The worker's time limit for this run was reached and k6 was stopped; partial results are kept."
     elif outcome.stopped_by == "over_limit":
         run.status = Run.Status.FAILED  # the ticker wrote why into run.error
+    elif outcome.stopped_by == "memory_ceiling":
+        run.status = Run.Status.FAILED
+        run.error = (
+            f"k6 was stopped by the kernel at its memory ceiling (K6_MAX_MEMORY_MB={settings.K6_MAX_MEMORY_MB}). "
+            "Partial results are kept."
+        )
     elif outcome.stopped_by == "deadline":
         limit_s = run.planned_duration_s + run.graceful_stop_s + settings.K6_GRACE_S
         run.status = Run.Status.FAILED
