@@ -9,6 +9,7 @@ cgroups (an unprivileged worker) this quietly does nothing.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 CGROUP_V1_MEMORY = Path("/sys/fs/cgroup/memory")
 CGROUP_V2 = Path("/sys/fs/cgroup")
 MIB = 1024 * 1024
+SWEEP_AFTER_S = 600
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ def memory_ceiling(name: str, limit_mb: int) -> MemoryCeiling:
     for version, root, limit_file in ((1, CGROUP_V1_MEMORY, "memory.limit_in_bytes"), (2, CGROUP_V2, "memory.max")):
         if version == 2 and not (root / "cgroup.controllers").exists():
             continue
+        _sweep(root)
         path = root / name
         try:
             path.mkdir()
@@ -65,3 +68,17 @@ def memory_ceiling(name: str, limit_mb: int) -> MemoryCeiling:
         except OSError:
             path.rmdir()
     return MemoryCeiling(None)
+
+
+def _sweep(root: Path) -> None:
+    """Remove the empty cgroups of runs whose worker died before cleaning up (a cgroup in use cannot be removed).
+
+    Young ones are left alone: between its creation and k6 joining it, a new run's cgroup is empty too.
+    """
+    now_s = time.time()
+    for stale in root.glob("k6intel-*"):
+        try:
+            if now_s - stale.stat().st_mtime > SWEEP_AFTER_S:
+                stale.rmdir()
+        except OSError:
+            continue
