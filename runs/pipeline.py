@@ -220,6 +220,7 @@ class _Ticker:
     ) -> None:
         self.run, self.ingester, self.workdir, self.on_progress = run, ingester, workdir, on_progress
         self.secrets = secrets
+        self.secrets_on_disk = True
         self.last_beat = 0.0
         self.last_point_t = -1
         self.cancel = False
@@ -228,9 +229,10 @@ class _Ticker:
 
     def __call__(self, elapsed_s: float, log: LogCapture) -> str | None:
         self.ingester.poll()
-        if self.ingester.first_second is not None:
+        if self.secrets_on_disk and self.ingester.first_second is not None:
             # k6 is measuring, so it has read the credentials (it keeps what init code opened): no plain copy stays.
             (self.workdir / SECRETS_FILE).unlink(missing_ok=True)
+            self.secrets_on_disk = False
         if self.cpu:
             self.cpu.sample()
         self._publish_log(log)

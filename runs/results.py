@@ -450,6 +450,13 @@ BUILTIN_METRICS = {
     *(name for name, _ in TIMING_PHASES),
 }  # fmt: skip
 BUILTIN_PREFIXES = ("ws_", "grpc_", "browser_", "webvitals_")
+# What each kind of custom metric shows.
+CUSTOM_KEYS = {
+    "trend": ("avg", "med", "p90", "p95", "p99", "max"),
+    "rate": ("rate", "passes", "fails"),
+    "counter": ("count", "rate"),
+    "gauge": ("value", "min", "max"),
+}
 
 
 def request_timings(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -471,14 +478,6 @@ def custom_metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         kind = _metric_type(values)
         rows.append({"name": name, "type": kind, "values": {key: values.get(key) for key in CUSTOM_KEYS[kind]}})
     return rows
-
-
-CUSTOM_KEYS = {
-    "trend": ("avg", "med", "p90", "p95", "p99", "max"),
-    "rate": ("rate", "passes", "fails"),
-    "counter": ("count", "rate"),
-    "gauge": ("value", "min", "max"),
-}
 
 
 def _metric_type(values: dict[str, Any]) -> str:

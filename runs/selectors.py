@@ -127,15 +127,9 @@ def run_result(run: Run) -> dict[str, Any]:
     }
 
 
-# Scorecards stored before k6 thresholds became criteria carry SLA rows without a kind or unit.
-LEGACY_UNITS = {"success_rate": "rate", "error_rate": "rate", "p90_ms": "ms"}
-
-
 def stored_scorecard(result: RunResult | None) -> dict[str, Any]:
-    if result is None or not result.sla:
-        return {}
-    criteria = [{"kind": "sla", "unit": LEGACY_UNITS.get(c["key"], ""), **c} for c in result.sla.get("criteria", [])]
-    return {**result.sla, "criteria": criteria}
+    # Scorecards stored before verdicts existed were brought to this shape by migration 0007.
+    return result.sla if result is not None else {}
 
 
 def _scorecard_shown(scorecard: dict[str, Any], graded: bool) -> dict[str, Any]:

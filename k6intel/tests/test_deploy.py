@@ -36,16 +36,18 @@ def test_compose_file_validates_and_has_every_service(tmp_path: Path) -> None:
     assert {"mysql-data", "results"} <= set(config["volumes"])
 
 
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_SSL_REDIRECT": "true",
+    "ALLOWED_HOSTS": "k6intel.example.com",
+    "DATABASE_URL": "mysql://k6intel:secret@db.example.com:3306/k6intel",
+}
+
+
 def test_check_deploy_is_clean_with_production_settings() -> None:
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
-        "SECURE_HSTS_SECONDS": "31536000",
-        "SECURE_SSL_REDIRECT": "true",
-        "ALLOWED_HOSTS": "k6intel.example.com",
-        "DATABASE_URL": "mysql://k6intel:secret@db.example.com:3306/k6intel",
-    }
+    env = {**os.environ, **PRODUCTION_ENV}
     env.pop("ALLOW_LOOPBACK_TARGETS", None)  # production's own default
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -71,16 +73,7 @@ def test_loopback_targets_are_allowed_by_default_only_in_embedded_mode() -> None
     assert _setting("ALLOW_LOOPBACK_TARGETS") == "True"  # embedded: the demo target works
     assert _setting("ALLOW_LOOPBACK_TARGETS", DATABASE_URL="sqlite:////tmp/k6intel-embedded.sqlite3") == "True"
     assert _setting("ALLOW_LOOPBACK_TARGETS", DATABASE_URL="mysql://u:p@db:3306/k6intel") == "False"
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
-        "SECURE_HSTS_SECONDS": "31536000",
-        "SECURE_SSL_REDIRECT": "true",
-        "ALLOWED_HOSTS": "k6intel.example.com",
-        "DATABASE_URL": "mysql://u:p@db:3306/k6intel",
-        "ALLOW_LOOPBACK_TARGETS": "true",
-    }
+    env = {**os.environ, **PRODUCTION_ENV, "ALLOW_LOOPBACK_TARGETS": "true"}
     done = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert "k6intel.W003" in done.stdout + done.stderr
 

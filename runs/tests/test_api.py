@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -309,12 +308,12 @@ def test_openapi_schema_and_local_docs_page(client: Any) -> None:
 
 def test_a_key_with_too_many_active_runs_gets_429_with_retry_after(api: Api, keys: dict[str, Any], settings: Any) -> None:
     settings.MAX_ACTIVE_RUNS = 2
+    settings.REDIS_URL = "redis://127.0.0.1:6379/15"  # queue to a broker nobody consumes: the runs stay queued
     body = {"url": "http://127.0.0.1:9/", "vus": 1, "duration": "1s"}
-    with patch("runs.api.run_enqueue"):  # keep them queued: no worker takes them
-        assert [api("user").post("/api/run", body, format="json").status_code for _ in range(2)] == [202, 202]
-        refused = api("user").post("/api/run", body, format="json")
-        assert api("other").post("/api/run", body, format="json").status_code == 202  # another key is not held up
-        assert api("admin").post("/api/run", body, format="json").status_code == 202
+    assert [api("user").post("/api/run", body, format="json").status_code for _ in range(2)] == [202, 202]
+    refused = api("user").post("/api/run", body, format="json")
+    assert api("other").post("/api/run", body, format="json").status_code == 202  # another key is not held up
+    assert api("admin").post("/api/run", body, format="json").status_code == 202
     assert refused.status_code == 429 and refused["Retry-After"] == "30"
     assert refused.json()["error"]["code"] == "too_many_active_runs" and "MAX_ACTIVE_RUNS=2" in refused.json()["error"]["message"]
     assert Run.objects.filter(api_key=keys["user"][0]).count() == 2

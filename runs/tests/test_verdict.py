@@ -240,3 +240,30 @@ def test_an_abort_on_fail_stop_is_named_with_its_time() -> None:
 def test_a_scripts_planned_load_excludes_k6s_graceful_stop(options: str, load_s: int, graceful_s: int) -> None:
     needs = inspect_script(f"export const options = {options};\nexport default function () {{}}\n")
     assert (needs.duration_s, needs.graceful_stop_s) == (load_s, graceful_s)
+
+
+def test_runs_stored_before_verdicts_read_the_same_in_lists_and_documents(make_run: Callable[..., Run]) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from runs.models import RunResult
+    from runs.selectors import run_result
+
+    backfill = importlib.import_module("runs.migrations.0007_backfill_verdicts").backfill
+    old_sla = {"score": 100.0, "grade": "A", "grade_label": "Excellent", "passed": True, "reasons": [],
+               "criteria": [{"key": "p90_ms", "label": "p90 latency (ms)", "value": 3.0, "threshold": 1500.0,
+                             "comparator": "<=", "met": True, "points": 30.0, "max_points": 30.0, "note": ""}]}  # fmt: skip
+    crossed = make_run("", status="done", k6_exit_code=99, grade="A", score=100.0)
+    RunResult.objects.create(
+        run=crossed, sla=old_sla, thresholds=[{"metric": "http_req_duration", "expression": "p(95)<1", "ok": False}]
+    )
+    empty = make_run("", status="done", k6_exit_code=0, grade="F", score=0.0)
+    RunResult.objects.create(run=empty, sla={**old_sla, "score": 0.0, "grade": "F", "criteria": []})
+    cancelled = make_run("", status="cancelled", grade="A", score=100.0)
+    backfill(apps, None)
+    for run, verdict, grade in ((crossed, "failed", "C"), (empty, "not_graded", ""), (cancelled, "not_graded", "")):
+        run.refresh_from_db()
+        document = run_result(run)
+        assert (run.verdict, run.grade) == (verdict, grade)
+        assert (document["verdict"]["status"], document["grade"] or "") == (verdict, grade)
