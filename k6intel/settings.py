@@ -184,6 +184,10 @@ def _default_k6_bin() -> str:
 K6_BIN = env_str("K6_BIN", _default_k6_bin())
 # "bwrap": k6 runs in a bubblewrap sandbox (see runs/sandbox.py); "none" only where bwrap cannot run.
 K6_SANDBOX = env_choice("K6_SANDBOX", "bwrap", ("bwrap", "none"))
+# Where the worker is root and nftables is there, k6 runs as this user and the kernel rejects its
+# connections to blocked addresses, module downloads included (runs/egress.py). Pick a uid nothing else uses.
+K6_EGRESS_FIREWALL = env_bool("K6_EGRESS_FIREWALL", True)
+K6_UID = env_int("K6_UID", 60_600, minimum=1, maximum=2**31 - 2)
 MAX_VUS = env_int("MAX_VUS", 200, minimum=1, maximum=100_000)
 MAX_DURATION_S = env_duration_s("MAX_DURATION", "30m")
 # Grace beyond the planned duration before k6 is stopped from outside
@@ -196,9 +200,7 @@ THRESHOLD_SUCCESS_RATE = env_float("THRESHOLD_SUCCESS_RATE", 0.95, minimum=0.0, 
 THRESHOLD_ERROR_RATE = env_float("THRESHOLD_ERROR_RATE", 0.1, minimum=0.0, maximum=1.0)
 THRESHOLD_P90_MS = env_float("THRESHOLD_P90_MS", 1500.0, minimum=1.0, maximum=3_600_000.0)
 
-# Target policy: metadata and link-local are always blocked; loopback and
-# private ranges only when allowed. The embedded default allows loopback so
-# the bundled demo target works.
+# Target policy: metadata and link-local are always blocked; loopback and private ranges only when allowed.
 # Embedded mode (no DATABASE_URL) allows loopback so the bundled demo target works; production refuses
 # it unless configured: a script could otherwise speak to the platform's own Redis or database.
 PRODUCTION = not DATABASES["default"]["ENGINE"].endswith("sqlite3")  # a server database: not the embedded default
@@ -209,13 +211,13 @@ TARGET_ALLOWLIST = env_list("TARGET_ALLOWLIST")
 # Caps that keep a result bounded whatever the run does.
 MAX_ENDPOINTS = env_int("MAX_ENDPOINTS", 200, minimum=1, maximum=10_000)
 MAX_FAILED_SAMPLES = env_int("MAX_FAILED_SAMPLES", 50, minimum=0, maximum=10_000)
-# No request body above this is read (an uploaded script is at most 2 MB plus its form fields).
 # k6 is stopped (the run fails with the reason) when its resident memory passes this.
 K6_MAX_MEMORY_MB = env_int("K6_MAX_MEMORY_MB", 2048, minimum=64, maximum=1024 * 1024)
 # Runs one API key or user may have queued or running at once (admin keys and staff: no limit).
 MAX_ACTIVE_RUNS = env_int("MAX_ACTIVE_RUNS", 3, minimum=1, maximum=1000)
 # Uploaded scripts are checked (`k6 inspect` runs their init code) at most this many at a time per process.
 INSPECT_CONCURRENCY = env_int("INSPECT_CONCURRENCY", 2, minimum=1, maximum=64)
+# No request body above this is read (an uploaded script is at most 2 MB plus its form fields).
 MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=64 * 1024, maximum=1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploaded files go to a temporary file, not memory

@@ -22,7 +22,7 @@ import orjson
 import psutil
 from django.conf import settings
 
-from runs import sandbox
+from runs import egress, sandbox
 from runs.k6_codes import K6Exit, describe_exit
 from runs.k6_log import LogCapture
 from runs.memory_ceiling import MemoryCeiling, memory_ceiling
@@ -116,7 +116,7 @@ def execute(workdir: Path, budget_s: int, on_tick: TickCallback, on_start: Calla
     started = time.monotonic()
     log = LogCapture(settings.MAX_LOG_BYTES)
     ceiling = memory_ceiling(f"k6intel-{workdir.name}", settings.K6_MAX_MEMORY_MB)
-    process = _spawn(workdir, ceiling)
+    process = _spawn(workdir, ceiling, egress.k6_uid())
     assert process.stdout is not None
     log.start(process.stdout)
     try:
@@ -146,11 +146,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _spawn(workdir: Path, ceiling: MemoryCeiling) -> subprocess.Popen[bytes]:
+def _spawn(workdir: Path, ceiling: MemoryCeiling, uid: int | None) -> subprocess.Popen[bytes]:
     # The parent-death signal is set by setpriv, which then execs the sandbox:
     # no Python code runs between fork and exec.
+    if uid is not None:  # k6 reads the script and writes its summary and samples there
+        for path in (workdir, *workdir.iterdir()):
+            os.chown(path, uid, uid)
     return subprocess.Popen(
-        ceiling.wrap(sandbox.wrap(k6_command(workdir), workdir)),
+        ceiling.wrap(sandbox.wrap(k6_command(workdir), workdir, uid=uid)),
         cwd=workdir,
         env=k6_environment(workdir),
         stdin=subprocess.DEVNULL,

@@ -34,14 +34,18 @@ def k6_binary() -> str:
     return INSIDE_K6 if enabled() else settings.K6_BIN
 
 
-def wrap(command: list[str], workdir: Path, network: bool = True, cpu_limit_s: int | None = None) -> list[str]:
+def wrap(
+    command: list[str], workdir: Path, network: bool = True, cpu_limit_s: int | None = None, uid: int | None = None
+) -> list[str]:
     """The full argv that runs `command` (written with inside paths) in the box.
 
     `network=False` gives the box no network at all (its own empty network namespace); `cpu_limit_s`
-    caps the CPU time of everything in it (RLIMIT_CPU, inherited by k6).
+    caps the CPU time of everything in it (RLIMIT_CPU, inherited by k6); `uid` is the user (and
+    group) the box runs as, seen from outside it: the one the kernel's egress rules match.
     """
     setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-    guard = [setpriv, "--pdeathsig", "KILL", "--"]
+    as_user = [] if uid is None else ["--reuid", str(uid), "--regid", str(uid), "--clear-groups"]
+    guard = [setpriv, *as_user, "--pdeathsig", "KILL", "--"]
     if cpu_limit_s is not None:
         guard = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--cpu={cpu_limit_s}:{cpu_limit_s + 1}", "--", *guard]
     if not enabled():

@@ -58,13 +58,21 @@ def blocked_networks() -> list[IPNetwork]:
 
 
 def k6_policy_args() -> list[str]:
+    blacklist = ",".join(str(net) for net in connection_blocklist())
+    return ["--blacklist-ip", blacklist, "--block-hostnames", ",".join(METADATA_HOSTNAMES)]
+
+
+def connection_blocklist() -> list[IPNetwork]:
+    """Every network a connection may not reach, IPv6 spellings of the IPv4 ones included.
+
+    What k6's `--blacklist-ip` gets and what the kernel's egress rules for k6 match (runs/egress.py).
+    """
     networks = blocked_networks()
     for cidr in settings.TARGET_ALLOWLIST:
         networks = _carve_out(networks, ipaddress.ip_network(cidr, strict=False))
     networks += [embedded for net in networks if net.version == 4 for embedded in ipv6_forms(net)]
     networks += [NAT64_LOCAL, TEREDO]  # the IPv4 inside these cannot be matched by prefix: block them whole
-    blacklist = ",".join(str(net) for net in networks)
-    return ["--blacklist-ip", blacklist, "--block-hostnames", ",".join(METADATA_HOSTNAMES)]
+    return networks
 
 
 def ipv6_forms(network: ipaddress.IPv4Network) -> list[ipaddress.IPv6Network]:

@@ -8,12 +8,13 @@ then held against MAX_VUS and MAX_DURATION.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ from runs.findings import find_problems
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
 INSPECT_TIMEOUT_S = 20
 INSPECT_CPU_S = 10  # CPU seconds k6 inspect may burn (the script's init code runs in it)
-_inspect_slots: threading.BoundedSemaphore | None = None
+SLOTS_DIR = Path(tempfile.gettempdir()) / "k6intel-inspect-slots"
+SLOT_WAIT_S = INSPECT_TIMEOUT_S
+SLOT_POLL_S = 0.1
 # How the box reports a k6 the kernel killed at its CPU limit (or k6 itself, without the box).
 CPU_KILLED = {128 + signal.SIGXCPU, 128 + signal.SIGKILL, -signal.SIGXCPU, -signal.SIGKILL}
 ITERATIONS_MAX_DURATION = "10m"  # k6's default maxDuration of the iteration-based executors
@@ -116,16 +119,23 @@ def _run_inspect(workdir: Path) -> dict:
 
 @contextmanager
 def _inspect_slot() -> Iterator[None]:
-    """At most INSPECT_CONCURRENCY inspects at once in this process: each runs a script's init code."""
-    global _inspect_slots
-    if _inspect_slots is None:
-        _inspect_slots = threading.BoundedSemaphore(settings.INSPECT_CONCURRENCY)
-    if not _inspect_slots.acquire(timeout=INSPECT_TIMEOUT_S):
-        raise ScriptRejected(["Other scripts are being checked right now; try again in a minute."])
-    try:
-        yield
-    finally:
-        _inspect_slots.release()
+    """At most INSPECT_CONCURRENCY inspects at once on this machine, whichever process asks: each runs a
+    script's init code. A slot is an exclusive lock on one of as many files; the kernel frees it if its
+    holder dies."""
+    SLOTS_DIR.mkdir(mode=0o700, exist_ok=True)
+    deadline = time.monotonic() + SLOT_WAIT_S
+    while True:
+        for index in range(settings.INSPECT_CONCURRENCY):
+            with open(SLOTS_DIR / f"slot-{index}.lock", "a") as slot:
+                try:
+                    fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                yield  # the lock goes with the file when the `with` closes it
+                return
+        if time.monotonic() > deadline:
+            raise ScriptRejected(["Other scripts are being checked right now; try again in a minute."])
+        time.sleep(SLOT_POLL_S)
 
 
 def _requirements(options: dict, script: str) -> ScriptRequirements:

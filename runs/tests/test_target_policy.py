@@ -137,9 +137,68 @@ def test_k6_inspect_has_no_network_for_a_module_url_built_at_run_time(recorder: 
     assert recorder.connections == 0
 
 
+# Init code that only `k6 run` follows (a clock, a random number): inspect never sees this require().
+RUN_TIME_REQUIRE = (
+    "const where = ['https://127.0.0.1:{port}/lib', '.js'];\n"
+    "if (Date.now() > 0) {{ try {{ require(where.join('')); }} catch (e) {{ console.log('MODULE: ' + e); }} }}\n"
+    "export const options = {{ iterations: 1 }};\nexport default function () {{}}\n"
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("firewall", [True, False], ids=["kernel rules", "k6 alone"])
+def test_k6_run_reaches_no_blocked_address_for_a_module_whatever_its_init_code_decides(
+    strict: None, settings: Any, recorder: _Recorder, make_run: Any, firewall: bool
+) -> None:
+    from runs.pipeline import run_execute
+
+    settings.RUN_POST_STAGES = []
+    settings.K6_EGRESS_FIREWALL = firewall
+    run = run_execute(make_run(RUN_TIME_REQUIRE.format(port=recorder.port), planned_duration_s=5).pk)
+    assert "MODULE: " in run.log and "couldn't be retrieved" in run.log, run.log
+    if firewall:
+        assert recorder.connections == 0
+    else:  # what the kernel's rules are for: k6's own --blacklist-ip leaves its module loader alone
+        assert recorder.connections >= 1
+
+
+def test_the_egress_rules_leave_dns_to_the_machines_resolver_open(strict: None) -> None:
+    from runs.egress import k6_uid
+
+    uid = k6_uid()
+    assert uid == django_settings.K6_UID, "the worker runs as root here: the rules must be in place"
+    # The resolver usually sits at a private address the rules block for everything but port 53.
+    lookup = "import socket; print(socket.getaddrinfo('pypi.org', 443)[0][4][0])"
+    as_k6 = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/usr/bin/python3", "-c", lookup]
+    done = subprocess.run(as_k6, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and ipaddress.ip_address(done.stdout.strip()), done.stderr
+
+
 def test_k6_inspect_has_a_cpu_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     from runs import vetting
 
     monkeypatch.setattr(vetting, "INSPECT_CPU_S", 1)
     with pytest.raises(vetting.ScriptRejected, match="more than 1 s of CPU"):
         vetting.vet_script(b"while (true) {}\nexport default function () {}\n", "spin.js")
+
+
+def test_inspect_slots_are_shared_by_every_process_on_the_machine(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from runs import vetting
+
+    settings.INSPECT_CONCURRENCY = 1
+    monkeypatch.setattr(vetting, "SLOT_WAIT_S", 0.5)
+    vetting.SLOTS_DIR.mkdir(mode=0o700, exist_ok=True)
+    # Another process (a second web worker, say) holds the only slot.
+    hold = f"import fcntl, sys, time\nf = open({str(vetting.SLOTS_DIR / 'slot-0.lock')!r}, 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n"
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(vetting.ScriptRejected, match="being checked right now"):
+            vetting.vet_script(b"export default function () {}\n", "wait.js")
+    finally:
+        holder.kill()
+        holder.wait()
+    # Its death frees the slot: no stale lock survives a crash.
+    assert vetting.vet_script(b"export default function () {}\n", "free.js")[1].max_vus == 1
