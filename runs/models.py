@@ -97,6 +97,10 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its queue message (k6, or the post-k6 stages) was last published."
+    )
+    dispatch_attempts = models.PositiveIntegerField(default=0, help_text="Queue messages published for its current step.")
     stage_durations_s = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     worker_host = models.CharField(max_length=255, blank=True, help_text="Host whose worker runs k6.")
