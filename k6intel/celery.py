@@ -11,3 +11,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "k6intel.settings")
 app = Celery("k6intel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+import k6intel.worker_startup  # noqa: E402, F401  (connects the start-up check to worker_init)

@@ -19,10 +19,12 @@ from django.core.exceptions import ImproperlyConfigured
 from k6intel.env import (
     env_bool,
     env_choice,
+    env_database_url,
     env_duration_s,
     env_float,
     env_int,
     env_list,
+    env_redis_url,
     env_str,
 )
 
@@ -104,8 +106,6 @@ def _database(url: str) -> dict:
         config = environ.Env.db_url_config(url)
     except Exception as exc:  # django-environ raises several types on junk
         raise ImproperlyConfigured(f"DATABASE_URL={url!r} is not a database URL: {exc}") from None
-    if config["ENGINE"] not in {"django.db.backends.sqlite3", "django.db.backends.mysql"}:
-        raise ImproperlyConfigured("DATABASE_URL must be sqlite:///path or mysql://user:password@host:port/name.")
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Each ASGI request runs its sync code in its own thread and connection: WAL lets readers go on
         # while one writes, IMMEDIATE takes the write lock up front (no upgrade deadlock), and a writer
@@ -118,7 +118,11 @@ def _database(url: str) -> dict:
             }
         )
     if config["ENGINE"] == "django.db.backends.mysql":
-        config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"})
+        # connect_timeout: an unreachable host fails in seconds (the worker's start-up check, the outage
+        # retries) instead of after the kernel's TCP timeout of about two minutes.
+        config.setdefault("OPTIONS", {}).update(
+            {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'", "connect_timeout": 10}
+        )
         # No persistent connections: under ASGI every request runs its sync code in a fresh thread, so a
         # kept-open connection is never reused and they pile up until MariaDB refuses more (Django's
         # deployment docs say the same). Connecting on loopback costs well under a millisecond.
@@ -127,7 +131,7 @@ def _database(url: str) -> dict:
     return config
 
 
-DATABASES = {"default": _database(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'k6intel.sqlite3'}"))}
+DATABASES = {"default": _database(env_database_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'k6intel.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -172,7 +176,7 @@ X_FRAME_OPTIONS = "DENY"
 # --- k6intel ---------------------------------------------------------------
 
 RESULT_DIR = Path(env_str("RESULT_DIR", str(BASE_DIR / "var" / "results")))
-REDIS_URL = env_str("REDIS_URL", "") or None
+REDIS_URL = env_redis_url("REDIS_URL")
 
 
 def _default_k6_bin() -> str:
