@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from runs.models import ApiKey
+
+log = logging.getLogger(__name__)
 
 HEADER = "X-API-Key"
 KEY_PREFIX = "k6i_"
@@ -112,7 +117,31 @@ class IsAdminKey(HasApiKey):
 
 
 class PerKeyThrottle(throttling.SimpleRateThrottle):
+    """Requests per key per period, counted in the cache (Redis in production).
+
+    Fails open: an API that stops answering because its rate counter is down
+    hurts more than a few minutes without rate limits. After a failure the cache
+    is left alone for `outage_retry_s`, so an outage costs one log line and one
+    failed connection per period, not one per request.
+    """
+
     scope = "api_key"
+    outage_retry_s: ClassVar[float] = 10.0
+    cache_down_until: ClassVar[float] = 0.0  # time.monotonic(); per process
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if time.monotonic() < PerKeyThrottle.cache_down_until:
+            return True
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            PerKeyThrottle.cache_down_until = time.monotonic() + self.outage_retry_s
+            log.warning(
+                "API requests go unthrottled for %.0f s: the throttle's cache (REDIS_URL) is unreachable: %s",
+                self.outage_retry_s,
+                exc,
+            )
+            return True
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if not isinstance(request.auth, ApiKey):
