@@ -13,3 +13,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 import k6intel.worker_startup  # noqa: E402, F401  (connects the start-up check to worker_init)
+import runs.worker_hooks  # noqa: E402, F401  (the sweeper on beat, graceful SIGTERM, work directory clean-up)

@@ -39,6 +39,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    "runs.apps.RunsConfig",  # first: its runserver (Daphne's, plus the embedded sweeper) is the one that runs
     "daphne",  # runserver serves ASGI (HTTP + websockets)
     "django.contrib.admin",
     "django.contrib.auth",
@@ -53,7 +54,6 @@ INSTALLED_APPS = [
     "captcha",
     "channels",
     "axes",  # login throttling
-    "runs.apps.RunsConfig",
     "scanners.apps.ScannersConfig",
     "reports.apps.ReportsConfig",
 ]
@@ -233,7 +233,12 @@ MAX_LOG_BYTES = env_int("MAX_LOG_BYTES", 1_000_000, minimum=10_000)
 
 # A run whose heartbeat is older than this is declared dead by the reaper.
 REAP_AFTER_S = env_int("REAP_AFTER_S", 60, minimum=3)
+# How often the sweeper (on beat; in the server in embedded mode) reaps, queues lost runs again and cleans up.
 REAP_EVERY_S = env_int("REAP_EVERY_S", 30, minimum=1)
+# A queued run whose message nobody took is published again after this, then at doubling intervals.
+REDISPATCH_AFTER_S = env_int("REDISPATCH_AFTER_S", 60, minimum=5)
+# A database outage this long never stops a running test nor loses what k6 measured.
+OUTAGE_TOLERANCE_S = env_int("OUTAGE_TOLERANCE_S", 120, minimum=0, maximum=3600)
 # Stages after k6 (analyzers, analysis, report), as dotted paths to `stage(run)` functions, in order.
 RUN_POST_STAGES = env_list(
     "RUN_POST_STAGES", ["scanners.pipeline.analyze_run", "reports.pipeline.analyze_run", "reports.render.render_run"]
@@ -262,10 +267,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MAX_DURATION_S + 2 * K6
 CELERY_TASK_ROUTES = {
     "runs.tasks.execute_run": {"queue": "k6"},
     "runs.tasks.post_k6_stages": {"queue": "analyzers"},
-    "runs.tasks.reap": {"queue": "analyzers"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "analyzers"
-CELERY_BEAT_SCHEDULE = {"reap-stale-runs": {"task": "runs.tasks.reap", "schedule": float(REAP_EVERY_S)}}
+# Beat schedules nothing itself: it hosts the sweeper thread (runs/sweeper.py, started in k6intel/celery.py).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Analysis (Gemini) -------------------------------------------------------

@@ -1,17 +1,28 @@
-"""Where a queued run executes: a Celery worker (REDIS_URL set) or the embedded in-process executor."""
+"""Where a run's next step executes: a Celery worker (REDIS_URL set) or the embedded in-process executor.
+
+A queue message is published only after the run it names is committed, and a
+publish that fails (the broker is down, a restart lost its queues) is not an
+error for whoever created the run: the run stays `queued` and the sweeper
+(runs/sweeper.py) publishes it again. Every step claims its run before doing
+anything, so a message delivered twice does its work once.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from runs import k6
 from runs.models import Run
 from runs.pipeline import run_execute
+from runs.stages import run_post_stages
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +32,14 @@ SOFT_LIMIT_MARGIN_S = 60
 HARD_LIMIT_MARGIN_S = k6.STOP_GRACE_S + 60
 
 _executor: ThreadPoolExecutor | None = None
+_in_line: set[str] = set()  # embedded: runs this process holds in its executor, so the sweeper leaves them be
+_in_line_lock = threading.Lock()
 
 
 def run_enqueue(run: Run) -> None:
     """Start the run once the transaction that created it has committed."""
     run_id, planned_s = run.pk, run.planned_duration_s
-    transaction.on_commit(lambda: _submit(run_id, planned_s))
+    transaction.on_commit(lambda: dispatch_run(run_id, planned_s))
 
 
 def time_limits_s(planned_duration_s: int) -> tuple[int, int]:
@@ -34,14 +47,59 @@ def time_limits_s(planned_duration_s: int) -> tuple[int, int]:
     return soft, soft + HARD_LIMIT_MARGIN_S
 
 
-def _submit(run_id: Any, planned_duration_s: int) -> None:
-    if settings.REDIS_URL:
-        from runs.tasks import execute_run
+def dispatch_run(run_id: Any, planned_duration_s: int) -> bool:
+    """Hand a queued run to whatever executes k6; False when that failed (the sweeper tries again)."""
+    if not settings.REDIS_URL:
+        return _embedded(run_id, run_execute)
+    from runs.tasks import execute_run
 
-        soft, hard = time_limits_s(planned_duration_s)
-        execute_run.apply_async(args=[str(run_id)], queue="k6", soft_time_limit=soft, time_limit=hard)
-    else:
-        embedded_executor().submit(_execute_embedded, run_id).add_done_callback(_log_failure)
+    soft, hard = time_limits_s(planned_duration_s)
+    return _publish(run_id, lambda: execute_run.apply_async(args=[str(run_id)], soft_time_limit=soft, time_limit=hard))
+
+
+def dispatch_post_stages(run_id: Any) -> bool:
+    """Hand a run whose k6 results are stored to the analyzers; False when that failed (the sweeper tries again)."""
+    if not settings.REDIS_URL:
+        return _embedded(run_id, run_post_stages)
+    from runs.tasks import post_k6_stages
+
+    limit_s = settings.POST_STAGES_TIME_LIMIT_S
+    return _publish(
+        run_id, lambda: post_k6_stages.apply_async(args=[str(run_id)], soft_time_limit=limit_s, time_limit=limit_s + 60)
+    )
+
+
+def _publish(run_id: Any, send: Any) -> bool:
+    try:
+        send()
+    except Exception as exc:  # whatever the broker raises: the run is stored, and the sweeper publishes it later
+        log.warning("could not queue run %s (%s); the sweeper will queue it again", run_id, exc)
+        return False
+    _mark_dispatched(run_id)
+    return True
+
+
+def _mark_dispatched(run_id: Any) -> None:
+    try:
+        Run.objects.filter(pk=run_id).update(dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1)
+    except DatabaseError:  # the message is out; at worst the sweeper sends a second one, which its claim ignores
+        log.warning("could not record that run %s was queued", run_id, exc_info=True)
+
+
+def in_line(run_id: Any) -> bool:
+    """Whether this process's embedded executor already holds the run."""
+    with _in_line_lock:
+        return str(run_id) in _in_line
+
+
+def _embedded(run_id: Any, step: Any) -> bool:
+    with _in_line_lock:
+        if str(run_id) in _in_line:
+            return True
+        _in_line.add(str(run_id))
+    embedded_executor().submit(_execute_embedded, run_id, step).add_done_callback(_log_failure)
+    _mark_dispatched(run_id)
+    return True
 
 
 def embedded_executor() -> ThreadPoolExecutor:
@@ -52,11 +110,13 @@ def embedded_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def _execute_embedded(run_id: Any) -> None:
+def _execute_embedded(run_id: Any, step: Any) -> None:
     close_old_connections()
     try:
-        run_execute(run_id)
+        step(run_id)
     finally:
+        with _in_line_lock:
+            _in_line.discard(str(run_id))
         close_old_connections()
 
 

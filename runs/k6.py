@@ -43,7 +43,7 @@ STOP_GRACE_S = 20
 @dataclass(frozen=True)
 class K6Outcome:
     exit: K6Exit
-    stopped_by: str | None  # "deadline", "interrupted", or the reason the tick callback gave ("cancel", "over_limit")
+    stopped_by: str | None  # "deadline", "interrupted", or the tick callback's reason ("cancel", "over_limit", "shutdown")
     elapsed_s: float
     workdir: Path
     log: LogCapture

@@ -20,13 +20,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from runs import events, k6
+from runs import events, k6, shutdown
 from runs.delivery import Ending, Plan, delivery_for
 from runs.k6_log import LogCapture
 from runs.models import ApiKey, Project, Run, RunResult
+from runs.outage import drop_connection, retry_through_outage
 from runs.presets import GRACEFUL_STOP_S
 from runs.resources import CpuSampler
 from runs.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
@@ -52,6 +53,7 @@ from runs.vetting import vet_script
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
+WORKDIR_PREFIX = "k6intel-run-"  # then the run's id: the sweeper knows whose directory it is
 # A run that ends failed or cancelled is not graded, wherever it is shown.
 NOT_GRADED_FIELDS = {"verdict": NOT_GRADED, "grade": "", "score": None}
 K6_LOG_MSG = re.compile(r'level=(error|fatal)\s+msg="((?:[^"\\]|\\.)*)"')
@@ -154,17 +156,18 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
         return Run.objects.get(pk=run_id)
     run = Run.objects.select_related("project").get(pk=run_id)
     events.publish(run.pk, "stage", {"status": run.status, "stage": "k6"})
-    workdir = Path(tempfile.mkdtemp(prefix="k6intel-run-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{run.pk}-"))
     try:
         outcome, ingester, resources = _stage_k6(run, workdir, on_progress)
-        _stage_results(run, outcome, ingester, resources)
-        _finish(run, outcome)
+        # k6 has finished: what it measured is stored even through a database outage of OUTAGE_TOLERANCE_S.
+        retry_through_outage(lambda: _stage_results(run, outcome, ingester, resources), "storing k6's results")
+        retry_through_outage(lambda: _finish(run, outcome), "ending the run")
     except Exception as exc:  # the run must still end with a reason
         log.exception("run %s failed in stage %s", run.pk, run.stage)
         _fail(run, f"Internal error during the {run.stage or 'k6'} stage: {exc!r}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    run.refresh_from_db()
+    retry_through_outage(run.refresh_from_db, "reading the run back")
     if run.status == Run.Status.ANALYZING:
         (after_k6 or run_post_stages)(run.pk)
         run.refresh_from_db()
@@ -188,32 +191,41 @@ def _stage_k6(
     budget_s = run.planned_duration_s + run.graceful_stop_s
     outcome = k6.execute(workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid))
     ingester.finish()
-    ticker.flush(outcome.elapsed_s)
+    retry_through_outage(lambda: ticker.flush(outcome.elapsed_s), "publishing the last seconds")
     run.k6_exit_code = outcome.exit.code
     run.k6_exit_reason = outcome.exit.meaning
     run.log = redact(k6.clean_paths(outcome.log.text(), workdir), ticker.secrets)  # k6 may quote a URL with its token
     run.k6_pid = None
     run.error = ticker.over_limit or run.error
     _record_stage(run, "k6", outcome.elapsed_s)
-    run.save(update_fields=["k6_exit_code", "k6_exit_reason", "log", "stage_durations_s", "k6_pid", "error"])
+    fields = ["k6_exit_code", "k6_exit_reason", "log", "stage_durations_s", "k6_pid", "error"]
+    retry_through_outage(lambda: run.save(update_fields=fields), "storing k6's exit")
     return outcome, ingester, ticker.cpu.summary() if ticker.cpu else {}
 
 
 def _start(run: Run, ticker: _Ticker, pid: int) -> None:
     ticker.cpu = CpuSampler(pid)
-    _record_k6_pid(run, pid)
-
-
-def _record_k6_pid(run: Run, pid: int) -> None:
-    # Lets the reaper find and kill k6 if this worker dies.
+    # Lets the reaper find and kill k6 if this worker dies; each heartbeat writes it again (after an outage too).
     run.k6_pid, run.worker_host = pid, socket.gethostname()
-    Run.objects.filter(pk=run.pk).update(k6_pid=pid, worker_host=run.worker_host)
+    try:
+        Run.objects.filter(pk=run.pk).update(k6_pid=pid, worker_host=run.worker_host)
+    except DATABASE_DOWN:
+        drop_connection()
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 class _Ticker:
-    """Runs every tick of the k6 supervisor: ingest, publish progress, enforce limits, heartbeat, notice a cancel."""
+    """Runs every tick of the k6 supervisor: ingest, publish progress, enforce limits, heartbeat, notice a cancel.
+
+    While the database is unreachable k6 goes on: nothing is written, what could not be published waits
+    (the seconds in the ingester, log lines in a bounded buffer), and every write is tried again with
+    backoff. Only an outage longer than OUTAGE_TOLERANCE_S stops k6.
+    """
 
     MAX_LOG_LINES_PER_TICK = 50
+    MAX_PENDING_LOG_LINES = 1000
 
     def __init__(
         self, run: Run, ingester: SampleIngester, workdir: Path, on_progress: ProgressCallback | None, secrets: list[str]
@@ -226,6 +238,11 @@ class _Ticker:
         self.cancel = False
         self.over_limit = ""  # why the supervisor stopped k6, when a limit did
         self.cpu: CpuSampler | None = None
+        self.pending_log: list[str] = []
+        self.pending_dropped = 0
+        self.outage_since: float | None = None  # monotonic time the database was first found unreachable
+        self.retry_at = 0.0
+        self.retry_delay_s = 0.0
 
     def __call__(self, elapsed_s: float, log: LogCapture) -> str | None:
         self.ingester.poll()
@@ -235,16 +252,50 @@ class _Ticker:
             self.secrets_on_disk = False
         if self.cpu:
             self.cpu.sample()
-        self._publish_log(log)
-        self._publish_metrics(elapsed_s)
+        self._collect_log(log)
         self.over_limit = self.over_limit or self._limit_breach()
         if self.over_limit:
             return "over_limit"
-        if time.monotonic() - self.last_beat >= HEARTBEAT_EVERY_S:
-            self.last_beat = time.monotonic()
-            Run.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
-            self.cancel = Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        if shutdown.requested():
+            return "shutdown"
+        if time.monotonic() >= self.retry_at:
+            try:
+                self._write(elapsed_s)
+            except DATABASE_DOWN as exc:
+                return self._database_down(exc)
+            self._database_up()
         return "cancel" if self.cancel else None
+
+    def _write(self, elapsed_s: float) -> None:
+        self._publish_log()
+        self._publish_metrics(elapsed_s)
+        if time.monotonic() - self.last_beat >= HEARTBEAT_EVERY_S:
+            run = self.run
+            Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), k6_pid=run.k6_pid, worker_host=run.worker_host)
+            self.last_beat = time.monotonic()
+            self.cancel = Run.objects.filter(pk=run.pk, cancel_requested=True).exists()
+
+    def _database_down(self, exc: Exception) -> str | None:
+        drop_connection()
+        now = time.monotonic()
+        if self.outage_since is None:
+            self.outage_since = now
+            log.warning("run %s: database unreachable (%s); k6 goes on, writes wait", self.run.pk, exc)
+        self.retry_delay_s = min(max(self.retry_delay_s * 2, 0.5), 5.0)
+        self.retry_at = now + self.retry_delay_s
+        down_s = now - self.outage_since
+        if down_s <= settings.OUTAGE_TOLERANCE_S:
+            return None
+        self.over_limit = (
+            f"k6 was stopped: the database was unreachable for {down_s:.0f} s, longer than "
+            f"OUTAGE_TOLERANCE_S={settings.OUTAGE_TOLERANCE_S}."
+        )
+        return "over_limit"
+
+    def _database_up(self) -> None:
+        if self.outage_since is not None:
+            log.warning("run %s: database back after %.1f s", self.run.pk, time.monotonic() - self.outage_since)
+        self.outage_since, self.retry_delay_s = None, 0.0
 
     def _limit_breach(self) -> str:
         """The vetted plan and K6_MAX_MEMORY_MB hold at run time too: a script cannot pick bigger options later."""
@@ -264,6 +315,7 @@ class _Ticker:
 
     def flush(self, elapsed_s: float) -> None:
         """Once k6 has exited: the last seconds, now complete, so the live tiles end on the final numbers."""
+        self._publish_log()
         self._publish_points(self.ingester.timeseries()[self.last_point_t + 1 :], elapsed_s)
 
     def _publish_metrics(self, elapsed_s: float) -> None:
@@ -272,17 +324,26 @@ class _Ticker:
     def _publish_points(self, points: list[dict[str, Any]], elapsed_s: float) -> None:
         remaining_s = max(0.0, self.run.planned_duration_s - elapsed_s)
         for point in points:
-            self.last_point_t = point["t"]
             live = {**point, **self.ingester.totals(), "elapsed_s": round(elapsed_s, 1), "remaining_s": round(remaining_s, 1)}
             events.publish(self.run.pk, "metrics", live)
+            self.last_point_t = point["t"]  # only once published: a point an outage kept back goes out later
             if self.on_progress:
                 self.on_progress(live)
 
-    def _publish_log(self, log: LogCapture) -> None:
+    def _collect_log(self, log: LogCapture) -> None:
         lines, dropped = log.new_lines()
-        if lines or dropped:
-            cleaned = [redact(k6.clean_paths(line, self.workdir), self.secrets) for line in lines[: self.MAX_LOG_LINES_PER_TICK]]
-            events.publish(self.run.pk, "log", {"lines": cleaned, "dropped": dropped + max(0, len(lines) - len(cleaned))})
+        self.pending_log += [redact(k6.clean_paths(line, self.workdir), self.secrets) for line in lines]
+        overflow = max(0, len(self.pending_log) - self.MAX_PENDING_LOG_LINES)
+        self.pending_dropped += dropped + overflow
+        del self.pending_log[:overflow]  # the live log is a view; the whole log is stored when k6 ends
+
+    def _publish_log(self) -> None:
+        if not self.pending_log and not self.pending_dropped:
+            return
+        shown = self.pending_log[: self.MAX_LOG_LINES_PER_TICK]
+        dropped = self.pending_dropped + len(self.pending_log) - len(shown)
+        events.publish(self.run.pk, "log", {"lines": shown, "dropped": dropped})
+        self.pending_log, self.pending_dropped = [], 0
 
 
 def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ticker_resources: dict[str, Any]) -> None:
@@ -342,6 +403,12 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
     run.stage = ""
     if outcome.stopped_by == "cancel":
         run.status, run.error = Run.Status.CANCELLED, "Cancelled by a user; the results measured until then are kept."
+    elif outcome.stopped_by == "shutdown":
+        run.status = Run.Status.FAILED
+        run.error = (
+            "Stopped by shutdown: the worker was asked to stop (SIGTERM) while the test ran, so k6 was stopped "
+            "gracefully; the results measured until then are kept. Start the test again when the worker is back."
+        )
     elif outcome.stopped_by == "interrupted":
         run.status = Run.Status.FAILED
         run.error = "The worker's time limit for this run was reached and k6 was stopped; partial results are kept."
@@ -364,7 +431,10 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
     else:
         run.status = Run.Status.DONE
     _settle_verdict(run)
-    run.save(update_fields=["status", "stage", "error", "finished_at", "verdict", "grade", "score"])
+    if run.status == Run.Status.ANALYZING:  # the post-k6 stages get a queue message of their own: count from now
+        run.dispatched_at, run.dispatch_attempts = None, 0
+    fields = ["status", "stage", "error", "finished_at", "verdict", "grade", "score", "dispatched_at", "dispatch_attempts"]
+    run.save(update_fields=fields)
     if run.status == Run.Status.ANALYZING:
         # k6's results are stored: pages following the run show them now, before the analyzers finish.
         events.publish(run.pk, "results", {"status": run.status, "stored": "k6"})
@@ -405,7 +475,7 @@ def _last_k6_error(log_text: str) -> str:
     return message.strip()
 
 
-# --- cancelling and reaping --------------------------------------------------
+# --- cancelling -------------------------------------------------------------
 
 
 def run_cancel(run_id: Any) -> Run:
@@ -420,29 +490,3 @@ def run_cancel(run_id: Any) -> Run:
         return run
     Run.objects.filter(pk=run_id, status__in=[Run.Status.RUNNING, Run.Status.ANALYZING]).update(cancel_requested=True)
     return Run.objects.get(pk=run_id)
-
-
-def reap_stale_runs() -> list[Run]:
-    """Fail runs whose worker stopped sending heartbeats, and kill their k6 if it is still here."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.REAP_AFTER_S)
-    stale = Run.objects.filter(status__in=[Run.Status.RUNNING, Run.Status.ANALYZING], heartbeat_at__lt=cutoff)
-    return [run for run in stale if _reap(run)]
-
-
-def _reap(run: Run) -> bool:
-    kept = " What k6 measured is kept." if run.status == Run.Status.ANALYZING else ""
-    error = (
-        f"The worker running this test stopped responding (last heartbeat {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, "
-        f"during the {run.stage or 'k6'} stage); the run was marked failed.{kept} Start it again when workers are healthy."
-    )
-    # Conditional on the heartbeat we saw: a worker that wakes up wins.
-    reaped = Run.objects.filter(pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at).update(
-        status=Run.Status.FAILED, error=error, finished_at=timezone.now(), k6_pid=None, **NOT_GRADED_FIELDS
-    )
-    if not reaped:
-        return False
-    if run.k6_pid and run.worker_host == socket.gethostname():
-        k6.kill_leftover(run.k6_pid)
-    run.refresh_from_db()
-    events.publish_end(run)
-    return True

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
-from django.conf import settings
 
-from runs.pipeline import reap_stale_runs, run_execute
+from runs.dispatch import dispatch_post_stages
+from runs.pipeline import run_execute
+from runs.shutdown import graceful_sigterm
 from runs.stages import run_post_stages
 
 
@@ -15,19 +14,10 @@ from runs.stages import run_post_stages
 # message finds the run already claimed and does nothing.
 @shared_task(acks_late=True, max_retries=0)
 def execute_run(run_id: str) -> str:
-    return run_execute(run_id, after_k6=_queue_post_stages).status
-
-
-def _queue_post_stages(run_id: Any) -> None:
-    limit_s = settings.POST_STAGES_TIME_LIMIT_S
-    post_k6_stages.apply_async(args=[str(run_id)], queue="analyzers", soft_time_limit=limit_s, time_limit=limit_s + 60)
+    with graceful_sigterm():  # a worker asked to stop ends the test early and keeps its results
+        return run_execute(run_id, after_k6=dispatch_post_stages).status
 
 
 @shared_task(acks_late=True, max_retries=0)
 def post_k6_stages(run_id: str) -> str:
     return run_post_stages(run_id).status
-
-
-@shared_task
-def reap() -> int:
-    return len(reap_stale_runs())

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from runs import events
 from runs.models import Run
-from runs.pipeline import reap_stale_runs
+from runs.sweeper import reap_stale_runs
 
 
 def count_requests(run: Run) -> None:

@@ -23,9 +23,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
 from runs.models import Run
-from runs.pipeline import reap_stale_runs, run_create_from_builder
+from runs.pipeline import run_create_from_builder
 from runs.routing import websocket_urlpatterns
 from runs.serializers import BuilderRunSerializer
+from runs.sweeper import reap_stale_runs
 from runs.tasks import execute_run
 from runs.tests.conftest import wait_until, worker_database_url
 
@@ -161,7 +162,7 @@ def test_killed_worker_is_reaped_and_leaves_no_k6(
     reaped = reap_stale_runs()
     assert [r.pk for r in reaped] == [run.pk]
     run = refreshed(run)
-    assert run.status == "failed" and "stopped responding" in run.error and "last heartbeat" in run.error
+    assert run.status == "failed" and "stopped sending heartbeats" in run.error and "last one at" in run.error
     assert run.events.last().kind == "end"
 
 

@@ -4,12 +4,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from runs.pipeline import reap_stale_runs
+from runs.sweeper import sweep
 
 
 class Command(BaseCommand):
-    help = "Mark runs whose worker stopped sending heartbeats as failed, and kill their leftover k6."
+    help = (
+        "One sweeper pass: queue again runs whose queue message was lost, fail runs whose worker stopped "
+        "sending heartbeats (killing their leftover k6), and remove dead runs' work directories."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for run in reap_stale_runs():
-            self.stdout.write(f"{run.pk}: {run.error}")
+        counts = sweep()
+        self.stdout.write(", ".join(f"{name}: {count}" for name, count in counts.items()))
