@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -135,3 +138,52 @@ def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
 def unused_port() -> int:
     """A loopback port nothing listens on: a database or broker that is down."""
     return free_port()
+
+
+class Daphne:
+    """The production server as docker-compose.yml starts it, on a free port, with the given environment."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        daphne_bin = str(Path(sys.executable).parent / "daphne")
+        self.process = subprocess.Popen(
+            [daphne_bin, "-b", "127.0.0.1", "-p", str(self.port), "k6intel.asgi:application"],
+            cwd=Path(__file__).parent, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=(workdir / "daphne.log").open("wb"),
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne did not listen: {(workdir / 'daphne.log').read_text()[-2000:]}")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def start_daphne(tmp_path: Path) -> Iterator[Callable[..., Daphne]]:
+    """Start Daphne on a database of its own (`migrate=True` creates its tables) with production-like settings."""
+    servers: list[Daphne] = []
+
+    def start(migrate: bool = False, **overrides: str) -> Daphne:
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "REDIS_URL": "", "DEBUG": "false"}
+        env.setdefault("SECRET_KEY", "a-test-secret-key-that-is-long-enough-for-checks-0123456789")
+        env.update({"ALLOWED_HOSTS": "127.0.0.1", **overrides})
+        if migrate:
+            manage = [sys.executable, str(Path(__file__).parent / "manage.py"), "migrate", "--noinput"]
+            subprocess.run(manage, env=env, check=True, capture_output=True)
+        servers.append(Daphne(tmp_path, env))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -253,7 +253,11 @@ POST_STAGES_TIME_LIMIT_S = env_int("POST_STAGES_TIME_LIMIT_S", 900, minimum=30)
 EMBEDDED_WORKERS = env_int("EMBEDDED_WORKERS", 1, minimum=1, maximum=8)
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # Explicit timeouts: a Redis that stops answering fails a push in seconds rather than hanging it.
+    # The read timeout stays above channels_redis's 5 s blocking wait for the next message (which is
+    # what redis-py 8's default of 5 s cut, closing idle websockets).
+    _redis_host = {"address": REDIS_URL, "socket_connect_timeout": 2.0, "socket_timeout": 15.0}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_redis_host]}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

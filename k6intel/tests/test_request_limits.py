@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import orjson
 import psutil
 import pytest
-from django.conf import settings
 
 UPLOAD_BYTES = 100 * 1024 * 1024
 # The server may grow a little while it answers; a buffered 100 MB body would add 100 MB or more.
@@ -22,36 +16,10 @@ MEMORY_BOUND_BYTES = 30 * 1024 * 1024
 CHUNK = b"x" * (1024 * 1024)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def daphne(tmp_path: Path) -> Iterator[tuple[int, psutil.Process]]:
-    """The production server (Daphne), as docker-compose.yml starts it."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "REDIS_URL": "", "DEBUG": "false"}
-    env.setdefault("SECRET_KEY", "a-test-secret-key-that-is-long-enough-for-checks-0123456789")
-    env["ALLOWED_HOSTS"] = "127.0.0.1"
-    daphne_bin = str(Path(sys.executable).parent / "daphne")
-    server = subprocess.Popen(
-        [daphne_bin, "-b", "127.0.0.1", "-p", str(port), "k6intel.asgi:application"],
-        cwd=settings.BASE_DIR, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    try:
-        yield port, psutil.Process(server.pid)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+def daphne(start_daphne: Callable[..., Any]) -> tuple[int, psutil.Process]:
+    server = start_daphne()
+    return server.port, psutil.Process(server.process.pid)
 
 
 def _post(port: int, headers: list[str], body_chunks: Iterator[bytes]) -> bytes:
