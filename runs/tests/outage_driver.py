@@ -1,8 +1,9 @@
 """A client of a k6intel installation for the outage tests, run as its own process.
 
 `python -m runs.tests.outage_driver create URL DURATION` stores a builder run and queues it (after
-commit, as the API does) and prints its id; `api-create URL DURATION` does the same through the
-HTTP API with an admin key and prints the status code and body; `show RUN_ID` prints the run's state.
+commit, as the API does) and prints its id (in embedded mode it runs it, in this process); `store` only stores it; `api-create URL DURATION` does the same through the
+HTTP API with an admin key and prints the status code and body; `show RUN_ID` prints the run's state
+and `events RUN_ID` its live log.
 The database and broker are whatever DATABASE_URL and REDIS_URL say.
 """
 
@@ -18,11 +19,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "k6intel.settings")
 django.setup()
 
 import orjson  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from runs.apikeys import apikey_create  # noqa: E402
-from runs.dispatch import run_enqueue  # noqa: E402
+from runs.dispatch import embedded_executor, run_enqueue  # noqa: E402
 from runs.models import Run, RunResult  # noqa: E402
 from runs.pipeline import run_create_from_builder  # noqa: E402
 from runs.serializers import BuilderRunSerializer  # noqa: E402
@@ -35,6 +37,13 @@ def create(url: str, duration: str) -> dict[str, Any]:
         run = run_create_from_builder(serializer)
         run_enqueue(run)
     return {"id": str(run.pk)}
+
+
+def store(url: str, duration: str) -> dict[str, Any]:
+    """A queued run whose queue message never left (its server died between commit and hand-over)."""
+    serializer = BuilderRunSerializer(data={"url": url, "vus": 2, "duration": duration})
+    assert serializer.is_valid(), serializer.errors
+    return {"id": str(run_create_from_builder(serializer).pk)}
 
 
 def api_create(url: str, duration: str) -> dict[str, Any]:
@@ -60,7 +69,15 @@ def show(run_id: str) -> dict[str, Any]:
     }
 
 
+def events(run_id: str) -> dict[str, Any]:
+    lines = [line for event in Run.objects.get(pk=run_id).events.filter(kind="log") for line in event.data.get("lines", [])]
+    return {"log": "\n".join(lines)}
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    actions = {"create": create, "api-create": api_create, "show": show}
+    actions = {"create": create, "store": store, "api-create": api_create, "show": show, "events": events}
     sys.stdout.write(orjson.dumps(actions[command](*args)).decode() + "\n")
+    sys.stdout.flush()
+    if command == "create" and not settings.REDIS_URL:
+        embedded_executor().shutdown(wait=True)  # this process is the embedded server: it runs the run

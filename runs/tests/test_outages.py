@@ -235,10 +235,12 @@ def test_a_failed_publish_answers_201_and_the_run_starts_once_redis_is_up(
 def test_a_database_outage_mid_run_neither_stops_k6_nor_loses_a_result(
     installation: Callable[..., Installation], mariadb: ThrowawayMariaDB, demo_target: Callable[..., Any]
 ) -> None:
-    platform = installation()
+    # The sweeper runs too, with a reaper so eager that every heartbeat looks stale right after the outage.
+    platform = installation(REAP_AFTER_S="3")
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
     platform.start_worker()
-    run_id = platform.driver("create", target.url, "10s")["id"]
+    platform.start_beat()
+    run_id = platform.driver("create", target.url, "16s")["id"]
     wait_until(lambda: target.errors.count > 0, 30, "k6 to start sending load")
     time.sleep(2)
     mariadb.kill()  # kill -9, mid-run
@@ -247,8 +249,28 @@ def test_a_database_outage_mid_run_neither_stops_k6_nor_loses_a_result(
     run = platform.wait_for(run_id, {"done", "failed"}, 90)
     assert run["status"] == "done", (run, platform.log("worker"))
     assert run["http_reqs"] == target.errors.count  # everything k6 sent is in the stored result
-    assert run["seconds"] >= 10 and run["metric_events"] >= 9  # the seconds held back went out after the outage
+    assert run["seconds"] >= 16 and run["metric_events"] >= 15  # the seconds held back went out after the outage
     assert "database unreachable" in platform.log("worker") and "database back after" in platform.log("worker")
+
+
+def test_post_stages_queued_while_redis_is_down_run_once_it_is_back(
+    installation: Callable[..., Installation], redis_server: ThrowawayRedis, demo_target: Callable[..., Any]
+) -> None:
+    platform = installation(RUN_POST_STAGES="runs.tests.stages.count_requests")
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    platform.start_worker("k6,analyzers")
+    run_id = platform.driver("create", target.url, "4s")["id"]
+    wait_until(lambda: target.errors.count > 0, 30, "k6 to start sending load")
+    redis_server.kill()  # k6 goes on; when it ends, the post-k6 stages cannot be queued
+    run = platform.wait_for(run_id, {"analyzing", "done", "failed"}, 60)
+    assert run["status"] == "analyzing" and run["http_reqs"] == target.errors.count, run  # k6's results are stored
+    time.sleep(3)
+    assert platform.run(run_id)["status"] == "analyzing"  # waiting, not failed
+    redis_server.start()
+    platform.start_beat()
+    run = platform.wait_for(run_id, {"done", "failed"}, 90)
+    assert run["status"] == "done" and run["error"] == "", (run, platform.log("worker"), platform.log("beat"))
+    assert f"post stage saw {target.errors.count} requests" in platform.driver("events", run_id)["log"]
 
 
 def test_sigterm_to_the_worker_stops_k6_gracefully_and_keeps_partial_results(
@@ -287,3 +309,46 @@ def test_a_killed_workers_directory_is_removed_when_a_worker_starts_and_its_run_
     run = platform.wait_for(run_id, {"failed"}, 30)
     assert "stopped sending heartbeats during the k6 stage" in run["error"]
     wait_until(lambda: not workdirs[0].exists(), 30, "the dead run's work directory to be removed")
+
+
+def test_the_embedded_server_reaps_what_a_killed_server_left_running_and_runs_what_it_left_queued(
+    tmp_path: Path, demo_target: Callable[..., Any]
+) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded.sqlite3'}", "REDIS_URL": ""}
+    env.update({"ALLOW_LOOPBACK_TARGETS": "true", "RUN_POST_STAGES": "", "REAP_AFTER_S": "3", "REAP_EVERY_S": "1"})
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    driver = [sys.executable, "-m", "runs.tests.outage_driver"]
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    # A server executing a run, killed mid-run (the embedded executor runs it in the creating process).
+    server = subprocess.Popen(
+        [*driver, "create", target.url, "30s"], cwd=ROOT, env=env, stdout=subprocess.PIPE, start_new_session=True
+    )
+    wait_until(lambda: target.errors.count > 0, 30, "k6 to start sending load")
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+    stranded_id = orjson.loads(subprocess.check_output([*driver, "store", target.url, "2s"], cwd=ROOT, env=env))["id"]
+    killed_id = _embedded_run_ids(env, driver) - {stranded_id}
+    assert len(killed_id) == 1
+    sent_before = target.errors.count
+
+    port = free_port()
+    log_path = tmp_path / "runserver.log"
+    command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    restarted = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        show = lambda run_id: orjson.loads(subprocess.check_output([*driver, "show", run_id], cwd=ROOT, env=env))  # noqa: E731
+        wait_until(lambda: show(stranded_id)["status"] == "done", 90, "the stranded run to be run by the new server")
+        killed = show(killed_id.pop())
+        assert killed["status"] == "failed" and "stopped sending heartbeats" in killed["error"], killed
+        assert show(stranded_id)["http_reqs"] == target.errors.count - sent_before  # run once, by the new server
+    finally:
+        os.killpg(restarted.pid, signal.SIGKILL)
+        restarted.wait()
+
+
+def _embedded_run_ids(env: dict[str, str], driver: list[str]) -> set[str]:
+    code = "from runs.models import Run; print(' '.join(str(pk) for pk in Run.objects.values_list('pk', flat=True)))"
+    out = subprocess.check_output([sys.executable, "manage.py", "shell", "-v0", "-c", code], cwd=ROOT, env=env, text=True)
+    return set(out.split())
