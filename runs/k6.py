@@ -62,12 +62,22 @@ class K6Outcome:
 TickCallback = Callable[[float, LogCapture], str | None]
 
 
-def prepare_workdir(workdir: Path, script: str, secrets: dict[str, Any] | None = None) -> None:
+def prepare_workdir(workdir: Path, script: str) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / SCRIPT_NAME).write_text(script, encoding="utf-8")
     (workdir / "config.json").write_text("{}", encoding="utf-8")
-    if secrets:
-        (workdir / SECRETS_FILE).write_bytes(orjson.dumps(secrets))
+
+
+def _secrets_in_memory(workdir: Path, secrets: dict[str, Any]) -> int:
+    """The credentials in an anonymous in-memory file that only k6 inherits; `secrets.json` is a link to it.
+
+    Nothing plain ever rests on disk: a worker killed mid-run leaves a dangling link, and the memory
+    goes with the last process holding it (k6).
+    """
+    fd = os.memfd_create("k6intel-secrets")
+    os.write(fd, orjson.dumps(secrets))
+    (workdir / SECRETS_FILE).symlink_to(f"/proc/self/fd/{fd}")  # k6 is passed the same descriptor number
+    return fd
 
 
 def k6_command(workdir: Path) -> list[str]:
@@ -110,13 +120,24 @@ def k6_environment(workdir: Path) -> dict[str, str]:
     }
 
 
-def execute(workdir: Path, budget_s: int, on_tick: TickCallback, on_start: Callable[[int], None] = lambda pid: None) -> K6Outcome:
+def execute(
+    workdir: Path,
+    budget_s: int,
+    on_tick: TickCallback,
+    on_start: Callable[[int], None] = lambda pid: None,
+    secrets: dict[str, Any] | None = None,
+) -> K6Outcome:
     """Run k6 for at most `budget_s` (planned load and graceful stop) plus K6_GRACE_S."""
     deadline_s = budget_s + settings.K6_GRACE_S
     started = time.monotonic()
     log = LogCapture(settings.MAX_LOG_BYTES)
     ceiling = memory_ceiling(f"k6intel-{workdir.name}", settings.K6_MAX_MEMORY_MB)
-    process = _spawn(workdir, ceiling, egress.k6_uid())
+    secrets_fd = _secrets_in_memory(workdir, secrets) if secrets else None
+    try:
+        process = _spawn(workdir, ceiling, egress.k6_uid(), () if secrets_fd is None else (secrets_fd,))
+    finally:
+        if secrets_fd is not None:
+            os.close(secrets_fd)  # k6 holds its own copy of the descriptor now
     assert process.stdout is not None
     log.start(process.stdout)
     try:
@@ -146,12 +167,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _spawn(workdir: Path, ceiling: MemoryCeiling, uid: int | None) -> subprocess.Popen[bytes]:
+def _spawn(workdir: Path, ceiling: MemoryCeiling, uid: int | None, pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
     # The parent-death signal is set by setpriv, which then execs the sandbox:
     # no Python code runs between fork and exec.
     if uid is not None:  # k6 reads the script and writes its summary and samples there
         for path in (workdir, *workdir.iterdir()):
-            os.chown(path, uid, uid)
+            os.chown(path, uid, uid, follow_symlinks=False)
     return subprocess.Popen(
         ceiling.wrap(sandbox.wrap(k6_command(workdir), workdir, uid=uid)),
         cwd=workdir,
@@ -161,6 +182,7 @@ def _spawn(workdir: Path, ceiling: MemoryCeiling, uid: int | None) -> subprocess
         stderr=subprocess.STDOUT,
         start_new_session=True,
         close_fds=True,
+        pass_fds=pass_fds,
     )
 
 

@@ -35,7 +35,6 @@ from runs.scoring import Delivered, SlaThresholds, score_run
 from runs.script import render_script
 from runs.secrets import (
     MASK,
-    SECRETS_FILE,
     SENSITIVE_HEADER,
     SENSITIVE_QUERY,
     mask_url,
@@ -180,7 +179,7 @@ def _stage_k6(
     run: Run, workdir: Path, on_progress: ProgressCallback | None
 ) -> tuple[k6.K6Outcome, SampleIngester, dict[str, Any]]:
     secrets = unseal(run.sealed_secrets)
-    k6.prepare_workdir(workdir, run.script, secrets=secrets)
+    k6.prepare_workdir(workdir, run.script)
     Run.objects.filter(pk=run.pk).update(sealed_secrets="")  # k6 has them now; nothing keeps them after
     ingester = SampleIngester(
         workdir / k6.SAMPLES_NAME,
@@ -189,7 +188,7 @@ def _stage_k6(
     )
     ticker = _Ticker(run, ingester, workdir, on_progress, secret_values(secrets))
     budget_s = run.planned_duration_s + run.graceful_stop_s
-    outcome = k6.execute(workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid))
+    outcome = k6.execute(workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid), secrets=secrets)
     ingester.finish()
     retry_through_outage(lambda: ticker.flush(outcome.elapsed_s), "publishing the last seconds")
     run.k6_exit_code = outcome.exit.code
@@ -232,7 +231,6 @@ class _Ticker:
     ) -> None:
         self.run, self.ingester, self.workdir, self.on_progress = run, ingester, workdir, on_progress
         self.secrets = secrets
-        self.secrets_on_disk = True
         self.last_beat = 0.0
         self.last_point_t = -1
         self.cancel = False
@@ -246,10 +244,6 @@ class _Ticker:
 
     def __call__(self, elapsed_s: float, log: LogCapture) -> str | None:
         self.ingester.poll()
-        if self.secrets_on_disk and self.ingester.first_second is not None:
-            # k6 is measuring, so it has read the credentials (it keeps what init code opened): no plain copy stays.
-            (self.workdir / SECRETS_FILE).unlink(missing_ok=True)
-            self.secrets_on_disk = False
         if self.cpu:
             self.cpu.sample()
         self._collect_log(log)

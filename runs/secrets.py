@@ -1,8 +1,9 @@
 """Credential headers of builder runs: kept out of the stored script, sealed at rest, handed to k6 in its box.
 
 The script reads them at run time from `secrets.json` in its throw-away work
-directory; the database holds them encrypted (Fernet, keyed from SECRET_KEY)
-only until k6 has run.
+directory, a link to an in-memory file only k6 holds (runs/k6.py), so no plain
+copy rests on disk; the database holds them encrypted (Fernet, keyed from
+SECRET_KEY) only until k6 has them.
 """
 
 from __future__ import annotations

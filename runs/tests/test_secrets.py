@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import glob
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,7 +15,7 @@ import pytest
 from cryptography.fernet import InvalidToken
 
 from runs.models import Run
-from runs.pipeline import run_create_from_builder, run_execute
+from runs.pipeline import WORKDIR_PREFIX, run_create_from_builder, run_execute
 from runs.secrets import seal, unseal
 from runs.selectors import run_result
 from runs.serializers import BuilderRunSerializer
@@ -61,11 +63,19 @@ def test_credential_headers_are_sent_but_never_stored(header_recorder: tuple[str
         and TOKEN not in run.sealed_secrets
         and unseal(run.sealed_secrets) == {"headers": {"Authorization": TOKEN}}
     )
-    plain_copies: list[int] = []
-    run = run_execute(run.pk, on_progress=lambda point: plain_copies.append(len(glob.glob("/tmp/k6intel-run-*/secrets.json"))))
+    plain_copies: list[str] = []
+
+    def look_on_disk(point: Any) -> None:  # while k6 runs: is the credential in any file of a run's directory?
+        for path in glob.glob(f"/tmp/{WORKDIR_PREFIX}{run.pk}-*/*"):
+            if not os.path.islink(path) and TOKEN.encode() in Path(path).read_bytes():
+                plain_copies.append(path)
+        links.extend(glob.glob(f"/tmp/{WORKDIR_PREFIX}{run.pk}-*/secrets.json"))
+
+    links: list[str] = []
+    run = run_execute(run.pk, on_progress=look_on_disk)
     assert run.status == "done", run.error
     assert seen and all(h.get("Authorization") == TOKEN and h.get("X-Team") == "perf" for h in seen)
-    assert plain_copies and not any(plain_copies)  # once k6 measures, the plain file is gone
+    assert links and not plain_copies  # secrets.json was there, a link to memory, never a plain file
     assert max(p["vus"] for p in run.result.timeseries) == 4
     assert Run.objects.get(pk=run.pk).sealed_secrets == ""  # erased once k6 had them
     stored = orjson.dumps(run_result(run)).decode() + run.log
