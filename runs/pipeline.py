@@ -397,7 +397,7 @@ def _finish(run: Run, outcome: k6.K6Outcome) -> None:
     run.stage = ""
     if outcome.stopped_by == "cancel":
         run.status, run.error = Run.Status.CANCELLED, "Cancelled by a user; the results measured until then are kept."
-    elif outcome.stopped_by == "shutdown":
+    elif outcome.stopped_by == "shutdown" or shutdown.requested():  # (k6 may have had the SIGTERM itself first)
         run.status = Run.Status.FAILED
         run.error = (
             "Stopped by shutdown: the worker was asked to stop (SIGTERM) while the test ran, so k6 was stopped "

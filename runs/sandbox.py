@@ -18,6 +18,7 @@ from django.conf import settings
 INSIDE_DIR = Path("/sandbox")
 INSIDE_K6 = "/opt/k6/k6"
 NOBODY = "65534"
+IGNORE_SIGTERM = ("/bin/sh", "-c", 'trap "" TERM; exec "$@"', "sh")  # the disposition survives exec
 READ_ONLY_ETC = ("/etc/ssl", "/etc/ca-certificates", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf")
 
 
@@ -45,7 +46,10 @@ def wrap(
     """
     setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
     as_user = [] if uid is None else ["--reuid", str(uid), "--regid", str(uid), "--clear-groups"]
-    guard = [setpriv, *as_user, "--pdeathsig", "KILL", "--"]
+    # The box ignores SIGTERM (k6, a Go program, installs its own handler and stops gracefully): when
+    # systemd signals every process of the service, bubblewrap must not die of it and take k6 down
+    # before it has written its summary.
+    guard = [*IGNORE_SIGTERM, setpriv, *as_user, "--pdeathsig", "KILL", "--"]
     if cpu_limit_s is not None:
         guard = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--cpu={cpu_limit_s}:{cpu_limit_s + 1}", "--", *guard]
     if not enabled():

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 import pytest
 
 from runs.pipeline import WORKDIR_PREFIX
@@ -273,8 +274,9 @@ def test_post_stages_queued_while_redis_is_down_run_once_it_is_back(
     assert f"post stage saw {target.errors.count} requests" in platform.driver("events", run_id)["log"]
 
 
+@pytest.mark.parametrize("reach", ["main process", "every process"])
 def test_sigterm_to_the_worker_stops_k6_gracefully_and_keeps_partial_results(
-    installation: Callable[..., Installation], demo_target: Callable[..., Any]
+    installation: Callable[..., Installation], demo_target: Callable[..., Any], reach: str
 ) -> None:
     platform = installation()
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
@@ -282,7 +284,12 @@ def test_sigterm_to_the_worker_stops_k6_gracefully_and_keeps_partial_results(
     run_id = platform.driver("create", target.url, "30s")["id"]
     wait_until(lambda: target.errors.count > 0, 30, "k6 to start sending load")
     time.sleep(2)
-    os.kill(worker.pid, signal.SIGTERM)  # as `docker stop` does: the main process only
+    # `docker stop` signals the main process only; systemd every process of the service, k6 included.
+    tree = [worker.pid] + (
+        [child.pid for child in psutil.Process(worker.pid).children(recursive=True)] if reach == "every process" else []
+    )
+    for pid in tree:
+        os.kill(pid, signal.SIGTERM)
     worker.wait(timeout=60)
     run = platform.run(run_id)
     assert run["status"] == "failed" and run["error"].startswith("Stopped by shutdown"), (run, platform.log("worker"))
