@@ -8,6 +8,7 @@ and the target counts the requests it receives, so "no second load" and
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from typing import Any
 import orjson
 import psutil
 import pytest
+from asgiref.sync import async_to_sync
 
 from runs.pipeline import WORKDIR_PREFIX
 from runs.tests.conftest import wait_until
@@ -272,6 +274,36 @@ def test_post_stages_queued_while_redis_is_down_run_once_it_is_back(
     run = platform.wait_for(run_id, {"done", "failed"}, 90)
     assert run["status"] == "done" and run["error"] == "", (run, platform.log("worker"), platform.log("beat"))
     assert f"post stage saw {target.errors.count} requests" in platform.driver("events", run_id)["log"]
+
+
+def test_live_events_resume_after_redis_comes_back_mid_run(
+    installation: Callable[..., Installation], redis_server: ThrowawayRedis, demo_target: Callable[..., Any]
+) -> None:
+    platform = installation()
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    platform.start_worker()
+    run_id = platform.driver("create", target.url, "14s")["id"]
+    wait_until(lambda: target.errors.count > 0, 30, "k6 to start sending load")
+    redis_server.kill()  # the worker's live pushes fail; k6 and the stored events go on
+    time.sleep(3)
+    redis_server.start()
+    # A subscriber joining the run's group after the restart gets the worker's next pushes.
+    event = async_to_sync(_next_pushed_event)(redis_server.url, f"run.{run_id}")
+    assert event["type"] == "run.event" and event["event"]["type"] in ("metrics", "log"), event
+    run = platform.wait_for(run_id, {"done", "failed"}, 60)
+    assert run["status"] == "done" and run["http_reqs"] == target.errors.count, run
+
+
+async def _next_pushed_event(redis_url: str, group: str) -> dict[str, Any]:
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[redis_url])
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    try:
+        return await asyncio.wait_for(layer.receive(channel), timeout=10)
+    finally:
+        await layer.flush()
 
 
 @pytest.mark.parametrize("reach", ["main process", "every process"])
