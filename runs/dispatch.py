@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -69,7 +70,7 @@ def dispatch_post_stages(run_id: Any) -> bool:
     )
 
 
-def _publish(run_id: Any, send: Any) -> bool:
+def _publish(run_id: Any, send: Callable[[], object]) -> bool:
     try:
         send()
     except Exception as exc:  # whatever the broker raises: the run is stored, and the sweeper publishes it later
@@ -92,7 +93,7 @@ def in_line(run_id: Any) -> bool:
         return str(run_id) in _in_line
 
 
-def _embedded(run_id: Any, step: Any) -> bool:
+def _embedded(run_id: Any, step: Callable[[Any], object]) -> bool:
     with _in_line_lock:
         if str(run_id) in _in_line:
             return True
@@ -110,7 +111,7 @@ def embedded_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def _execute_embedded(run_id: Any, step: Any) -> None:
+def _execute_embedded(run_id: Any, step: Callable[[Any], object]) -> None:
     close_old_connections()
     try:
         step(run_id)
