@@ -25,7 +25,7 @@ from runs.captcha import CaptchaInvalid, captcha_issue, captcha_verify
 from runs.dispatch import run_enqueue
 from runs.downloads import DownloadMissing, run_download
 from runs.errors import ApiError, error_body
-from runs.events import history
+from runs.events import end_seq, history
 from runs.models import ApiKey, Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
 from runs.purge import reset_all
@@ -37,6 +37,7 @@ from runs.vetting import MAX_SCRIPT_BYTES, ScriptRejected
 
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
+RECONNECT_MS = 3000  # how long an EventSource waits before it reconnects after a dropped stream
 RESET_CONFIRMATION = "DELETE ALL"
 ACCEPTED = inline_serializer(
     "RunAccepted", {"run_id": serializers.UUIDField(), "status": serializers.CharField(), "links": serializers.DictField()}
@@ -314,7 +315,10 @@ async def run_events(request: HttpRequest, run_id: Any) -> HttpResponse:
     if not await visible.filter(pk=run_id).aexists():
         return JsonResponse(error_body("not_found", f"No run {run_id} that you can see."), status=404)
     last_event_id = request.headers.get("Last-Event-ID", "")
-    return event_stream(run_id, int(last_event_id) if last_event_id.isdigit() else 0)  # a reconnecting client resumes
+    after_seq = int(last_event_id) if last_event_id.isdigit() else 0  # a reconnecting client resumes
+    if after_seq and (ended_at := await sync_to_async(end_seq)(run_id)) is not None and ended_at <= after_seq:
+        return HttpResponse(status=204)  # it has seen the end: 204 is what tells an EventSource to stop reconnecting
+    return event_stream(run_id, after_seq)
 
 
 async def _sse_visible_runs(request: HttpRequest) -> Any:
@@ -334,6 +338,9 @@ def event_stream(run_id: Any, after_seq: int = 0) -> StreamingHttpResponse:
 
 
 async def _stream(run_id: Any, after_seq: int) -> AsyncIterator[bytes]:
+    # The server sends the headers with the first chunk: without this one, a client following a queued
+    # run would see nothing, not even the status line, until the first event or keep-alive.
+    yield f"retry: {RECONNECT_MS}\n\n".encode()
     idle_s = 0.0
     while True:
         events = await sync_to_async(history)(run_id, after_seq)

@@ -33,6 +33,11 @@ def history(run_id: Any, after_seq: int = 0) -> list[dict[str, Any]]:
     return [event.as_message() for event in events]
 
 
+def end_seq(run_id: Any) -> int | None:
+    """The sequence number of the run's end event; None while the run goes on."""
+    return RunEvent.objects.filter(run_id=run_id, kind="end").values_list("pk", flat=True).first()
+
+
 def last_event_seq(run_id: Any) -> int:
     """The newest event a page rendered now already reflects; the page reacts only to later ones."""
     newest = RunEvent.objects.filter(run_id=run_id).order_by("-pk").values_list("pk", flat=True).first()

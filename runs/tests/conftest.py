@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import redis
 from django.conf import settings
@@ -84,3 +88,24 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
             return
         time.sleep(0.2)
     pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run queued through the API of a real Daphne whose broker has no worker: it stays queued and quiet."""
+
+    base_url: str
+    api_key: str
+    run_id: str
+    redis_url: str
+
+
+@pytest.fixture
+def queued_run_on_daphne(start_daphne: Callable[..., Any], throwaway_redis: Any, demo_target: Callable[..., Any]) -> QueuedRun:
+    key = "k6i_" + secrets.token_urlsafe(16)
+    server = start_daphne(migrate=True, REDIS_URL=throwaway_redis.url, BACKEND_API_KEY=key, ALLOW_LOOPBACK_TARGETS="true")
+    created = httpx.post(
+        f"{server.base_url}/api/run", json={"url": demo_target().url, "vus": 1, "duration": "2s"}, headers={"X-API-Key": key}
+    )
+    assert created.status_code == 202, created.text
+    return QueuedRun(server.base_url, key, created.json()["run_id"], throwaway_redis.url)

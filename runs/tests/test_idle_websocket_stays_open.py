@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from channels_redis.core import RedisChannelLayer
 
 from runs.events import group_name
+from runs.tests.conftest import QueuedRun
 
 IDLE_S = 12.0
 
@@ -33,14 +31,7 @@ async def follow_idle_then_event(base_url: str, key: str, run_id: str, redis_url
         return json.loads(await asyncio.wait_for(socket_.recv(), 10))
 
 
-def test_an_idle_websocket_stays_open_and_still_gets_the_next_event(
-    start_daphne: Callable[..., Any], throwaway_redis: Any, demo_target: Callable[..., Any]
-) -> None:
-    key = "k6i_" + secrets.token_urlsafe(16)
-    server = start_daphne(migrate=True, REDIS_URL=throwaway_redis.url, BACKEND_API_KEY=key, ALLOW_LOOPBACK_TARGETS="true")
-    created = httpx.post(
-        f"{server.base_url}/api/run", json={"url": demo_target().url, "vus": 1, "duration": "2s"}, headers={"X-API-Key": key}
-    )
-    assert created.status_code == 202, created.text  # queued: no worker takes it, so its socket stays quiet
-    event = asyncio.run(follow_idle_then_event(server.base_url, key, created.json()["run_id"], throwaway_redis.url))
+def test_an_idle_websocket_stays_open_and_still_gets_the_next_event(queued_run_on_daphne: QueuedRun) -> None:
+    run = queued_run_on_daphne  # queued with no worker: its socket stays quiet
+    event = asyncio.run(follow_idle_then_event(run.base_url, run.api_key, run.run_id, run.redis_url))
     assert event["data"] == {"line": "after the quiet"}
