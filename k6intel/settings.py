@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "runs.errors.json_errors_middleware",  # first, so it sees every error page under /api/ and answers JSON
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (collected into STATIC_ROOT) when Daphne runs without DEBUG; no web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -296,7 +297,6 @@ CAPTCHA_SECRET = env_str("CAPTCHA_SECRET", "") or hashlib.sha256(f"captcha:{SECR
 # Accepts the answer PASSED: for automated tests only (system check k6intel.W002 warns).
 CAPTCHA_TEST_MODE = env_bool("CAPTCHA_TEST_MODE", False)
 CAPTCHA_CHALLENGE_FUNCT = "captcha.helpers.math_challenge"
-
 
 
 def _redis_cache(url: str) -> dict:

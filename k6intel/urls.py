@@ -5,7 +5,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from runs import api
-from runs.errors import json_404
 
 urlpatterns = [
     path("", include("runs.urls")),
@@ -29,11 +28,3 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
-
-
-def handler404(request, exception=None):  # noqa: ANN001, ANN201  (Django's signature)
-    if request.path.startswith("/api/"):
-        return json_404(request, exception)
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
