@@ -154,13 +154,19 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/uplot", BASE_DIR / "node_modules" / "uplot")]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # Chatty libraries: their per-request lines are noise in a worker's log.
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "sslyze")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # A Celery worker sets the root logger to its --loglevel (WARNING unless given), which would hide
+        # the project's INFO lines (a redelivered run's claim no-op, a swept work directory): set their own.
+        **{name: {"level": LOG_LEVEL} for name in ("k6intel", "runs", "scanners", "reports")},
+        # Chatty libraries: their per-request lines are noise in a worker's log.
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "sslyze")},
+    },
 }
 
 # Production hardening; `manage.py check --deploy` is clean when DEBUG is off.
