@@ -152,12 +152,13 @@ class Daphne:
             stderr=(workdir / "daphne.log").open("wb"),
         )  # fmt: skip
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.2)
+        self.stop()
         raise RuntimeError(f"daphne did not listen: {(workdir / 'daphne.log').read_text()[-2000:]}")
 
     @property
@@ -165,8 +166,9 @@ class Daphne:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=20)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
 
 
 @pytest.fixture
