@@ -27,17 +27,12 @@ import psutil
 import pytest
 from asgiref.sync import async_to_sync
 
+from conftest import ThrowawayRedis, free_port
 from runs.pipeline import WORKDIR_PREFIX
 from runs.tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).parent / "celery")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -46,28 +41,6 @@ def _listening(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-class ThrowawayRedis:
-    """A redis-server of the test's own, keeping nothing on disk (a restart loses every queue)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: _listening(self.port), 10, "redis-server to listen")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 class ThrowawayMariaDB:
@@ -179,21 +152,13 @@ def mariadb() -> Iterator[ThrowawayMariaDB]:
 
 
 @pytest.fixture
-def redis_server() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
 def installation(
-    mariadb: ThrowawayMariaDB, redis_server: ThrowawayRedis, tmp_path: Path
+    mariadb: ThrowawayMariaDB, throwaway_redis: ThrowawayRedis, tmp_path: Path
 ) -> Iterator[Callable[..., Installation]]:
     made: list[Installation] = []
 
     def make(**env: str) -> Installation:
-        made.append(Installation(mariadb.url(mariadb.create_database()), redis_server.url, tmp_path, **env))
+        made.append(Installation(mariadb.url(mariadb.create_database()), throwaway_redis.url, tmp_path, **env))
         return made[-1]
 
     yield make
@@ -202,13 +167,13 @@ def installation(
 
 
 def test_a_run_whose_message_a_redis_restart_lost_runs_once_when_redis_is_back(
-    installation: Callable[..., Installation], redis_server: ThrowawayRedis, demo_target: Callable[..., Any]
+    installation: Callable[..., Installation], throwaway_redis: ThrowawayRedis, demo_target: Callable[..., Any]
 ) -> None:
     platform = installation()
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
     run_id = platform.driver("create", target.url, "2s")["id"]  # published to the k6 queue; no worker yet
-    redis_server.kill()
-    redis_server.start()  # nothing on disk: the queue, and the message in it, are gone
+    throwaway_redis.kill()
+    throwaway_redis.start()  # nothing on disk: the queue, and the message in it, are gone
     platform.start_worker()
     platform.start_beat()  # the sweeper publishes it again after REDISPATCH_AFTER_S
     run = platform.wait_for(run_id, {"done", "failed"}, 90)
@@ -219,16 +184,16 @@ def test_a_run_whose_message_a_redis_restart_lost_runs_once_when_redis_is_back(
 
 
 def test_a_failed_publish_is_accepted_and_the_run_starts_once_redis_is_up(
-    installation: Callable[..., Installation], redis_server: ThrowawayRedis, demo_target: Callable[..., Any]
+    installation: Callable[..., Installation], throwaway_redis: ThrowawayRedis, demo_target: Callable[..., Any]
 ) -> None:
     platform = installation()
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
-    redis_server.kill()
+    throwaway_redis.kill()
     created = platform.driver("api-create", target.url, "2s")
     assert created["status"] == 202 and created["body"]["status"] == "queued", created  # accepted, not a 500
     run_id = created["body"]["run_id"]
     assert platform.run(run_id)["status"] == "queued"
-    redis_server.start()
+    throwaway_redis.start()
     platform.start_worker()
     platform.start_beat()
     run = platform.wait_for(run_id, {"done", "failed"}, 90)
@@ -257,19 +222,19 @@ def test_a_database_outage_mid_run_neither_stops_k6_nor_loses_a_result(
 
 
 def test_post_stages_queued_while_redis_is_down_run_once_it_is_back(
-    installation: Callable[..., Installation], redis_server: ThrowawayRedis, demo_target: Callable[..., Any]
+    installation: Callable[..., Installation], throwaway_redis: ThrowawayRedis, demo_target: Callable[..., Any]
 ) -> None:
     platform = installation(RUN_POST_STAGES="runs.tests.stages.count_requests")
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
     platform.start_worker("k6,analyzers")
     run_id = platform.driver("create", target.url, "4s")["id"]
     wait_until(lambda: target.errors.count > 0, 30, "k6 to start sending load")
-    redis_server.kill()  # k6 goes on; when it ends, the post-k6 stages cannot be queued
+    throwaway_redis.kill()  # k6 goes on; when it ends, the post-k6 stages cannot be queued
     run = platform.wait_for(run_id, {"analyzing", "done", "failed"}, 60)
     assert run["status"] == "analyzing" and run["http_reqs"] == target.errors.count, run  # k6's results are stored
     time.sleep(3)
     assert platform.run(run_id)["status"] == "analyzing"  # waiting, not failed
-    redis_server.start()
+    throwaway_redis.start()
     platform.start_beat()
     run = platform.wait_for(run_id, {"done", "failed"}, 90)
     assert run["status"] == "done" and run["error"] == "", (run, platform.log("worker"), platform.log("beat"))
@@ -277,18 +242,18 @@ def test_post_stages_queued_while_redis_is_down_run_once_it_is_back(
 
 
 def test_live_events_resume_after_redis_comes_back_mid_run(
-    installation: Callable[..., Installation], redis_server: ThrowawayRedis, demo_target: Callable[..., Any]
+    installation: Callable[..., Installation], throwaway_redis: ThrowawayRedis, demo_target: Callable[..., Any]
 ) -> None:
     platform = installation()
     target = demo_target(latency_min_ms=5, latency_max_ms=10)
     platform.start_worker()
     run_id = platform.driver("create", target.url, "14s")["id"]
     wait_until(lambda: target.errors.count > 0, 30, "k6 to start sending load")
-    redis_server.kill()  # the worker's live pushes fail; k6 and the stored events go on
+    throwaway_redis.kill()  # the worker's live pushes fail; k6 and the stored events go on
     time.sleep(3)
-    redis_server.start()
+    throwaway_redis.start()
     # A subscriber joining the run's group after the restart gets the worker's next pushes.
-    event = async_to_sync(_next_pushed_event)(redis_server.url, f"run.{run_id}")
+    event = async_to_sync(_next_pushed_event)(throwaway_redis.url, f"run.{run_id}")
     assert event["type"] == "run.event" and event["event"]["type"] in ("metrics", "log"), event
     run = platform.wait_for(run_id, {"done", "failed"}, 60)
     assert run["status"] == "done" and run["http_reqs"] == target.errors.count, run
