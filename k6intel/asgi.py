@@ -1,4 +1,7 @@
-"""Daphne serves this: Django for HTTP, Channels for the live-progress websockets."""
+"""The ASGI application: Django for HTTP, Channels for the live-progress websockets.
+
+In production gunicorn's uvicorn workers serve it (scripts/web.sh); `runserver` serves it with Daphne.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +18,19 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from k6intel.request_limits import RequestSizeLimit, limit_daphne_request_bodies  # noqa: E402
+from runs.api import ResultView  # noqa: E402
+from runs.result_http import StoredResultShortcut  # noqa: E402
 from runs.routing import websocket_urlpatterns  # noqa: E402
+
+# Threads per process that send stored result documents, each with its own kept database connection.
+STORED_RESULT_THREADS = 4
 
 limit_daphne_request_bodies(settings.MAX_REQUEST_BYTES)
 application = ProtocolTypeRouter(
     {
-        "http": RequestSizeLimit(django_application, settings.MAX_REQUEST_BYTES),
+        "http": RequestSizeLimit(
+            StoredResultShortcut(django_application, ResultView, STORED_RESULT_THREADS), settings.MAX_REQUEST_BYTES
+        ),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -147,6 +147,21 @@ class RunResult(models.Model):
         return f"Result of {self.run_id}"
 
 
+class RunDocument(models.Model):
+    """An ended run's result document, rendered once and then served as stored (runs/documents.py)."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, primary_key=True, related_name="document")
+    body = models.BinaryField(help_text="The JSON the result API returns, byte for byte.")
+    etag = models.CharField(max_length=64, help_text="SHA-256 of the body, hex.")
+    source = models.CharField(
+        max_length=64, help_text="Fingerprint of the run state and code it was rendered from; another one means stale."
+    )
+    rendered_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Document of {self.run_id}"
+
+
 class RunEvent(models.Model):
     """One progress event (stage change, log lines, live metrics), kept so late joiners get the history."""
 

@@ -42,12 +42,14 @@ LIST_FIELDS = (
 )
 
 
-def runs_for_listing(runs: QuerySet[Run]) -> QuerySet[Run]:
-    """Runs as lists show them: a few columns, with the project and the result's headline metrics
-    fetched in one query each. (A join here makes MariaDB sort the runs' large text columns in a
-    temporary table: 15 times slower per page.)"""
-    headline = RunResult.objects.only("run_id", "metrics")
-    return runs.select_related(None).only(*LIST_FIELDS).prefetch_related("project", Prefetch("result", queryset=headline))
+def runs_for_listing(runs: QuerySet[Run], headline_metrics: bool = True) -> QuerySet[Run]:
+    """Runs as lists show them: a few columns, with the project and (for the pages that show them)
+    the result's headline metrics fetched in one query each. (A join here makes MariaDB sort the
+    runs' large text columns in a temporary table: 15 times slower per page.)"""
+    runs = runs.select_related(None).only(*LIST_FIELDS).prefetch_related("project")
+    if headline_metrics:
+        runs = runs.prefetch_related(Prefetch("result", queryset=RunResult.objects.only("run_id", "metrics")))
+    return runs
 
 
 def run_links(run: Run) -> dict[str, str]:
