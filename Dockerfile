@@ -1,4 +1,4 @@
-# k6intel image: web (Daphne), Celery workers and beat all run from it.
+# k6intel image: web (scripts/web.sh: gunicorn with uvicorn workers), Celery workers and beat all run from it.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -24,4 +24,4 @@ USER k6intel
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput -v0
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "k6intel.asgi:application"]
+CMD ["scripts/web.sh"]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import redis
 
@@ -147,15 +148,16 @@ def unused_port() -> int:
 
 
 class Daphne:
-    """The production server as docker-compose.yml starts it, on a free port, with the given environment."""
+    """The ASGI server `runserver` uses, on a free port, with the given environment."""
+
+    name = "daphne"
 
     def __init__(self, workdir: Path, env: dict[str, str]) -> None:
         self.port = free_port()
-        daphne_bin = str(Path(sys.executable).parent / "daphne")
+        log_path = workdir / f"{self.name}-{self.port}.log"
         self.process = subprocess.Popen(
-            [daphne_bin, "-b", "127.0.0.1", "-p", str(self.port), "k6intel.asgi:application"],
-            cwd=Path(__file__).parent, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-            stderr=(workdir / "daphne.log").open("wb"),
+            self.command(), cwd=Path(__file__).parent, env=self.environment(env), start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=log_path.open("wb"),
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.process.poll() is None:
@@ -165,7 +167,13 @@ class Daphne:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"daphne did not listen: {(workdir / 'daphne.log').read_text()[-2000:]}")
+        raise RuntimeError(f"{self.name} did not listen: {log_path.read_text()[-2000:]}")
+
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "k6intel.asgi:application"]
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        return env
 
     @property
     def base_url(self) -> str:
@@ -177,9 +185,26 @@ class Daphne:
             self.process.wait(timeout=20)
 
 
-@pytest.fixture
-def start_daphne(tmp_path: Path) -> Iterator[Callable[..., Daphne]]:
-    """Start Daphne on a database of its own (`migrate=True` creates its tables) with production-like settings."""
+class WebServer(Daphne):
+    """The production server as docker-compose.yml starts it: scripts/web.sh, gunicorn with (by
+    default two) uvicorn worker processes."""
+
+    name = "web.sh"
+
+    def command(self) -> list[str]:
+        return [str(Path(__file__).parent / "scripts" / "web.sh")]
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        # A short grace period: a test's open websockets must not hold up its stop for 30 s.
+        defaults = {"WEB_WORKERS": "2", "WEB_GRACEFUL_TIMEOUT_S": "5"}
+        return {**defaults, **env, "WEB_BIND": f"127.0.0.1:{self.port}", "PYTHON": sys.executable}
+
+    def workers(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children()
+
+
+def _start_servers(tmp_path: Path, server_class: type[Daphne]) -> Iterator[Callable[..., Any]]:
+    """Start servers on a database of their own (`migrate=True` creates its tables) with production-like settings."""
     servers: list[Daphne] = []
 
     def start(migrate: bool = False, **overrides: str) -> Daphne:
@@ -189,9 +214,19 @@ def start_daphne(tmp_path: Path) -> Iterator[Callable[..., Daphne]]:
         if migrate:
             manage = [sys.executable, str(Path(__file__).parent / "manage.py"), "migrate", "--noinput"]
             subprocess.run(manage, env=env, check=True, capture_output=True)
-        servers.append(Daphne(tmp_path, env))
+        servers.append(server_class(tmp_path, env))
         return servers[-1]
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def start_daphne(tmp_path: Path) -> Iterator[Callable[..., Daphne]]:
+    yield from _start_servers(tmp_path, Daphne)
+
+
+@pytest.fixture
+def start_web_server(tmp_path: Path) -> Iterator[Callable[..., WebServer]]:
+    yield from _start_servers(tmp_path, WebServer)

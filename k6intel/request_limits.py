@@ -1,11 +1,12 @@
 """Request bodies are refused above MAX_REQUEST_BYTES before anything buffers them.
 
-Daphne (the production server and `runserver`) reads a whole request body,
-and then queues all of it for the application, before the application sees
-the request: a limit inside Django comes too late, after the memory is spent.
-So the limit sits in two places: in Daphne's request object, where the
-declared length (and, for chunked bodies, every chunk) is checked as it
-arrives, and as ASGI middleware for any other server.
+Daphne (`runserver`) reads a whole request body, and then queues all of it
+for the application, before the application sees the request: a limit inside
+Django comes too late, after the memory is spent. So the limit sits in two
+places: in Daphne's request object, where the declared length (and, for
+chunked bodies, every chunk) is checked as it arrives, and as ASGI middleware
+for the production server (uvicorn, which reads a body only as the
+application asks for it) and any other.
 """
 
 from __future__ import annotations
@@ -40,21 +41,36 @@ class RequestSizeLimit:
         if _declared_length(scope) > self.max_bytes:
             await _refuse(send, self.max_bytes)
             return
-        await self.app(scope, self._counting(receive), send)
+        await _Counted(self.app, self.max_bytes, receive, send).run(scope)
 
-    def _counting(self, receive: Receive) -> Receive:
-        seen_bytes = 0
 
-        async def counted() -> Message:
-            nonlocal seen_bytes
-            message = await receive()
-            seen_bytes += len(message.get("body", b""))
-            if seen_bytes > self.max_bytes:
-                # Django turns a disconnect into an abandoned request: nothing more is read or stored.
-                return {"type": "http.disconnect"}
-            return message
+class _Counted:
+    """One request whose body is counted as the application reads it: past the limit the client gets
+    the 413 and the application a disconnect (Django then abandons the request, reading and storing
+    nothing more), and whatever the application still sends is dropped."""
 
-        return counted
+    def __init__(self, app: ASGIApp, max_bytes: int, receive: Receive, send: Send) -> None:
+        self.app, self.max_bytes, self.receive, self.send = app, max_bytes, receive, send
+        self.seen_bytes = 0
+        self.refused = False
+
+    async def run(self, scope: Scope) -> None:
+        await self.app(scope, self.counted_receive, self.guarded_send)
+
+    async def counted_receive(self) -> Message:
+        if self.refused:
+            return {"type": "http.disconnect"}
+        message = await self.receive()
+        self.seen_bytes += len(message.get("body", b""))
+        if self.seen_bytes > self.max_bytes:
+            self.refused = True
+            await _refuse(self.send, self.max_bytes)
+            return {"type": "http.disconnect"}
+        return message
+
+    async def guarded_send(self, message: Message) -> None:
+        if not self.refused:
+            await self.send(message)
 
 
 def _declared_length(scope: Scope) -> int:

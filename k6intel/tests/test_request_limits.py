@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
+import httpx
 import orjson
 import psutil
 import pytest
@@ -16,10 +16,16 @@ MEMORY_BOUND_BYTES = 30 * 1024 * 1024
 CHUNK = b"x" * (1024 * 1024)
 
 
-@pytest.fixture
-def daphne(start_daphne: Callable[..., Any]) -> tuple[int, psutil.Process]:
-    server = start_daphne()
-    return server.port, psutil.Process(server.process.pid)
+@pytest.fixture(params=["web.sh", "daphne"])
+def server(request: pytest.FixtureRequest) -> tuple[int, psutil.Process]:
+    """The production server (scripts/web.sh, one worker: the process whose memory counts) and Daphne (`runserver`)."""
+    if request.param == "web.sh":
+        started = request.getfixturevalue("start_web_server")(WEB_WORKERS="1")
+    else:
+        started = request.getfixturevalue("start_daphne")()
+    httpx.get(f"{started.base_url}/api/result/list")  # the application is loaded before memory is measured
+    workers = started.workers() if request.param == "web.sh" else [psutil.Process(started.process.pid)]
+    return started.port, workers[0]
 
 
 def _post(port: int, headers: list[str], body_chunks: Iterator[bytes]) -> bytes:
@@ -50,9 +56,9 @@ def _chunked(total: int) -> Iterator[bytes]:
 
 
 @pytest.mark.parametrize("encoding", ["content-length", "chunked"])
-def test_a_100_mb_anonymous_upload_is_refused_without_buffering(daphne: tuple[int, psutil.Process], encoding: str) -> None:
-    port, server = daphne
-    before = server.memory_info().rss
+def test_a_100_mb_anonymous_upload_is_refused_without_buffering(server: tuple[int, psutil.Process], encoding: str) -> None:
+    port, process = server
+    before = process.memory_info().rss
     if encoding == "content-length":
         answer = _post(
             port, [f"Content-Length: {UPLOAD_BYTES}", "Content-Type: multipart/form-data; boundary=x"], _declared(UPLOAD_BYTES)
@@ -61,7 +67,7 @@ def test_a_100_mb_anonymous_upload_is_refused_without_buffering(daphne: tuple[in
         answer = _post(
             port, ["Transfer-Encoding: chunked", "Content-Type: multipart/form-data; boundary=x"], _chunked(UPLOAD_BYTES)
         )
-    grown = server.memory_info().rss - before
+    grown = process.memory_info().rss - before
     assert grown < MEMORY_BOUND_BYTES, f"the server grew by {grown / 1e6:.0f} MB"
     if answer:  # the client may see the close before the answer; when it is there, it is the JSON 413
         status_line, _, rest = answer.partition(b"\r\n")
@@ -70,7 +76,7 @@ def test_a_100_mb_anonymous_upload_is_refused_without_buffering(daphne: tuple[in
         assert body["error"]["code"] == "request_too_large" and "MAX_REQUEST_BYTES" in body["error"]["message"]
 
 
-def test_a_body_within_the_limit_still_reaches_the_api(daphne: tuple[int, psutil.Process]) -> None:
-    port, _ = daphne
+def test_a_body_within_the_limit_still_reaches_the_api(server: tuple[int, psutil.Process]) -> None:
+    port, _ = server
     answer = _post(port, ["Content-Length: 10", "Content-Type: application/json"], iter([b'{"url": 1}']))
     assert b" 401 " in answer.partition(b"\r\n")[0]  # through to the API, which asks for a key
