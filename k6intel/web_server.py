@@ -7,6 +7,7 @@ live events to whichever process holds the browser's websocket.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from k6intel.env import env_int, env_str
 environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
 
 bind = [env_str("WEB_BIND", "0.0.0.0:8000")]
-# Each worker is one event loop: sending stored documents is CPU work, so more workers than cores
-# only adds switching (bench/result_api.py measured 2, 3 and 4 on 2 cores).
-workers = env_int("WEB_WORKERS", 3, minimum=1, maximum=64)
+# One per core by default: serving the API is CPU work, and on 2 cores bench/result_api.py found 3 or 4
+# workers no faster than 2, with longer tails.
+workers = env_int("WEB_WORKERS", len(os.sched_getaffinity(0)), minimum=1, maximum=64)
 worker_class = "k6intel.web_server.Worker"
 # Open connections per worker (websockets included); past this a worker answers 503.
 worker_connections = env_int("WEB_MAX_CONNECTIONS", 1000, minimum=10, maximum=100_000)

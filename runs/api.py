@@ -170,7 +170,8 @@ class ResultView(APIView):
         summary="The whole result of a run (ETag; If-None-Match gets 304 while it is unchanged)",
     )
     def get(self, request: Request, run_id: Any) -> HttpResponseBase:
-        return document_response(request, result_document(_visible_run(request, run_id)))
+        # Django's own request: the conditional-GET rules read its headers.
+        return document_response(request._request, result_document(_visible_run(request, run_id)))
 
 
 class RunListFilter(django_filters.FilterSet):

@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import DisallowedHost, PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from runs.documents import Document, stored_document
+from runs.models import ApiKey
 from runs.selectors import runs_visible_to
 
 log = logging.getLogger(__name__)
@@ -33,17 +34,17 @@ log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ASGIApp = Callable[..., Awaitable[None]]
 
 RESULT_PREFIX = "/api/result/"  # a cheap first filter; the URLconf decides
 
 
-def document_response(request: HttpRequest | Request, document: Document) -> HttpResponseBase:
+def document_response(request: HttpRequest, document: Document) -> HttpResponse:
     """200 with the document, or 304 when the client's If-None-Match names it (Django's own rules)."""
-    response = HttpResponse(document.body, content_type="application/json")
-    response["ETag"] = quote_etag(document.etag)
-    response["Cache-Control"] = "private, no-cache"  # clients may keep it, and ask with If-None-Match each time
-    response = get_conditional_response(request, etag=response["ETag"], response=response)
+    full = HttpResponse(document.body, content_type="application/json")
+    full["ETag"] = quote_etag(document.etag)
+    full["Cache-Control"] = "private, no-cache"  # clients may keep it, and ask with If-None-Match each time
+    response = get_conditional_response(request, etag=full["ETag"], response=full) or full
     response["Content-Length"] = str(len(response.content))  # as CommonMiddleware sets it on Django's path
     return response
 
@@ -89,7 +90,7 @@ def _stored_result_request(scope: Scope, view_class: type[APIView]) -> uuid.UUID
     return match.kwargs["run_id"] if getattr(match.func, "view_class", None) is view_class else None
 
 
-def stored_result_response(scope: Scope, run_id: uuid.UUID, view_class: type[APIView]) -> HttpResponseBase | None:
+def stored_result_response(scope: Scope, run_id: uuid.UUID, view_class: type[APIView]) -> HttpResponse | None:
     """The view's 200 or 304 for an ended run's stored document, or None for Django to answer."""
     request = ASGIRequest(scope, io.BytesIO())
     try:
@@ -112,11 +113,12 @@ def stored_result_response(scope: Scope, run_id: uuid.UUID, view_class: type[API
     return _with_site_headers(request, response)
 
 
-def _document_response(request: ASGIRequest, run_id: uuid.UUID, view: APIView) -> HttpResponseBase | None:
+def _document_response(request: ASGIRequest, run_id: uuid.UUID, view: APIView) -> HttpResponse | None:
     api_request = Request(request, authenticators=[authentication() for authentication in view.authentication_classes])
-    if not all(permission().has_permission(api_request, view) for permission in view.permission_classes):
+    key = api_request.auth
+    if not isinstance(key, ApiKey) or not all(p().has_permission(api_request, view) for p in view.permission_classes):
         return None
-    document = stored_document(runs_visible_to(api_request.auth), run_id)
+    document = stored_document(runs_visible_to(key), run_id)
     # Throttled last, so a request left to Django is not counted twice.
     if document is None or not all(throttle().allow_request(api_request, view) for throttle in view.throttle_classes):
         return None
@@ -131,9 +133,9 @@ def _site_would_answer(request: HttpRequest) -> bool:
     return any(check(request) is not None for check in checks if check is not None)
 
 
-def _with_site_headers(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+def _with_site_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     for middleware in reversed(_site_middleware()):
-        response = middleware.process_response(request, response)
+        middleware.process_response(request, response)  # on a 200 or 304, each only sets headers on it
     return response
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from conftest import ThrowawayRedis, WebServer
 
@@ -77,7 +78,7 @@ def test_a_live_event_reaches_websockets_on_every_worker(web: tuple[WebServer, d
     with ExitStack() as stack:
         # The kernel hands connections to the workers; open sockets until both hold some.
         while workers_holding_sockets(server) < 2 and len(sockets) < MAX_SOCKETS:
-            sockets.append(stack.enter_context(connect(uri, origin=server.base_url, open_timeout=10)))
+            sockets.append(stack.enter_context(connect(uri, origin=Origin(server.base_url), open_timeout=10)))
         assert workers_holding_sockets(server) == 2, f"{len(sockets)} websockets all went to one worker"
         assert all(next_event(socket_)["type"] == "stage" for socket_ in sockets)  # the stored history first
         manage_shell(setup["env"], PUBLISH.format(run_id=setup["run_id"]))  # another process, as a Celery worker is

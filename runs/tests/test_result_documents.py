@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -69,7 +69,7 @@ def asgi_get(path: str, key: str | None, **headers: str) -> httpx.Response:
     """A GET through the whole ASGI application, as the servers run it."""
 
     async def get() -> httpx.Response:
-        transport = httpx.ASGITransport(app=application)
+        transport = httpx.ASGITransport(app=cast(Any, application))  # channels and httpx spell ASGI's types apart
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             sent = {**headers, **({"X-API-Key": key} if key else {})}
             return await client.get(path, headers={name.replace("_", "-"): value for name, value in sent.items()})
