@@ -53,7 +53,7 @@ class StoredResultShortcut:
     """ASGI: `GET /api/result/<id>` of an ended run, answered from its stored document ahead of Django.
 
     Under ASGI, Django's request cycle costs a new thread, a new database connection and several hops
-    between threads per request: some three times what sending a stored document takes. The shortcut
+    between threads per request: more than twice what sending a stored document takes. The shortcut
     makes ResultView's checks with the same code (Django's host and HTTPS checks, the view's
     authentication, permission and throttle classes, the same visibility selector) in one hop to a few
     threads that keep their database connections, and adds the same response headers. Anything it
