@@ -11,6 +11,7 @@ import django_filters
 import orjson
 from asgiref.sync import sync_to_async
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, parsers, renderers, serializers, status
@@ -20,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from runs.apikeys import IsAdminKey, apikey_lookup
+from runs.apikeys import IsAdminKey, apikey_lookup, request_key
 from runs.captcha import CaptchaInvalid, captcha_issue, captcha_verify
 from runs.dispatch import run_enqueue
 from runs.documents import result_document
@@ -57,7 +58,7 @@ class EventStreamRenderer(renderers.BaseRenderer):
 
 
 def _visible_run(request: Request, run_id: Any) -> Run:
-    run = runs_visible_to(request.auth).filter(pk=run_id).first()
+    run = runs_visible_to(request_key(request)).filter(pk=run_id).first()
     if run is None:
         raise NotFound(f"No run {run_id} that this API key can see.")
     return run
@@ -80,11 +81,12 @@ class RunCreateView(APIView):
         responses={(202, "application/json"): ACCEPTED, (200, "text/event-stream"): OpenApiTypes.STR},
         summary="Start a load test (builder mode); with Accept: text/event-stream, follow it",
     )
-    def post(self, request: Request) -> HttpResponse:
+    def post(self, request: Request) -> HttpResponseBase:
         serializer = BuilderRunSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _within_quota(request.auth)
-        run = run_create_from_builder(serializer, api_key=request.auth)
+        key = request_key(request)
+        _within_quota(key)
+        run = run_create_from_builder(serializer, api_key=key)
         run_enqueue(run)
         if request.accepted_renderer.format == "sse":
             return event_stream(run.pk)
@@ -120,13 +122,13 @@ class RunScriptView(APIView):
             captcha_verify(data["captcha_answer"], data["captcha_token"], data["captcha_timestamp"], holder=str(request.auth.pk))
         except CaptchaInvalid as exc:
             raise ApiError(400, "captcha_invalid", str(exc), {"captcha_answer": [str(exc)]}) from None
-        _within_quota(request.auth)
+        _within_quota(request_key(request))
         upload = data["file"]
         if upload.size > MAX_SCRIPT_BYTES:
             message = f"The script is {upload.size} bytes; the limit is {MAX_SCRIPT_BYTES} bytes (2 MB)."
             raise ApiError(400, "script_rejected", message, {"file": [message]})
         try:
-            run = run_create_from_script(data["project_name"], upload.read(), upload.name, api_key=request.auth)
+            run = run_create_from_script(data["project_name"], upload.read(), upload.name, api_key=request_key(request))
         except ScriptRejected as exc:
             raise ApiError(400, "script_rejected", "The script was not run; fix every finding.", {"file": exc.findings}) from None
         run_enqueue(run)
@@ -235,7 +237,7 @@ class ResultListView(generics.ListAPIView):
     serializer_class = RunListItemSerializer
     filterset_class = RunListFilter
     pagination_class = RunPagination
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [DjangoFilterBackend]
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         known = set(RunListFilter.base_filters) | {"page", "page_size"}
@@ -253,7 +255,7 @@ class ResultListView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no key
             return Run.objects.none()
         # The list shows no metrics: fetching and decoding them took a third of its database time.
-        return runs_for_listing(runs_visible_to(self.request.auth), headline_metrics=False).order_by("-created_at")
+        return runs_for_listing(runs_visible_to(request_key(self.request)), headline_metrics=False).order_by("-created_at")
 
 
 class DownloadView(APIView):
@@ -261,7 +263,7 @@ class DownloadView(APIView):
         responses={(200, "application/pdf"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="not ready")},
         summary="A generated file of a run: the PDF, or the html, json, csv or junit export",
     )
-    def get(self, request: Request, run_id: Any, kind: str = "pdf") -> HttpResponse:
+    def get(self, request: Request, run_id: Any, kind: str = "pdf") -> FileResponse:
         run = _visible_run(request, run_id)
         try:
             download = run_download(run, kind)
@@ -276,7 +278,7 @@ class DownloadExportView(DownloadView):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="not ready")},
         summary="An export of a run: html, json, csv or junit",
     )
-    def get(self, request: Request, run_id: Any, kind: str = "pdf") -> HttpResponse:
+    def get(self, request: Request, run_id: Any, kind: str = "pdf") -> FileResponse:
         return super().get(request, run_id, kind)
 
 
@@ -320,7 +322,7 @@ def _from_loopback(request: Request) -> bool:
 # --- server-sent events ------------------------------------------------------------
 
 
-async def run_events(request: HttpRequest, run_id: Any) -> HttpResponse:
+async def run_events(request: HttpRequest, run_id: Any) -> HttpResponseBase:
     """The run's events (history first, then live) until its end. X-API-Key, or a logged-in session."""
     visible = await _sse_visible_runs(request)
     if visible is None:

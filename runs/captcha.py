@@ -13,6 +13,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from captcha.conf import settings as captcha_settings
 from django.conf import settings
@@ -65,7 +66,7 @@ def captcha_verify(answer: str, token: str, timestamp: str | int, holder: str = 
 
 
 def _spend(nonce: str) -> None:
-    UsedCaptcha.objects.filter(used_at__lt=timezone.now() - timezone.timedelta(seconds=2 * LIFETIME_S)).delete()
+    UsedCaptcha.objects.filter(used_at__lt=timezone.now() - timedelta(seconds=2 * LIFETIME_S)).delete()
     try:
         with transaction.atomic():  # a savepoint: a replay must not break the caller's transaction
             UsedCaptcha.objects.create(nonce=nonce)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -85,7 +86,7 @@ class NoSuchSocket(AsyncJsonWebsocketConsumer):
         await self.close(code=CLOSE_NOT_FOUND)
 
 
-def _presented_key(scope: dict[str, Any]) -> str | None:
+def _presented_key(scope: Mapping[str, Any]) -> str | None:
     headers = dict(scope.get("headers") or [])
     if key := headers.get(b"x-api-key"):
         return key.decode("latin-1")

@@ -8,6 +8,7 @@ and offered by `make run` for a first try.
 from __future__ import annotations
 
 import random
+import socket
 import sys
 import threading
 import time
@@ -49,7 +50,7 @@ class _ErrorSpreader:
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
         # A load generator that stops mid-request closes its sockets: not an error here.
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
@@ -66,6 +67,7 @@ class DemoTarget:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        assert isinstance(host, str)  # the bound socket's name; typeshed also allows the bytes one may bind to
         return f"http://{host}:{port}"
 
     def start(self) -> DemoTarget:

@@ -55,7 +55,7 @@ def dispatch_run(run_id: Any, planned_duration_s: int) -> bool:
     from runs.tasks import execute_run
 
     soft, hard = time_limits_s(planned_duration_s)
-    return _publish(run_id, lambda: execute_run.apply_async(args=[str(run_id)], soft_time_limit=soft, time_limit=hard))
+    return _publish(run_id, lambda: execute_run.apply_async(args=(str(run_id),), soft_time_limit=soft, time_limit=hard))
 
 
 def dispatch_post_stages(run_id: Any) -> bool:
@@ -66,7 +66,7 @@ def dispatch_post_stages(run_id: Any) -> bool:
 
     limit_s = settings.POST_STAGES_TIME_LIMIT_S
     return _publish(
-        run_id, lambda: post_k6_stages.apply_async(args=[str(run_id)], soft_time_limit=limit_s, time_limit=limit_s + 60)
+        run_id, lambda: post_k6_stages.apply_async(args=(str(run_id),), soft_time_limit=limit_s, time_limit=limit_s + 60)
     )
 
 

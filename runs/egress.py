@@ -66,8 +66,7 @@ def ruleset(uid: int, blocked: Iterable[IPNetwork], resolvers: Iterable[ipaddres
         if servers:
             for protocol in ("udp", "tcp"):
                 rules.append(f"meta skuid {uid} {family} daddr {{ {', '.join(servers)} }} {protocol} dport 53 accept")
-        networks = ipaddress.collapse_addresses(net for net in blocked if net.version == version)  # type: ignore[misc]
-        rules.append(f"meta skuid {uid} {family} daddr {{ {', '.join(map(str, networks))} }} reject")
+        rules.append(f"meta skuid {uid} {family} daddr {{ {', '.join(map(str, _collapsed(blocked, version)))} }} reject")
     body = "\n".join(f"    {rule}" for rule in rules)
     return (
         f"table inet {TABLE}\n"
@@ -79,6 +78,13 @@ def ruleset(uid: int, blocked: Iterable[IPNetwork], resolvers: Iterable[ipaddres
         "  }\n"
         "}\n"
     )
+
+
+def _collapsed(blocked: list[IPNetwork], version: int) -> Iterable[IPNetwork]:
+    """One family's networks, merged (collapse_addresses takes one family at a time)."""
+    if version == 4:
+        return ipaddress.collapse_addresses(net for net in blocked if isinstance(net, ipaddress.IPv4Network))
+    return ipaddress.collapse_addresses(net for net in blocked if isinstance(net, ipaddress.IPv6Network))
 
 
 def nameservers(resolv_conf: Path = RESOLV_CONF) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:

@@ -25,6 +25,8 @@ MESSAGES = {
 class ApiError(exceptions.APIException):
     """A 4xx with our own code, message and optional field details."""
 
+    detail: exceptions.ErrorDetail  # the message, with our code (APIException's may also be a list or a dict)
+
     def __init__(
         self, status: int, code: str, message: str, fields: dict[str, Any] | None = None, retry_after_s: int | None = None
     ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 
 def percent(rate: float | None) -> str:
     """A rate (0–1) as a percentage with two decimals: 0.03 → '3.00 %'. Every surface writes rates this way."""
@@ -54,5 +56,5 @@ def _is_rate_key(key: str) -> bool:
     return key.endswith(("_rate", "_ratio")) or "error_rate" in key
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)

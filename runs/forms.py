@@ -9,7 +9,7 @@ are about.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from captcha.fields import CaptchaField
 from django import forms
@@ -104,11 +104,13 @@ class BuilderForm(forms.Form):
         self.fields["sla_p90_ms"].initial = settings.THRESHOLD_P90_MS
         self.fields["sla_error_percent"].initial = round(100 * settings.THRESHOLD_ERROR_RATE, 3)
         self.fields["sla_success_percent"].initial = round(100 * settings.THRESHOLD_SUCCESS_RATE, 3)
-        self.fields["vus"].max_value = settings.MAX_VUS
-        self.fields["vus"].help_text += f" At most {settings.MAX_VUS}; runs last at most {settings.MAX_DURATION_S} s."
+        vus = cast(forms.IntegerField, self.fields["vus"])  # copies of the fields declared above
+        analyzers = cast(forms.MultipleChoiceField, self.fields["analyzers"])
+        vus.max_value = settings.MAX_VUS
+        vus.help_text += f" At most {settings.MAX_VUS}; runs last at most {settings.MAX_DURATION_S} s."
         enabled = [kind for kind in ANALYZER_KINDS if kind in settings.ANALYZERS]
-        self.fields["analyzers"].choices = [(kind, ANALYZER_LABELS[kind]) for kind in enabled]
-        self.fields["analyzers"].initial = enabled
+        analyzers.choices = [(kind, ANALYZER_LABELS[kind]) for kind in enabled]
+        analyzers.initial = enabled
         self.serializer: BuilderRunSerializer | None = None
 
     def preset_choices(self) -> list[dict[str, Any]]:
@@ -118,6 +120,7 @@ class BuilderForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data (an override may return None)
         if self.errors:
             return cleaned
         payload = self._payload(cleaned)
@@ -274,6 +277,7 @@ class RunFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data (an override may return None)
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             self.add_error("until", "Pick a date on or after the From date.")

@@ -95,7 +95,9 @@ def error_meaning(code: str | int | None, status: str | int | None = None) -> st
             return ERROR_CODES[base]
     if number:
         return f"k6 error code {number}."
-    return _http_meaning(int(status)) if str(status or "").isdigit() and int(status or 0) >= 400 else ""
+    digits = str(status or "")
+    http_status = int(digits) if digits.isdigit() else 0
+    return _http_meaning(http_status) if http_status >= 400 else ""
 
 
 def _http_meaning(status: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import BinaryIO
+from typing import IO
 
 MAX_LINE_BYTES = 4096
 MAX_PENDING_LINES = 500
@@ -30,7 +30,7 @@ class LogCapture:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def start(self, stream: BinaryIO) -> None:
+    def start(self, stream: IO[bytes]) -> None:
         self._thread = threading.Thread(target=self._read, args=(stream,), name="k6-log", daemon=True)
         self._thread.start()
 
@@ -52,7 +52,7 @@ class LogCapture:
             gap = f"\n… {self.omitted_bytes} bytes of log omitted …\n".encode() if self.omitted_bytes else b""
             return (bytes(self.head) + gap + tail).decode("utf-8", "replace")
 
-    def _read(self, stream: BinaryIO) -> None:
+    def _read(self, stream: IO[bytes]) -> None:
         partial = b""
         while chunk := stream.read1(READ_BYTES) if hasattr(stream, "read1") else stream.read(READ_BYTES):
             lines = (partial + chunk).split(b"\n")

@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -49,6 +48,9 @@ from runs.stages import post_stages, run_post_stages
 from runs.verdict import NOT_GRADED
 from runs.vetting import vet_script
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
@@ -58,15 +60,13 @@ NOT_GRADED_FIELDS = {"verdict": NOT_GRADED, "grade": "", "score": None}
 K6_LOG_MSG = re.compile(r'level=(error|fatal)\s+msg="((?:[^"\\]|\\.)*)"')
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-AfterK6 = Callable[[Any], None]
+AfterK6 = Callable[[Any], object]  # what it returns is ignored
 
 
 # --- creating ----------------------------------------------------------------
 
 
-def run_create_from_builder(
-    serializer: BuilderRunSerializer, api_key: ApiKey | None = None, owner: AbstractBaseUser | None = None
-) -> Run:
+def run_create_from_builder(serializer: BuilderRunSerializer, api_key: ApiKey | None = None, owner: User | None = None) -> Run:
     """Store a queued run from validated builder input (call `is_valid()` first)."""
     plan = serializer.to_plan()
     data = serializer.validated_data
@@ -95,7 +95,7 @@ def run_create_from_script(
     filename: str,
     sla: dict[str, float] | None = None,
     api_key: ApiKey | None = None,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
 ) -> Run:
     """Vet an uploaded script and store it as a queued run; raises ScriptRejected and stores nothing."""
     script, needs = vet_script(raw, filename)

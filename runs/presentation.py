@@ -89,7 +89,7 @@ def _chart_data(document: dict[str, Any]) -> dict[str, Any]:
     """Columns of the stored per-second series, as the charts draw them."""
     series = document.get("timeseries") or []
     columns = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms")
-    data = {column: [point.get(column) for point in series] for column in columns}
+    data: dict[str, Any] = {column: [point.get(column) for point in series] for column in columns}
     data["error_percent"] = [None if rate is None else round(100 * rate, 3) for rate in data.pop("error_rate")]
     data["failures"] = (document.get("failures") or {}).get("over_time") or {"t": [], "series": []}
     data["sla_p90_ms"] = (document.get("sla") or {}).get("thresholds", {}).get("p90_ms") or document["config"]["sla"].get(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -58,7 +59,7 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def seal(values: dict[str, str]) -> str:
+def seal(values: Mapping[str, object]) -> str:
     return _fernet().encrypt(orjson.dumps(values)).decode() if values else ""
 
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_OneFamily = TypeVar("_OneFamily", ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 ALWAYS_BLOCKED = (
     "169.254.0.0/16",  # link-local, incl. 169.254.169.254 cloud metadata
@@ -107,13 +110,21 @@ def _carve_out(networks: list[IPNetwork], allowed: IPNetwork) -> list[IPNetwork]
     always = [ipaddress.ip_network(cidr) for cidr in ALWAYS_BLOCKED]
     kept: list[IPNetwork] = []
     for net in networks:
-        if net in always or net.version != allowed.version:
+        if net in always:
             kept.append(net)
-        elif allowed.subnet_of(net):
-            kept.extend(net.address_exclude(allowed))
-        elif not net.subnet_of(allowed):
+        elif isinstance(net, ipaddress.IPv4Network) and isinstance(allowed, ipaddress.IPv4Network):
+            kept.extend(_without(net, allowed))
+        elif isinstance(net, ipaddress.IPv6Network) and isinstance(allowed, ipaddress.IPv6Network):
+            kept.extend(_without(net, allowed))
+        else:  # the other family
             kept.append(net)
     return kept
+
+
+def _without(net: _OneFamily, allowed: _OneFamily) -> Iterable[_OneFamily]:
+    if allowed.subnet_of(net):
+        return net.address_exclude(allowed)
+    return () if net.subnet_of(allowed) else (net,)
 
 
 def check_target_url(url: str) -> None:
@@ -149,7 +160,8 @@ def _resolve(hostname: str, port: int) -> set[ipaddress.IPv4Address | ipaddress.
         infos = socket.getaddrinfo(hostname, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise TargetRejected(f"The host {hostname!r} does not resolve ({exc.strerror}).") from None
-    return {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    # An IP socket address's host is a string (typeshed also allows other families' integers).
+    return {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
 
 
 def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:

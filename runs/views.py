@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -34,6 +35,12 @@ FINDING_LINE = re.compile(r"^line (\d+): ")
 FILMSTRIP_FILE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.(jpg|jpeg|png)$")
 
 
+class AuthenticatedHttpRequest(HttpRequest):
+    """What a login_required view gets: request.user is a signed-in User (for the type checker)."""
+
+    user: User
+
+
 def _visible_run(request: HttpRequest, run_id: Any) -> Run:
     run = runs_visible_to_user(request.user).filter(pk=run_id).first()
     if run is None:
@@ -42,7 +49,7 @@ def _visible_run(request: HttpRequest, run_id: Any) -> Run:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     runs = runs_visible_to_user(request.user)
     # Counted over the user's own runs: a shared project name must not reveal how much others ran.
     projects = runs.order_by().values("project__name").annotate(run_count=Count("pk")).order_by("project__name")[:20]
@@ -57,7 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = RunFilterForm(request.GET or None)
     runs = runs_for_listing(runs_visible_to_user(request.user)).order_by("-created_at")
     if form.is_bound and form.is_valid():
@@ -102,15 +109,17 @@ def _with_metrics(runs: Iterable[Run]) -> list[dict[str, Any]]:
 
 
 @login_required
-def run_new(request: HttpRequest) -> HttpResponse:
+def run_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     preview = None
     if request.method == "POST":
         form, captcha = BuilderForm(request.POST), CaptchaForm(request.POST)
         if "preview" in request.POST:
             captcha = CaptchaForm()  # a preview does not use up the challenge
             if form.is_valid():
+                assert form.serializer is not None  # a valid form holds its valid serializer
                 preview = render_script(form.serializer.to_plan())
         elif form.is_valid() and captcha.is_valid() and _within_quota(request, form):
+            assert form.serializer is not None
             run = run_create_from_builder(form.serializer, owner=request.user)
             run_enqueue(run)
             return redirect("run-detail", run_id=run.pk)
@@ -187,7 +196,7 @@ def _outline_points(preset: str) -> str:
 
 
 @login_required
-def run_upload(request: HttpRequest) -> HttpResponse:
+def run_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     findings: list[dict[str, Any]] = []
     if request.method == "POST":
         form, captcha = ScriptUploadForm(request.POST, request.FILES), CaptchaForm(request.POST)
@@ -229,14 +238,14 @@ def _findings_with_source(findings: list[str], raw: bytes) -> list[dict[str, Any
 
 
 @login_required
-def run_detail(request: HttpRequest, run_id: Any) -> HttpResponse:
+def run_detail(request: AuthenticatedHttpRequest, run_id: Any) -> HttpResponse:
     run = _visible_run(request, run_id)
     return render(request, "runs/run_detail.html", run_page_context(run, available_downloads(run)))
 
 
 @login_required
 @require_POST
-def run_cancel_view(request: HttpRequest, run_id: Any) -> HttpResponse:
+def run_cancel_view(request: AuthenticatedHttpRequest, run_id: Any) -> HttpResponse:
     run = _visible_run(request, run_id)
     if not is_cancellable(run):
         messages.info(request, f"Nothing to cancel: the load test has already ended ({run.status}, {run.stage or 'no stage'}).")
@@ -247,7 +256,7 @@ def run_cancel_view(request: HttpRequest, run_id: Any) -> HttpResponse:
 
 
 @login_required
-def run_download_view(request: HttpRequest, run_id: Any, kind: str) -> HttpResponse:
+def run_download_view(request: AuthenticatedHttpRequest, run_id: Any, kind: str) -> FileResponse:
     run = _visible_run(request, run_id)
     try:
         download = run_download(run, kind)
@@ -264,7 +273,7 @@ def run_download_view(request: HttpRequest, run_id: Any, kind: str) -> HttpRespo
 
 
 @login_required
-def run_filmstrip_frame(request: HttpRequest, run_id: Any, name: str) -> HttpResponse:
+def run_filmstrip_frame(request: AuthenticatedHttpRequest, run_id: Any, name: str) -> FileResponse:
     run = _visible_run(request, run_id)
     path = run_files_dir(run.pk) / "filmstrip" / name
     if not FILMSTRIP_FILE.match(name) or not path.is_file():

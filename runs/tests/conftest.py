@@ -39,11 +39,13 @@ def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..
 
     def start(queues: str = "k6", **extra_env: str) -> subprocess.Popen[bytes]:
         log_path = tmp_path / f"worker-{len(workers)}.log"
+        redis_url = settings.REDIS_URL
+        assert redis_url, "workers need REDIS_URL"
         # No post-k6 stages unless a test asks for them: these workers serve the k6 queue only.
         env = {
             **os.environ,
             "DATABASE_URL": worker_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_URL": redis_url,
             "RUN_POST_STAGES": "",
             **extra_env,
         }

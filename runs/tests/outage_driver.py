@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import django
@@ -76,7 +77,13 @@ def events(run_id: str) -> dict[str, Any]:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    actions = {"create": create, "store": store, "api-create": api_create, "show": show, "events": events}
+    actions: dict[str, Callable[..., object]] = {
+        "create": create,
+        "store": store,
+        "api-create": api_create,
+        "show": show,
+        "events": events,
+    }
     sys.stdout.write(orjson.dumps(actions[command](*args)).decode() + "\n")
     sys.stdout.flush()
     if command == "create" and not settings.REDIS_URL:

@@ -33,7 +33,7 @@ def connect(run: Run, key: str | None, *, in_header: bool) -> tuple[bool, Any]:
         path = f"/ws/runs/{run.pk}/" + ("" if in_header or key is None else f"?api_key={key}")
         headers = [(b"x-api-key", key.encode())] if in_header and key else []
         communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path, headers=headers)
-        communicator.scope["user"] = AnonymousUser()
+        communicator.scope["user"] = AnonymousUser()  # type: ignore[typeddict-unknown-key]  # AuthMiddleware sets it; the stub's test scope lacks it
         connected, code = await communicator.connect()
         first = await communicator.receive_json_from(timeout=5) if connected else code
         await communicator.disconnect()

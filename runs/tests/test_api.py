@@ -31,7 +31,9 @@ def make_run(owner: ApiKey | None, **fields: Any) -> Run:
 
 
 def solve(question: str) -> str:
-    left, operator, right = re.search(r"(\d+)\s*([+\-×*])\s*(\d+)", question).groups()
+    match = re.search(r"(\d+)\s*([+\-×*])\s*(\d+)", question)
+    assert match is not None, question
+    left, operator, right = match.groups()
     a, b = int(left), int(right)
     return str(a + b if operator == "+" else a - b if operator == "-" else a * b)
 

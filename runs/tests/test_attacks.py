@@ -60,6 +60,7 @@ class Sink:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     def bodies(self) -> bytes:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
+from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
 from runs.dispatch import run_enqueue
@@ -50,7 +51,8 @@ def test_cancel_stops_k6_gracefully_and_keeps_partial_results(embedded: None, de
     wait_until(lambda: refreshed(run).is_terminal, 30, "the cancel to take effect")
     assert run.status == "cancelled" and run.k6_exit_code == 105
     assert run.result.metrics["http_reqs"]["count"] > 0 and run.result.timeseries
-    assert run.events.last().data["status"] == "cancelled"
+    last = run.events.last()
+    assert last is not None and last.data["status"] == "cancelled"
 
 
 def test_cancel_before_start_needs_no_worker(db: None) -> None:
@@ -76,6 +78,7 @@ def test_sse_replays_the_runs_events_until_its_end(embedded: None, demo_target: 
         response = await client.get(f"/api/run/{run.pk}/events")
         if response.status_code != 200:
             return response.status_code, response.content.decode()
+        assert isinstance(response, StreamingHttpResponse)
         return 200, b"".join([chunk async for chunk in response.streaming_content]).decode()
 
     status, body = async_to_sync(read_stream)(owner)  # follows live, ends with the run

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import websockets
 from channels_redis.core import RedisChannelLayer
+from websockets.typing import Origin
 
 from runs.events import group_name
 from runs.tests.conftest import QueuedRun
@@ -23,7 +24,7 @@ IDLE_S = 12.0
 
 async def follow_idle_then_event(base_url: str, key: str, run_id: str, redis_url: str) -> dict[str, Any]:
     uri = f"{base_url.replace('http', 'ws')}/ws/runs/{run_id}/?api_key={key}"
-    async with websockets.connect(uri, origin=base_url) as socket_:
+    async with websockets.connect(uri, origin=Origin(base_url)) as socket_:
         with pytest.raises(TimeoutError):  # nothing arrives, and the socket is not closed either
             await asyncio.wait_for(socket_.recv(), IDLE_S)
         event = {"seq": 2**40, "type": "log", "data": {"line": "after the quiet"}, "at": "now"}

@@ -34,7 +34,8 @@ def test_a_failing_stage_is_recorded_and_k6_results_are_kept(demo_target: Callab
     assert stages == ["k6", "results", "explode", "count_requests"]  # the next stage still ran
     assert run.events.filter(kind="log", data__lines=[f"post stage saw {target.errors.count} requests"]).exists()
     assert {"k6", "results", "explode", "count_requests"} <= set(run.stage_durations_s)
-    assert run.events.last().kind == "end"
+    last = run.events.last()
+    assert last is not None and last.kind == "end"
 
 
 def test_post_stages_run_once_even_if_delivered_twice(demo_target: Callable[..., Any], settings: Any) -> None:

@@ -45,7 +45,8 @@ def test_every_ipv6_form_of_a_forbidden_ipv4_is_refused(strict: None, address: s
 def test_metadata_stays_blocked_inside_ipv6_even_when_loopback_and_private_are_allowed(settings: Any) -> None:
     settings.ALLOW_LOOPBACK_TARGETS = settings.ALLOW_PRIVATE_TARGETS = True
     settings.TARGET_ALLOWLIST = ["169.254.0.0/16"]
-    assert "metadata" in address_rejection(ipaddress.ip_address("::ffff:169.254.169.254"))
+    reason = address_rejection(ipaddress.ip_address("::ffff:169.254.169.254"))
+    assert reason is not None and "metadata" in reason
     assert address_rejection(ipaddress.ip_address("::ffff:10.1.2.3")) is None
     assert address_rejection(ipaddress.ip_address("2606:4700::1111")) is None  # ordinary IPv6 is untouched
 

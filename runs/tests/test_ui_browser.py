@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 from pypdf import PdfReader
 
 from runs.models import Run
@@ -109,7 +109,12 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
         page.set_default_timeout(30_000)
         script_errors: list[str] = []
         page.on("pageerror", lambda error: script_errors.append(str(error)))
-        page.on("console", lambda message: message.type == "error" and script_errors.append(message.text))
+
+        def keep_console_error(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                script_errors.append(message.text)
+
+        page.on("console", keep_console_error)
         yield page
         browser.close()
     assert not script_errors, f"the pages logged errors: {script_errors}"

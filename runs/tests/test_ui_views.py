@@ -10,6 +10,7 @@ import pytest
 from captcha.models import CaptchaStore
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import FileResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -74,7 +75,9 @@ def stored_run(owner: Any, status: str = "done", grade: str = "A", target: str =
 def solved(client: Client, path: str) -> dict[str, str]:
     """The captcha of the page at `path`, answered as a person would."""
     page = client.get(path).content.decode()
-    hashkey = re.search(r'name="captcha_0" value="(\w+)"', page).group(1)
+    match = re.search(r'name="captcha_0" value="(\w+)"', page)
+    assert match is not None
+    hashkey = match.group(1)
     return {"captcha_0": hashkey, "captcha_1": CaptchaStore.objects.get(hashkey=hashkey).response}
 
 
@@ -274,7 +277,7 @@ def test_downloads_serve_the_runs_files_and_say_when_one_is_missing(users: dict[
     (files / "report.pdf").write_bytes(b"%PDF-1.4 test")
     (files / "filmstrip" / "first_view-000100ms.jpg").write_bytes(b"\xff\xd8jpeg")
     pdf = client.get(f"/runs/{run.pk}/download/pdf")
-    assert pdf.status_code == 200 and b"".join(pdf.streaming_content) == b"%PDF-1.4 test"
+    assert pdf.status_code == 200 and isinstance(pdf, FileResponse) and b"".join(pdf.streaming_content) == b"%PDF-1.4 test"
     assert "attachment" in pdf["Content-Disposition"]
     (files / "report.html").write_text("<!doctype html><p>report</p>")
     html = client.get(f"/runs/{run.pk}/download/html")
@@ -311,7 +314,7 @@ def test_login_page_says_how_the_first_user_gets_in(db: None) -> None:
 
 def test_the_stepper_shows_where_a_run_stopped(users: dict[str, Any]) -> None:
     client = browser(users["owner"])
-    started = {"started_at": timezone.now()}
+    started: dict[str, Any] = {"started_at": timezone.now()}
     cases = [
         (stored_run(users["owner"], status="cancelled", grade=""), "queued", "cancelled"),
         (stored_run(users["owner"], status="failed", grade="", stage="k6", error="k6 exited 107", **started), "k6", "failed"),

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import orjson
 import psutil
@@ -41,8 +41,13 @@ def builder_run(url: str, **data: Any) -> Run:
     return run_create_from_builder(serializer)
 
 
-def queue(run: Run, **limits: int) -> None:
-    execute_run.apply_async(args=[str(run.pk)], queue="k6", **limits)
+class TimeLimits(TypedDict, total=False):
+    soft_time_limit: int
+    time_limit: int
+
+
+def queue(run: Run, **limits: Unpack[TimeLimits]) -> None:
+    execute_run.apply_async(args=(str(run.pk),), queue="k6", **limits)
 
 
 def refreshed(run: Run) -> Run:
@@ -52,7 +57,7 @@ def refreshed(run: Run) -> Run:
 
 async def _listen(run_id: Any, user: Any, until_end: bool = True) -> list[tuple[float, dict[str, Any]]]:
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run_id}/")
-    communicator.scope["user"] = user
+    communicator.scope["user"] = user  # type: ignore[typeddict-unknown-key]  # AuthMiddleware sets it; the stub's test scope lacks it
     connected, _ = await communicator.connect()
     assert connected
     received: list[tuple[float, dict[str, Any]]] = []
@@ -105,7 +110,7 @@ def test_queued_run_executes_in_a_worker_and_streams_live_metrics(
 def test_anonymous_websocket_is_refused(db: None) -> None:
     async def attempt() -> Any:
         communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/runs/00000000-0000-0000-0000-000000000000/")
-        communicator.scope["user"] = AnonymousUser()
+        communicator.scope["user"] = AnonymousUser()  # type: ignore[typeddict-unknown-key]  # AuthMiddleware sets it; the stub's test scope lacks it
         connected, code = await communicator.connect()
         return connected, code
 
@@ -151,6 +156,7 @@ def test_killed_worker_is_reaped_and_leaves_no_k6(
     queue(run)
     wait_until(lambda: refreshed(run).k6_pid is not None, 30, "k6 to start in the worker")
     k6_pid = run.k6_pid
+    assert k6_pid is not None
     assert psutil.pid_exists(k6_pid)
     os.killpg(worker.pid, signal.SIGKILL)  # the whole worker, mid-run
     wait_until(
@@ -163,7 +169,8 @@ def test_killed_worker_is_reaped_and_leaves_no_k6(
     assert [r.pk for r in reaped] == [run.pk]
     run = refreshed(run)
     assert run.status == "failed" and "stopped sending heartbeats" in run.error and "last one at" in run.error
-    assert run.events.last().kind == "end"
+    last = run.events.last()
+    assert last is not None and last.kind == "end"
 
 
 def test_loadtest_queue_runs_in_the_worker_and_prints_the_same_json(
