@@ -105,7 +105,8 @@ def analyze(url: str, output_dir: Path | None = None) -> Outcome:
     result = _scan(parts.hostname or "", parts.port or 443, str(address))
     if result.scan_status != ServerScanStatusEnum.COMPLETED:
         trace = result.connectivity_error_trace
-        return failed(f"Could not connect over TLS to {parts.hostname}:{parts.port or 443}: {trace and trace.exc_value!r}")
+        reason = f"{trace.exc_type.__name__}: {trace}" if trace else "no reason given"
+        return failed(f"Could not connect over TLS to {parts.hostname}:{parts.port or 443}: {reason}")
     return _outcome(result, parts.hostname or "", time.monotonic() - started)
 
 
