@@ -303,8 +303,8 @@ def csp_test(header: str | None, directives: dict[str, list[str]] | None) -> Tes
 
 def cookies_test(set_cookies: list[str], protected_by_hsts: bool) -> TestResult:
     name = "cookies"
-    cookies = [_cookie_flags(header) for header in set_cookies]
-    cookies = [cookie for cookie in cookies if cookie]
+    parsed = [_cookie_flags(header) for header in set_cookies]
+    cookies = [cookie for cookie in parsed if cookie]
     if not cookies:
         return scored(name, "cookies-not-found")
     sessions = [c for c in cookies if SESSION_COOKIE.search(c["name"])]

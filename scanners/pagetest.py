@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -26,6 +26,9 @@ from runs.targets import TargetRejected, check_target_url
 from scanners.outcome import Outcome, failed, skipped
 from scanners.policy_proxy import chromium_proxy_flags, policy_proxy
 
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -34,7 +37,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-gpu",
 ]
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 CPU_SLOWDOWN = 4
 SETTLE_MS = 500
 NETWORK_IDLE_TIMEOUT_MS = 60_000

@@ -50,8 +50,7 @@ ASSETS = {
     "/cacheable.css": (b"/* cacheable */ body{color:#222}" + b" " * 60_000, "text/css", "max-age=31536000"),
     "/uncompressed.js": (b"var big = '" + b"x" * 200_000 + b"';", "application/javascript", "max-age=31536000"),
     "/busted.js": (b"var busted = '" + b"y" * 50_000 + b"';", "application/javascript", "no-store"),
-    "/hero.jpg": (None, "image/jpeg", "max-age=31536000"),
-}
+}  # and /hero.jpg, drawn by the fixture
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,10 @@ class Recorder(ThreadingHTTPServer):
     daemon_threads = True
     hits = 0
 
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
+        self.hits += 1
+        super().process_request(request, client_address)
+
 
 def _recorder() -> Recorder:
     class Count(BaseHTTPRequestHandler):
@@ -38,13 +42,6 @@ def _recorder() -> Recorder:
             pass
 
     server = Recorder(("127.0.0.1", 0), Count)
-    original = server.process_request
-
-    def counted(request: Any, address: Any) -> None:
-        server.hits += 1
-        original(request, address)
-
-    server.process_request = counted  # type: ignore[method-assign]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

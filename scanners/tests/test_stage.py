@@ -137,6 +137,6 @@ def test_a_page_that_never_finishes_loading_ends_at_the_deadline_with_its_browse
     assert elapsed_s < 8 + 25  # the 1 s load test, its start and stop, and the deadline — not Chromium's own 120 s
     left = browsers() - before
     assert not left, [psutil.Process(pid).cmdline()[:3] for pid in left]  # killed with the analyzer, not left behind
-    with socket.create_connection(server.server_address):  # the target itself is still fine
+    with socket.create_connection(("127.0.0.1", server.server_address[1])):  # the target itself is still fine
         pass
     server.shutdown()

@@ -112,7 +112,7 @@ class TlsServer:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
 
-            def get_request(self):  # type: ignore[no-untyped-def]
+            def get_request(self) -> tuple[ssl.SSLSocket, tuple[str, int]]:
                 sock, address = self.socket.accept()
                 return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
