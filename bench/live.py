@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import websockets
 from loopback import free_port, wait_listening
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
@@ -42,7 +43,7 @@ async def follow(base: str, key: str, duration_s: int, target: str) -> tuple[str
         run_id = response.json()["run_id"]
     received = []
     uri = f"{base.replace('http', 'ws')}/ws/runs/{run_id}/?api_key={key}"
-    async with websockets.connect(uri, origin=base) as socket_:
+    async with websockets.connect(uri, origin=Origin(base)) as socket_:
         async for message in socket_:
             event = json.loads(message)
             received.append((time.time(), event))

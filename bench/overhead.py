@@ -35,6 +35,7 @@ def through_platform(url: str, vus: int, duration_s: int, env: dict[str, str]) -
 
 def raw_k6(script: str, work: Path) -> float:
     k6 = shutil.which("k6", path=str(Path(sys.executable).parent)) or shutil.which("k6")
+    assert k6 is not None, "k6 is not installed: `make setup` installs it"
     (work / "script.js").write_text(script)
     summary = work / "summary.json"
     command = [k6, "run", "--quiet", "--no-usage-report", "--summary-export", str(summary), "script.js"]

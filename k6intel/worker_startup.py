@@ -48,7 +48,8 @@ def database_problem() -> str | None:
 def broker_problem(app: Celery) -> str | None:
     with app.connection_for_write() as broker:
         try:
-            broker.ensure_connection(max_retries=BROKER_ATTEMPTS, interval_start=0.5, interval_step=0.5)
+            # The kombu stubs in celery-types take int; kombu documents these intervals as float seconds.
+            broker.ensure_connection(max_retries=BROKER_ATTEMPTS, interval_start=0.5, interval_step=0.5)  # type: ignore[arg-type]
         except BrokerError as exc:  # kombu turns the transport's own errors into this one
             return f"the broker (REDIS_URL, {without_password(settings.CELERY_BROKER_URL)}) is unreachable: {_sentence(exc)} Start the worker once it is up."
     return None

@@ -63,7 +63,7 @@ def line_chart(series: list[dict[str, Any]], keys: tuple[str, ...], title: str, 
     return drawing
 
 
-def _legend(keys: tuple[str, ...], x: float, y: float) -> Legend:
+def _legend(keys: tuple[str, ...], x: int, y: int) -> Legend:
     legend = Legend()
     legend.x, legend.y, legend.alignment, legend.columnMaximum = x, y, "right", 1
     legend.fontName, legend.fontSize, legend.dxTextSpace = "DejaVuSans", 7, 3

@@ -14,7 +14,7 @@ Build = Callable[[str], dict[str, Any]]
 SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).with_name("junit.xsd"))))
 
 
-def suites(document: dict[str, Any]) -> dict[str, Any]:
+def suites(document: dict[str, Any]) -> dict[str | None, Any]:
     root = etree.fromstring(junit_export(document))
     SCHEMA.assertValid(root)
     return {suite.get("name"): suite for suite in root.findall("testsuite")} | {"": root}

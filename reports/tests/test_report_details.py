@@ -34,7 +34,9 @@ def test_failures_table_lists_each_reason_with_its_count_meaning_and_an_example(
 def test_failure_charts_draw_the_counts_per_second_of_each_reason(result_document: Build, tmp_path: Path) -> None:
     over_time = result_document("failed")["failures"]["over_time"]
     page = render_html(result_document("failed"), tmp_path)
-    charts = orjson.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    chart_data = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S)
+    assert chart_data is not None
+    charts = orjson.loads(chart_data.group(1))
     assert charts["failures"] == {
         "t": over_time["t"],
         "series": {f"{rank}. {line['label']}": line["counts"] for rank, line in enumerate(over_time["series"], start=1)},

@@ -90,7 +90,9 @@ def test_html_is_self_contained_with_the_same_data(finished: Any) -> None:
     page = report_path(finished.pk, "html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and not re.search(r"url\(\s*['\"]?https?:", page)
-    charts = orjson.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    chart_data = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S)
+    assert chart_data is not None
+    charts = orjson.loads(chart_data.group(1))
     assert charts["latency"]["series"]["p95_ms"] == [p["p95_ms"] for p in finished.result.timeseries]
     assert charts["latency"]["sla"] == 1500.0
     for section in ("Executive summary", "SLA scorecard", "Latency trend", "Insights", "Security headers", "Appendix"):
@@ -107,10 +109,10 @@ def test_junit_validates_and_failures_carry_the_numbers(finished: Any) -> None:
     sla_cases = suites[1].findall("testcase")
     assert len(sla_cases) == 3  # the k6 threshold is a case of its own suite only
     failure = suites[2].find("testcase/failure")
-    assert failure is not None and "p(95)<1" in failure.get("message") and "p95=" in failure.get("message")
+    assert failure is not None and "p(95)<1" in failure.get("message", "") and "p95=" in failure.get("message", "")
     # success rate 0.8 misses 0.95: a failing case with both numbers
     success = next(c for c in sla_cases if c.get("name") == "Success rate").find("failure")
-    assert success is not None and re.fullmatch(r"Success rate \d+\.\d\d % misses >= 95\.00 %", success.get("message"))
+    assert success is not None and re.fullmatch(r"Success rate \d+\.\d\d % misses >= 95\.00 %", success.get("message", ""))
 
 
 def test_csv_and_json_exports_match_the_result(finished: Any) -> None:
