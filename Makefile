@@ -54,12 +54,14 @@ run: setup
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup
+	$(VENV)/bin/mypy
 	scripts/services.sh
 	# The tests' targets are local servers: loopback is allowed for them (production refuses it by default).
 	DATABASE_URL=mysql://root@127.0.0.1:3306/test REDIS_URL=redis://127.0.0.1:6379/15 ALLOW_LOOPBACK_TARGETS=true $(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) bench/ingest.py
