@@ -63,7 +63,7 @@ def make_run(db: None) -> Callable[..., Any]:
 @pytest.fixture
 def keys(db: None) -> dict[str, tuple[Any, str]]:
     """Three API keys: an admin's, a user's and another user's, as (record, plain key)."""
-    from runs.apikeys import apikey_create
+    from runs.api.apikeys import apikey_create
 
     return {
         "admin": apikey_create("admin", is_admin=True),

@@ -60,7 +60,7 @@ def write_samples(path: Path, samples: int) -> None:
 def measure(path: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "k6intel.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only")
-    from runs.results import SampleIngester
+    from runs.engine.results import SampleIngester
 
     ingester = SampleIngester(path, max_endpoints=200, max_failed_samples=50)
     started = time.perf_counter()

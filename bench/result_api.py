@@ -58,8 +58,8 @@ django.setup()  # connects to nothing yet: the database is created first, in mai
 
 from django.core.management import call_command  # noqa: E402
 
-from runs.apikeys import apikey_create  # noqa: E402
-from runs.documents import code_version, result_document  # noqa: E402
+from runs.api.apikeys import apikey_create  # noqa: E402
+from runs.api.documents import code_version, result_document  # noqa: E402
 from runs.models import ApiKey, Project, Run, RunResult  # noqa: E402
 
 DATABASE = environ.Env.db_url_config(DATABASE_URL)

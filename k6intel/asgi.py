@@ -18,8 +18,8 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from k6intel.request_limits import RequestSizeLimit, limit_daphne_request_bodies  # noqa: E402
-from runs.api import ResultView  # noqa: E402
-from runs.result_http import StoredResultShortcut  # noqa: E402
+from runs.api.result_http import StoredResultShortcut  # noqa: E402
+from runs.api.views import ResultView  # noqa: E402
 from runs.routing import websocket_urlpatterns  # noqa: E402
 
 # Threads per process that send stored result documents, each with its own kept database connection.

@@ -59,7 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "runs.errors.json_errors_middleware",  # first, so it sees every error page under /api/ and answers JSON
+    "runs.api.errors.json_errors_middleware",  # first, so it sees every error page under /api/ and answers JSON
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (collected into STATIC_ROOT) when Daphne runs without DEBUG; no web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -193,10 +193,10 @@ def _default_k6_bin() -> str:
 
 
 K6_BIN = env_str("K6_BIN", _default_k6_bin())
-# "bwrap": k6 runs in a bubblewrap sandbox (see runs/sandbox.py); "none" only where bwrap cannot run.
+# "bwrap": k6 runs in a bubblewrap sandbox (see runs/engine/sandbox.py); "none" only where bwrap cannot run.
 K6_SANDBOX = env_choice("K6_SANDBOX", "bwrap", ("bwrap", "none"))
 # Where the worker is root and nftables is there, k6 runs as this user and the kernel rejects its
-# connections to blocked addresses, module downloads included (runs/egress.py). Pick a uid nothing else uses.
+# connections to blocked addresses, module downloads included (runs/engine/egress.py). Pick a uid nothing else uses.
 K6_EGRESS_FIREWALL = env_bool("K6_EGRESS_FIREWALL", True)
 K6_UID = env_int("K6_UID", 60_600, minimum=1, maximum=2**31 - 2)
 MAX_VUS = env_int("MAX_VUS", 200, minimum=1, maximum=100_000)
@@ -317,13 +317,13 @@ if REDIS_URL:
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["runs.parsers.DepthLimitedJSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["runs.apikeys.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["runs.apikeys.HasApiKey"],
-    "DEFAULT_THROTTLE_CLASSES": ["runs.apikeys.PerKeyThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["runs.api.parsers.DepthLimitedJSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["runs.api.apikeys.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["runs.api.apikeys.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["runs.api.apikeys.PerKeyThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "runs.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "runs.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -335,5 +335,5 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "runs.openapi.add_error_responses"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "runs.api.openapi.add_error_responses"],
 }

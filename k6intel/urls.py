@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from runs import api
+from runs.api import views as api
 
 urlpatterns = [
     path("", include("runs.urls")),

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
-from runs.scoring import criterion_sentence
+from runs.engine.scoring import criterion_sentence
 
 CSV_COLUMNS = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "iterations")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.formatting import percent
+from runs.engine.formatting import percent
 
 RISK_BY_GRADE = {"A": "low", "B": "medium", "C": "high", "F": "critical"}
 RISK_ORDER = ("low", "medium", "high", "critical")

@@ -14,9 +14,9 @@ import orjson
 from django.template.loader import render_to_string
 
 from reports.charts import svg_series
-from runs.delivery import ending_text
-from runs.formatting import custom_value, evidence_text, milliseconds, percent, seconds
-from runs.scoring import format_value
+from runs.engine.delivery import ending_text
+from runs.engine.formatting import custom_value, evidence_text, milliseconds, percent, seconds
+from runs.engine.scoring import format_value
 
 ANALYZER_TITLES = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
 PAGETEST_METRICS = ("ttfb_ms", "fcp_ms", "lcp_ms", "speed_index_ms", "load_ms", "cls", "tbt_ms", "bytes", "requests")

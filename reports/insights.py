@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from runs.formatting import percent
+from runs.engine.formatting import percent
 
 ERROR_BREAK = 0.05
 P95_BREAK_MS = 2000.0

@@ -46,7 +46,7 @@ from reports.html import (
     timing_rows,
     verdict_shown,
 )
-from runs.formatting import evidence_text, percent
+from runs.engine.formatting import evidence_text, percent
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}

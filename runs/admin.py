@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from runs.apikeys import apikey_create
+from runs.api.apikeys import apikey_create
 from runs.models import ApiKey, Project, Run, RunResult
 from runs.pipeline import run_cancel
 from runs.purge import runs_purge

@@ -8,4 +8,5 @@ class RunsConfig(AppConfig):
     verbose_name = "Load test runs"
 
     def ready(self) -> None:
-        from runs import checks, openapi  # noqa: F401  (register system checks and the OpenAPI auth scheme)
+        from runs import checks  # noqa: F401  (register system checks)
+        from runs.api import openapi  # noqa: F401  (the OpenAPI auth scheme)

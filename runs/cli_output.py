@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.formatting import custom_value, milliseconds, percent, seconds
-from runs.scoring import format_value
+from runs.engine.formatting import custom_value, milliseconds, percent, seconds
+from runs.engine.scoring import format_value
 
 MAX_ENDPOINT_ROWS = 10
 MAX_FAILURE_ROWS = 10

@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 from django.db.models import QuerySet
 
-from runs.apikeys import apikey_lookup
+from runs.api.apikeys import apikey_lookup
 from runs.events import group_name, history
 from runs.models import Run
 from runs.selectors import runs_visible_to, runs_visible_to_user

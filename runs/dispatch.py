@@ -20,7 +20,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from runs import k6
+from runs.engine import k6
 from runs.models import Run
 from runs.pipeline import run_execute
 from runs.stages import run_post_stages

@@ -148,7 +148,7 @@ class RunResult(models.Model):
 
 
 class RunDocument(models.Model):
-    """An ended run's result document, rendered once and then served as stored (runs/documents.py)."""
+    """An ended run's result document, rendered once and then served as stored (runs/api/documents.py)."""
 
     run = models.OneToOneField(Run, on_delete=models.CASCADE, primary_key=True, related_name="document")
     body = models.BinaryField(help_text="The JSON the result API returns, byte for byte.")

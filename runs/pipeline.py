@@ -22,17 +22,17 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from runs import events, k6, shutdown
-from runs.delivery import Ending, Plan, delivery_for
-from runs.k6_log import LogCapture
-from runs.models import ApiKey, Project, Run, RunResult
-from runs.outage import drop_connection, retry_through_outage
-from runs.presets import GRACEFUL_STOP_S
-from runs.resources import CpuSampler
-from runs.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
-from runs.scoring import Delivered, SlaThresholds, score_run
-from runs.script import render_script
-from runs.secrets import (
+from runs import events, shutdown
+from runs.api.serializers import BuilderRunSerializer
+from runs.engine import k6
+from runs.engine.delivery import Ending, Plan, delivery_for
+from runs.engine.k6_log import LogCapture
+from runs.engine.presets import GRACEFUL_STOP_S
+from runs.engine.resources import CpuSampler
+from runs.engine.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
+from runs.engine.scoring import Delivered, SlaThresholds, score_run
+from runs.engine.script import render_script
+from runs.engine.secrets import (
     MASK,
     SENSITIVE_HEADER,
     SENSITIVE_QUERY,
@@ -42,11 +42,12 @@ from runs.secrets import (
     secret_values,
     unseal,
 )
+from runs.engine.verdict import NOT_GRADED
+from runs.engine.vetting import vet_script
+from runs.models import ApiKey, Project, Run, RunResult
+from runs.outage import drop_connection, retry_through_outage
 from runs.selectors import run_verdict, stored_scorecard
-from runs.serializers import BuilderRunSerializer
 from runs.stages import post_stages, run_post_stages
-from runs.verdict import NOT_GRADED
-from runs.vetting import vet_script
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from runs.downloads import available_downloads, download_url
-from runs.k6_codes import describe_exit
+from runs.api.downloads import available_downloads, download_url
+from runs.engine.k6_codes import describe_exit
+from runs.engine.results import custom_metrics, request_timings
+from runs.engine.verdict import NOT_GRADED, VerdictFacts, verdict_for
 from runs.models import ApiKey, Run, RunResult
-from runs.results import custom_metrics, request_timings
-from runs.verdict import NOT_GRADED, VerdictFacts, verdict_for
 
 
 def runs_visible_to(key: ApiKey) -> QuerySet[Run]:

@@ -34,7 +34,8 @@ from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from runs import dispatch, events, k6
+from runs import dispatch, events
+from runs.engine import k6
 from runs.models import Run
 from runs.pipeline import NOT_GRADED_FIELDS, WORKDIR_PREFIX
 

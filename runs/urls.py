@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from runs import views
+from runs.web import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

@@ -10,7 +10,7 @@ import certifi
 import httpx
 from django.conf import settings
 
-from runs.targets import check_target_url
+from runs.engine.targets import check_target_url
 from scanners.policy_proxy import policy_proxy
 
 MAX_REDIRECTS = 10

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from runs.targets import TargetRejected
+from runs.engine.targets import TargetRejected
 from scanners.fetch import Fetched, fetch_chain
 from scanners.outcome import Outcome, failed, skipped
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import orjson
 from django.conf import settings
 
-from runs.targets import TargetRejected, check_target_url
+from runs.engine.targets import TargetRejected, check_target_url
 from scanners.isolated import kill_tree
 from scanners.outcome import Outcome, failed, skipped
 from scanners.pagetest import CHROMIUM_FLAGS, chromium_path

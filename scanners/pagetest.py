@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from PIL import Image, ImageChops
 
-from runs import formatting
-from runs.targets import TargetRejected, check_target_url
+from runs.engine import formatting
+from runs.engine.targets import TargetRejected, check_target_url
 from scanners.outcome import Outcome, failed, skipped
 from scanners.policy_proxy import chromium_proxy_flags, policy_proxy
 

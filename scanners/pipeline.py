@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from runs import events
+from runs.engine.targets import TargetRejected
 from runs.models import Run
 from runs.purge import run_files_dir
-from runs.targets import TargetRejected
 from scanners import KINDS, headers, lighthouse, pagetest, tls
 from scanners.fetch import fetch_chain
 from scanners.isolated import analyze_in_process

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from runs.targets import TargetRejected, resolve_allowed
+from runs.engine.targets import TargetRejected, resolve_allowed
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
 )
 from sslyze.plugins.robot.implementation import RobotScanResultEnum
 
-from runs.targets import TargetRejected, resolve_allowed
+from runs.engine.targets import TargetRejected, resolve_allowed
 from scanners.outcome import Outcome, failed, skipped
 
 # sslyze's bundled trust stores hold an old root with a negative serial number.

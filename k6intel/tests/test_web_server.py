@@ -29,7 +29,7 @@ SETUP = """
 import json
 from django.utils import timezone
 from runs import events
-from runs.apikeys import apikey_create
+from runs.api.apikeys import apikey_create
 from runs.models import Project, Run, RunResult
 _, key = apikey_create("web-server-test")
 run = Run.objects.create(

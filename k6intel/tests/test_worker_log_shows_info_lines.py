@@ -19,7 +19,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
-from runs.tests.conftest import wait_until, worker_database_url
+from runs.conftest import wait_until, worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CELERY = str(Path(sys.executable).parent / "celery")

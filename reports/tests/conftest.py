@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from runs.results import custom_metrics, request_timings
-from runs.scoring import SUCCESSFUL_DURATION, Delivered, SlaThresholds, score_run
-from runs.verdict import NOT_GRADED, VerdictFacts, verdict_for
+from runs.engine.results import custom_metrics, request_timings
+from runs.engine.scoring import SUCCESSFUL_DURATION, Delivered, SlaThresholds, score_run
+from runs.engine.verdict import NOT_GRADED, VerdictFacts, verdict_for
 
 SLA = SlaThresholds(success_rate=0.95, error_rate=0.1, p90_ms=1500.0)
 SECONDS = 5

@@ -10,9 +10,9 @@ import pytest
 
 from reports.ai import ai_analysis
 from reports.tests.fake_gemini import FakeGemini, model_reply
-from runs.formatting import percent
+from runs.api.serializers import BuilderRunSerializer
+from runs.engine.formatting import percent
 from runs.pipeline import run_create_from_builder, run_execute
-from runs.serializers import BuilderRunSerializer
 
 KEYS = ["key-alpha-0000", "key-bravo-1111", "key-charlie-2222", "key-delta-3333"]
 SECTIONS = {

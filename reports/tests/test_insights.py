@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from reports.insights import RunFacts, insights_for
+from runs.api.serializers import BuilderRunSerializer
 from runs.pipeline import run_create_from_builder, run_execute
-from runs.serializers import BuilderRunSerializer
 
 
 def point(t: int, vus: int, rps: int, error_rate: float = 0.0, p95_ms: float = 50.0) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def test_a_ramp_hold_and_ramp_down_is_not_a_spike() -> None:
 
 
 def test_an_sla_breach_reads_its_rate_as_a_percentage() -> None:
-    from runs.formatting import evidence_text
+    from runs.engine.formatting import evidence_text
 
     criterion = {"key": "error_rate", "label": "Error rate", "value": 0.03, "threshold": 0.01, "comparator": "<=",
                  "met": False, "kind": "sla", "unit": "rate"}  # fmt: skip

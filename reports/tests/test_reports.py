@@ -16,10 +16,10 @@ from pypdf import PdfReader
 
 from reports.charts import line_chart
 from reports.render import report_path
-from runs.formatting import percent
+from runs.api.serializers import BuilderRunSerializer
+from runs.engine.formatting import percent
 from runs.pipeline import run_create_from_builder, run_execute
 from runs.selectors import run_result
-from runs.serializers import BuilderRunSerializer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

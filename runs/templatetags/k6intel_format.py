@@ -1,10 +1,10 @@
-"""Template filters: the same formatters the CLI and the reports use (runs.formatting)."""
+"""Template filters: the same formatters the CLI and the reports use (runs.engine.formatting)."""
 
 from __future__ import annotations
 
 from django import template
 
-from runs import delivery, formatting
+from runs.engine import delivery, formatting
 
 register = template.Library()
 

@@ -24,11 +24,11 @@ from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from runs.apikeys import apikey_create  # noqa: E402
+from runs.api.apikeys import apikey_create  # noqa: E402
+from runs.api.serializers import BuilderRunSerializer  # noqa: E402
 from runs.dispatch import embedded_executor, run_enqueue  # noqa: E402
 from runs.models import Run, RunResult  # noqa: E402
 from runs.pipeline import run_create_from_builder  # noqa: E402
-from runs.serializers import BuilderRunSerializer  # noqa: E402
 
 
 def create(url: str, duration: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from runs.findings import find_problems
+from runs.engine.findings import find_problems
 from runs.models import Run
 from runs.pipeline import run_execute
 

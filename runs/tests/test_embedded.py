@@ -11,11 +11,11 @@ from django.contrib.auth import get_user_model
 from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
+from runs.api.serializers import BuilderRunSerializer
+from runs.conftest import wait_until
 from runs.dispatch import run_enqueue
 from runs.models import Run
 from runs.pipeline import run_cancel, run_create_from_builder
-from runs.serializers import BuilderRunSerializer
-from runs.tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,8 +16,8 @@ import websockets
 from channels_redis.core import RedisChannelLayer
 from websockets.typing import Origin
 
+from runs.conftest import QueuedRun
 from runs.events import group_name
-from runs.tests.conftest import QueuedRun
 
 IDLE_S = 12.0
 

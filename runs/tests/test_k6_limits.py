@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runs.k6_log import MAX_LINE_BYTES
+from runs.engine.k6_log import MAX_LINE_BYTES
 from runs.models import Run
 from runs.pipeline import run_execute
 
@@ -42,7 +42,7 @@ def test_the_kernel_ceiling_stops_an_allocation_faster_than_a_supervisor_tick(tm
     import subprocess
     import sys
 
-    from runs.memory_ceiling import memory_ceiling
+    from runs.engine.memory_ceiling import memory_ceiling
 
     ceiling = memory_ceiling(f"k6intel-test-{tmp_path.name}", 100)
     if ceiling.path is None:

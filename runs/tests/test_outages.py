@@ -28,8 +28,8 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from conftest import ThrowawayRedis, free_port
+from runs.conftest import wait_until
 from runs.pipeline import WORKDIR_PREFIX
-from runs.tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).parent / "celery")

@@ -14,11 +14,11 @@ import orjson
 import pytest
 from cryptography.fernet import InvalidToken
 
+from runs.api.serializers import BuilderRunSerializer
+from runs.engine.secrets import seal, unseal
 from runs.models import Run
 from runs.pipeline import WORKDIR_PREFIX, run_create_from_builder, run_execute
-from runs.secrets import seal, unseal
 from runs.selectors import run_result
-from runs.serializers import BuilderRunSerializer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "Bearer tok-91a7-secret"
@@ -95,7 +95,7 @@ def test_sealing_round_trips_and_is_keyed_by_secret_key(settings: Any) -> None:
              "X-Amz-Security-Token", "X-Signature", "Proxy-Authorization"],
 )  # fmt: skip
 def test_every_usual_credential_header_is_sealed(name: str) -> None:
-    from runs.secrets import split_headers
+    from runs.engine.secrets import split_headers
 
     public, secret = split_headers({name: "s3cret", "Accept": "application/json", "Content-Type": "text/plain"})
     assert secret == {name: "s3cret"} and public == {"Accept": "application/json", "Content-Type": "text/plain"}
@@ -130,6 +130,6 @@ def test_credential_query_parameters_are_sent_but_never_stored(settings: Any) ->
 
 
 def test_stored_urls_mask_credential_parameters() -> None:
-    from runs.secrets import mask_url
+    from runs.engine.secrets import mask_url
 
     assert mask_url("http://x/a?sig=abc&page=2&api_key=k") == "http://x/a?sig=••••&page=2&api_key=••••"

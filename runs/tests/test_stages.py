@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from runs.api.serializers import BuilderRunSerializer
 from runs.models import Run
 from runs.pipeline import run_create_from_builder, run_execute
-from runs.serializers import BuilderRunSerializer
 from runs.stages import run_post_stages
 
 pytestmark = pytest.mark.django_db(transaction=True)

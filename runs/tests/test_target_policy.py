@@ -14,7 +14,7 @@ import orjson
 import pytest
 from django.conf import settings as django_settings
 
-from runs.targets import address_rejection, k6_policy_args
+from runs.engine.targets import address_rejection, k6_policy_args
 
 FORBIDDEN_FORMS = [
     "::ffff:127.0.0.1",  # IPv4-mapped
@@ -125,7 +125,7 @@ def test_k6_itself_refuses_a_mapped_loopback(strict: None, tmp_path: Path, recor
 
 
 def test_k6_inspect_has_no_network_for_a_module_url_built_at_run_time(recorder: _Recorder) -> None:
-    from runs.vetting import ScriptRejected, vet_script
+    from runs.engine.vetting import ScriptRejected, vet_script
 
     # Built at run time and in capitals: no static check can read it; only the box's missing network stops it.
     script = (
@@ -164,7 +164,7 @@ def test_k6_run_reaches_no_blocked_address_for_a_module_whatever_its_init_code_d
 
 
 def test_the_egress_rules_leave_dns_to_the_machines_resolver_open(strict: None) -> None:
-    from runs.egress import k6_uid
+    from runs.engine.egress import k6_uid
 
     uid = k6_uid()
     assert uid == django_settings.K6_UID, "the worker runs as root here: the rules must be in place"
@@ -176,7 +176,7 @@ def test_the_egress_rules_leave_dns_to_the_machines_resolver_open(strict: None) 
 
 
 def test_k6_inspect_has_a_cpu_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runs import vetting
+    from runs.engine import vetting
 
     monkeypatch.setattr(vetting, "INSPECT_CPU_S", 1)
     with pytest.raises(vetting.ScriptRejected, match="more than 1 s of CPU"):
@@ -186,7 +186,7 @@ def test_k6_inspect_has_a_cpu_time_limit(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_inspect_slots_are_shared_by_every_process_on_the_machine(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from runs import vetting
+    from runs.engine import vetting
 
     settings.INSPECT_CONCURRENCY = 1
     monkeypatch.setattr(vetting, "SLOT_WAIT_S", 0.5)

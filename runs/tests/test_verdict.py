@@ -17,9 +17,9 @@ import orjson
 import pytest
 from django.core.management import call_command
 
+from runs.engine.verdict import VerdictFacts, verdict_for
+from runs.engine.vetting import inspect_script
 from runs.models import Run
-from runs.verdict import VerdictFacts, verdict_for
-from runs.vetting import inspect_script
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

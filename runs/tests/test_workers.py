@@ -22,13 +22,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
+from runs.api.serializers import BuilderRunSerializer
+from runs.conftest import wait_until, worker_database_url
 from runs.models import Run
 from runs.pipeline import run_create_from_builder
 from runs.routing import websocket_urlpatterns
-from runs.serializers import BuilderRunSerializer
 from runs.sweeper import reap_stale_runs
 from runs.tasks import execute_run
-from runs.tests.conftest import wait_until, worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,8 @@ import pytest
 from django.template.loader import render_to_string
 
 from reports.html import render_html
-from runs import formatting, presentation
+from runs.engine import formatting
+from runs.web import presentation
 from scanners import pagetest
 
 PAGE = b"<!doctype html><html lang='en'><head><title>small</title></head><body><h1 style='color:#123'>Small page</h1>"

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from runs.api.serializers import BuilderRunSerializer
 from runs.pipeline import run_create_from_builder, run_execute
 from runs.purge import run_files_dir
 from runs.selectors import run_result
-from runs.serializers import BuilderRunSerializer
 from scanners import pipeline
 from scanners.models import AnalyzerResult
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from runs.apikeys import apikey_create, apikey_revoke
+from runs.api.apikeys import apikey_create, apikey_revoke
 from runs.models import ApiKey
 
 

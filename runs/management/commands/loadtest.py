@@ -10,16 +10,16 @@ import orjson
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from runs.api.serializers import BuilderRunSerializer
 from runs.cli_output import format_progress, format_summary
 from runs.dispatch import run_enqueue
+from runs.engine.presets import PRESETS
+from runs.engine.verdict import FAILED
+from runs.engine.vetting import ScriptRejected
 from runs.events import history
 from runs.models import Run
 from runs.pipeline import run_create_from_builder, run_create_from_script, run_execute
-from runs.presets import PRESETS
 from runs.selectors import run_result
-from runs.serializers import BuilderRunSerializer
-from runs.verdict import FAILED
-from runs.vetting import ScriptRejected
 
 VERDICT_FAILED = 1
 BAD_INPUT = 2

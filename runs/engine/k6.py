@@ -1,0 +1,252 @@
+"""Executing k6: a locked-down `k6 run` with a wall-clock limit enforced from outside.
+
+The child gets an explicit minimal environment (never the worker's), an empty
+config file, no REST API, a throw-away working directory, its own process
+group and a parent-death signal, so it can neither read the worker's secrets
+through its environment nor outlive the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+from django.conf import settings
+
+from runs.engine import egress, sandbox
+from runs.engine.k6_codes import K6Exit, describe_exit
+from runs.engine.k6_log import LogCapture
+from runs.engine.memory_ceiling import MemoryCeiling, memory_ceiling
+from runs.engine.secrets import SECRETS_FILE
+from runs.engine.targets import k6_policy_args
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_NAME = "script.js"
+SUMMARY_NAME = "summary.json"
+SAMPLES_NAME = "samples.csv"
+TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
+TICK_S = 0.5
+# After SIGTERM, k6 finishes its summary; this is how long it gets before SIGKILL.
+STOP_GRACE_S = 20
+
+
+@dataclass(frozen=True)
+class K6Outcome:
+    exit: K6Exit
+    stopped_by: str | None  # "deadline", "interrupted", or the tick callback's reason ("cancel", "over_limit", "shutdown")
+    elapsed_s: float
+    workdir: Path
+    log: LogCapture
+
+    @property
+    def summary_path(self) -> Path:
+        return self.workdir / SUMMARY_NAME
+
+    @property
+    def samples_path(self) -> Path:
+        return self.workdir / SAMPLES_NAME
+
+
+# Called every tick while k6 runs (with the elapsed seconds and k6's output so far); returning a
+# reason ("cancel", "over_limit") asks k6 to stop.
+TickCallback = Callable[[float, LogCapture], str | None]
+
+
+def prepare_workdir(workdir: Path, script: str) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / SCRIPT_NAME).write_text(script, encoding="utf-8")
+    (workdir / "config.json").write_text("{}", encoding="utf-8")
+
+
+def _secrets_in_memory(workdir: Path, secrets: dict[str, Any]) -> int:
+    """The credentials in an anonymous in-memory file that only k6 inherits; `secrets.json` is a link to it.
+
+    Nothing plain ever rests on disk: a worker killed mid-run leaves a dangling link, and the memory
+    goes with the last process holding it (k6).
+    """
+    fd = os.memfd_create("k6intel-secrets")
+    os.write(fd, orjson.dumps(secrets))
+    (workdir / SECRETS_FILE).symlink_to(f"/proc/self/fd/{fd}")  # k6 is passed the same descriptor number
+    return fd
+
+
+def k6_command(workdir: Path) -> list[str]:
+    inside = sandbox.visible_dir(workdir)
+    return [
+        sandbox.k6_binary(),
+        "run",
+        "--no-usage-report",
+        "--include-system-env-vars=false",
+        "--address",
+        "",
+        "--config",
+        str(inside / "config.json"),
+        "--summary-export",
+        str(inside / SUMMARY_NAME),
+        "--summary-trend-stats",
+        TREND_STATS,
+        "--out",
+        f"csv={inside / SAMPLES_NAME}",
+        "--no-color",
+        # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.
+        *k6_policy_args(),
+        str(inside / SCRIPT_NAME),
+    ]
+
+
+def k6_environment(workdir: Path) -> dict[str, str]:
+    """The whole environment k6 sees. Nothing from the worker leaks in."""
+    inside = str(sandbox.visible_dir(workdir))
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": inside,
+        "TMPDIR": inside,
+        "XDG_CONFIG_HOME": inside,
+        "LANG": "C.UTF-8",
+        "K6_NO_USAGE_REPORT": "true",
+        "K6_AUTO_EXTENSION_RESOLUTION": "false",
+        # Flush samples twice a second so live progress trails k6 by well under a second.
+        "K6_CSV_SAVE_INTERVAL": "500ms",
+    }
+
+
+def execute(
+    workdir: Path,
+    budget_s: int,
+    on_tick: TickCallback,
+    on_start: Callable[[int], None] = lambda pid: None,
+    secrets: dict[str, Any] | None = None,
+) -> K6Outcome:
+    """Run k6 for at most `budget_s` (planned load and graceful stop) plus K6_GRACE_S."""
+    deadline_s = budget_s + settings.K6_GRACE_S
+    started = time.monotonic()
+    log = LogCapture(settings.MAX_LOG_BYTES)
+    ceiling = memory_ceiling(f"k6intel-{workdir.name}", settings.K6_MAX_MEMORY_MB)
+    secrets_fd = _secrets_in_memory(workdir, secrets) if secrets else None
+    try:
+        process = _spawn(workdir, ceiling, egress.k6_uid(), () if secrets_fd is None else (secrets_fd,))
+    finally:
+        if secrets_fd is not None:
+            os.close(secrets_fd)  # k6 holds its own copy of the descriptor now
+    assert process.stdout is not None
+    log.start(process.stdout)
+    try:
+        on_start(process.pid)
+        stopped_by = _supervise(process, started, deadline_s, lambda elapsed_s: on_tick(elapsed_s, log))
+    except Exception:
+        # Anything going wrong here (the task's soft time limit included)
+        # stops k6 gracefully so that its summary is still written.
+        logger.warning("stopping k6 (pid %s) after an interruption", process.pid, exc_info=True)
+        stop(process)
+        stopped_by = "interrupted"
+    log.join()
+    process.stdout.close()
+    if ceiling.was_hit():
+        stopped_by = "memory_ceiling"
+    ceiling.remove()
+    return K6Outcome(describe_exit(process.returncode), stopped_by, time.monotonic() - started, workdir, log)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (k6 writes its summary and exits 105), then SIGKILL if it lingers."""
+    ask_to_stop(process.pid)
+    try:
+        process.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _spawn(workdir: Path, ceiling: MemoryCeiling, uid: int | None, pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    # The parent-death signal is set by setpriv, which then execs the sandbox:
+    # no Python code runs between fork and exec.
+    if uid is not None:  # k6 reads the script and writes its summary and samples there
+        for path in (workdir, *workdir.iterdir()):
+            os.chown(path, uid, uid, follow_symlinks=False)
+    return subprocess.Popen(
+        ceiling.wrap(sandbox.wrap(k6_command(workdir), workdir, uid=uid)),
+        cwd=workdir,
+        env=k6_environment(workdir),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # read by LogCapture: nothing of the log lands in the box or on disk
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+        pass_fds=pass_fds,
+    )
+
+
+def _supervise(
+    process: subprocess.Popen[bytes], started: float, deadline_s: float, on_tick: Callable[[float], str | None]
+) -> str | None:
+    stopped_by: str | None = None
+    stop_sent_at: float | None = None
+    while process.poll() is None:
+        elapsed = time.monotonic() - started
+        stop_reason = on_tick(elapsed)
+        if stop_sent_at is None and (stop_reason or elapsed > deadline_s):
+            stopped_by = stop_reason or "deadline"
+            stop_sent_at = elapsed
+            ask_to_stop(process.pid)
+        elif stop_sent_at is not None and elapsed - stop_sent_at > STOP_GRACE_S:
+            signal_group(process.pid, signal.SIGKILL)
+        _wait(process, TICK_S)
+    on_tick(time.monotonic() - started)
+    return stopped_by
+
+
+def _wait(process: subprocess.Popen[bytes], seconds: float) -> None:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def ask_to_stop(pid: int) -> None:
+    """SIGTERM to k6 itself: the sandbox would die of it at once and take k6 down unfinished."""
+    try:
+        inside = [child for child in psutil.Process(pid).children(recursive=True) if child.name() == "k6"]
+    except psutil.NoSuchProcess:
+        return
+    for k6_process in inside or [psutil.Process(pid)]:
+        try:
+            k6_process.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Signal k6's whole process group; False when it is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def kill_leftover(pid: int) -> bool:
+    """SIGKILL a k6 process group left behind by a dead worker, if it is still k6 (or its sandbox)."""
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            if comm.read().strip() not in ("k6", "bwrap") or os.getpgid(pid) != pid:
+                return False
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return signal_group(pid, signal.SIGKILL)
+
+
+def clean_paths(text: str, workdir: Path) -> str:
+    """Drop the throw-away directory from k6's messages, so they read `script.js:12`."""
+    for directory in {str(workdir), str(sandbox.visible_dir(workdir))}:
+        text = text.replace(f"file://{directory}/", "").replace(f"{directory}/", "")
+    return text

@@ -1,0 +1,490 @@
+"""Turning k6's outputs into results.
+
+The overall summary comes from k6's own `--summary-export` (so p90/p95/p99 are
+exactly k6's). Time series, per-endpoint stats and failed-request samples come
+from k6's CSV sample stream, read incrementally while k6 runs: only the
+samples of the last few seconds are held in memory, so memory stays flat
+however long the run is.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+from hdrh.histogram import HdrHistogram
+
+from runs.engine.k6_codes import error_meaning
+from runs.engine.secrets import mask_url
+
+# Samples can arrive a little out of order (k6 flushes its CSV buffer once a
+# second); a second is closed once samples this many seconds newer are seen.
+OPEN_WINDOW_S = 2
+READ_CHUNK_BYTES = 1 << 20
+WANTED_PREFIXES = ("http_req_duration,", "http_req_failed,", "vus,", "iterations,", "dropped_iterations,")
+HDR_MAX_US = 3_600_000_000  # one hour
+ENDPOINT_OVERFLOW = "(other endpoints)"
+MAX_FAILURE_REASONS = 50
+FAILURE_REASON_OVERFLOW = ("", "", "(other reasons)")
+SAMPLE_URLS_PER_REASON = 3
+FAILURE_SERIES = 5  # reasons drawn over time; the rest are summed as "other"
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """k6's own percentile: linear interpolation between closest ranks."""
+    if not sorted_values:
+        return 0.0
+    index = pct * (len(sorted_values) - 1)
+    low, high = sorted_values[math.floor(index)], sorted_values[math.ceil(index)]
+    return low + (high - low) * (index - math.floor(index))
+
+
+@dataclass
+class SecondBucket:
+    requests: int = 0
+    failed: int = 0
+    iterations: int = 0
+    vus: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+    failure_reasons: Counter[int] = field(default_factory=Counter)  # index into the ingester's reasons
+    durations_ms: list[float] | None = field(default_factory=list)
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+
+    def close(self) -> None:
+        values = sorted(self.durations_ms or ())
+        self.p50_ms, self.p95_ms, self.p99_ms = (percentile(values, p) for p in (0.5, 0.95, 0.99))
+        self.durations_ms = None  # closed: percentiles are final
+
+    def point(self, t_s: int) -> dict[str, Any]:
+        return {
+            "t": t_s,
+            "rps": self.requests,
+            "error_rate": round(self.failed / self.requests, 6) if self.requests else 0.0,
+            "p50_ms": round(self.p50_ms, 3),
+            "p95_ms": round(self.p95_ms, 3),
+            "p99_ms": round(self.p99_ms, 3),
+            "vus": self.vus,
+            "iterations": self.iterations,
+            "dropped_iterations": self.dropped,
+            "statuses": dict(self.statuses),
+        }
+
+
+@dataclass
+class EndpointStats:
+    name: str
+    method: str
+    status: str
+    count: int = 0
+    failed: int = 0
+    histogram: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, HDR_MAX_US, 3))
+
+    def as_dict(self) -> dict[str, Any]:
+        def pct_ms(pct: float) -> float:
+            return round(self.histogram.get_value_at_percentile(pct) / 1000, 3) if self.count else 0.0
+
+        return {
+            "name": self.name,
+            "method": self.method,
+            "status": self.status,
+            "count": self.count,
+            "failed": self.failed,
+            "error_rate": round(self.failed / self.count, 6) if self.count else 0.0,
+            "p50_ms": pct_ms(50),
+            "p95_ms": pct_ms(95),
+            "p99_ms": pct_ms(99),
+            "max_ms": round(self.histogram.get_max_value() / 1000, 3) if self.count else 0.0,
+        }
+
+
+@dataclass
+class FailureReason:
+    status: str
+    error_code: str
+    error: str
+    index: int
+    first_seen_s: int
+    count: int = 0
+    sample_urls: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """What a person reads first: k6's message, else the HTTP status."""
+        if self.error:
+            return f"{self.error} ({self.error_code})" if self.error_code else self.error
+        return f"HTTP {self.status}" if self.status and self.status != "0" else "unknown failure"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "error_code": self.error_code,
+            "message": self.label,
+            "meaning": error_meaning(self.error_code, self.status),
+            "count": self.count,
+            "first_seen_s": self.first_seen_s,
+            "sample_urls": self.sample_urls,
+        }
+
+
+class SampleIngester:
+    """Reads k6's CSV output as it grows; `poll()` often, `finish()` once k6 has exited."""
+
+    def __init__(self, path: Path, *, max_endpoints: int, max_failed_samples: int) -> None:
+        self.path = path
+        self.max_endpoints = max_endpoints
+        self.max_failed_samples = max_failed_samples
+        self._file: BinaryIO | None = None
+        self._pending = b""
+        self._columns: dict[str, int] | None = None
+        self.first_second: int | None = None
+        self.newest_second = 0
+        self.seconds: dict[int, SecondBucket] = {}
+        self.endpoints: dict[tuple[str, str, str], EndpointStats] = {}
+        self.failure_reasons: dict[tuple[str, str, str], FailureReason] = {}
+        self.failure_samples: list[dict[str, Any]] = []
+        self.samples_read = 0
+        self.late_samples = 0
+        self.total_requests = 0
+        self.total_failed = 0
+        self.total_iterations = 0
+        self.max_vus_seen = 0
+        self._closed_before = 0  # every second below this is closed
+
+    # --- reading -------------------------------------------------------------
+
+    def poll(self) -> None:
+        if self._file is None:
+            if not self.path.exists():
+                return
+            self._file = open(self.path, "rb")
+        while chunk := self._file.read(READ_CHUNK_BYTES):
+            self._consume(chunk)
+        self._close_old_seconds()
+
+    def finish(self) -> None:
+        self.poll()
+        if self._pending:
+            self._consume(b"\n")
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        for bucket in self.seconds.values():
+            if bucket.durations_ms is not None:
+                bucket.close()
+        self._closed_before = self.newest_second + 1
+
+    def _consume(self, chunk: bytes) -> None:
+        data = self._pending + chunk
+        cut = data.rfind(b"\n") + 1
+        self._pending = data[cut:]
+        lines = data[:cut].decode("utf-8", "replace").splitlines()
+        if self._columns is None and lines:
+            self._columns = {name: index for index, name in enumerate(lines.pop(0).split(","))}
+        self.samples_read += len(lines)
+        for line in lines:
+            if line.startswith(WANTED_PREFIXES):
+                self._row(line.split(",") if '"' not in line else next(csv.reader([line])))
+
+    # --- aggregation ---------------------------------------------------------
+
+    def _row(self, row: list[str]) -> None:
+        col = self._columns
+        assert col is not None
+        second = int(row[col["timestamp"]])
+        bucket = self._bucket(second)
+        metric, value = row[0], float(row[col["metric_value"]])
+        if metric == "http_req_duration":
+            self._duration(bucket, row, col, value)
+        elif metric == "http_req_failed":
+            self._failed(bucket, row, col, second, value)
+        elif metric == "vus":
+            bucket.vus = max(bucket.vus, int(value))
+            self.max_vus_seen = max(self.max_vus_seen, int(value))
+        elif metric == "dropped_iterations":
+            bucket.dropped += int(value)
+        else:
+            bucket.iterations += 1
+            self.total_iterations += 1
+
+    def _bucket(self, second: int) -> SecondBucket:
+        if self.first_second is None:
+            self.first_second = second
+        if second > self.newest_second:
+            self.newest_second = second
+        bucket = self.seconds.get(second)
+        if bucket is None:
+            bucket = self.seconds[second] = SecondBucket()
+        if second < self._closed_before:
+            self.late_samples += 1
+        return bucket
+
+    def _duration(self, bucket: SecondBucket, row: list[str], col: dict[str, int], value_ms: float) -> None:
+        status = row[col["status"]]
+        bucket.requests += 1
+        self.total_requests += 1
+        bucket.statuses[status] += 1
+        if bucket.durations_ms is not None:
+            bucket.durations_ms.append(value_ms)
+        endpoint = self._endpoint(row[col["name"]], row[col["method"]], status)
+        endpoint.count += 1
+        endpoint.histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
+
+    def _failed(self, bucket: SecondBucket, row: list[str], col: dict[str, int], second: int, value: float) -> None:
+        if value < 0.5:
+            return
+        bucket.failed += 1
+        self.total_failed += 1
+        status, error_code, error = row[col["status"]], row[col["error_code"]], row[col["error"]]
+        self._endpoint(row[col["name"]], row[col["method"]], status).failed += 1
+        reason = self._failure_reason(status, error_code, error, second)
+        reason.count += 1
+        bucket.failure_reasons[reason.index] += 1
+        url = mask_url(row[col["url"]])  # a credential in the query string is not kept
+        if len(reason.sample_urls) < SAMPLE_URLS_PER_REASON and url not in reason.sample_urls:
+            reason.sample_urls.append(url)
+        if len(self.failure_samples) < self.max_failed_samples:
+            self.failure_samples.append(
+                {
+                    "t": second - (self.first_second or second),
+                    "url": mask_url(row[col["url"]]),
+                    "method": row[col["method"]],
+                    "status": status,
+                    "error_code": error_code,
+                    "error": error,
+                }
+            )
+
+    def _failure_reason(self, status: str, error_code: str, error: str, second: int) -> FailureReason:
+        key = (status, error_code, error)
+        reason = self.failure_reasons.get(key)
+        if reason is None:
+            if len(self.failure_reasons) >= MAX_FAILURE_REASONS:
+                key = FAILURE_REASON_OVERFLOW
+                reason = self.failure_reasons.get(key)
+            if reason is None:
+                first_s = second - (self.first_second or second)
+                reason = self.failure_reasons[key] = FailureReason(*key, index=len(self.failure_reasons), first_seen_s=first_s)
+        return reason
+
+    def _endpoint(self, name: str, method: str, status: str) -> EndpointStats:
+        key = (name, method, status)
+        stats = self.endpoints.get(key)
+        if stats is None:
+            if len(self.endpoints) >= self.max_endpoints:
+                key = (ENDPOINT_OVERFLOW, "", "")
+                stats = self.endpoints.get(key)
+            if stats is None:
+                stats = self.endpoints[key] = EndpointStats(*key)
+        return stats
+
+    def _close_old_seconds(self) -> None:
+        horizon = self.newest_second - OPEN_WINDOW_S
+        for second in range(max(self._closed_before, self.first_second or horizon), horizon):
+            bucket = self.seconds.get(second)
+            if bucket is not None and bucket.durations_ms is not None:
+                bucket.close()
+        self._closed_before = max(self._closed_before, horizon)
+
+    # --- output --------------------------------------------------------------
+
+    def timeseries(self) -> list[dict[str, Any]]:
+        if self.first_second is None:
+            return []
+        empty = SecondBucket(durations_ms=None)
+        return [
+            self.seconds.get(second, empty).point(second - self.first_second)
+            for second in range(self.first_second, self.newest_second + 1)
+        ]
+
+    def live_points(self, after_t: int) -> list[dict[str, Any]]:
+        """Points of the seconds after `after_t` that are (almost certainly) complete, for live progress.
+
+        A second counts as complete once a newer one has samples; percentiles of
+        seconds not yet closed are provisional.
+        """
+        if self.first_second is None:
+            return []
+        start = max(self.first_second, self.first_second + after_t + 1)
+        return [self._live_point(second) for second in range(start, self.newest_second)]
+
+    def _live_point(self, second: int) -> dict[str, Any]:
+        bucket = self.seconds.get(second) or SecondBucket(durations_ms=None)
+        t_s = second - (self.first_second or second)
+        if bucket.durations_ms is None:
+            return bucket.point(t_s)
+        provisional = SecondBucket(
+            bucket.requests,
+            bucket.failed,
+            bucket.iterations,
+            bucket.vus,
+            bucket.statuses,
+            bucket.dropped,
+            durations_ms=list(bucket.durations_ms),
+        )
+        provisional.close()
+        return provisional.point(t_s)
+
+    def totals(self) -> dict[str, int]:
+        return {"requests": self.total_requests, "failed": self.total_failed, "iterations": self.total_iterations}
+
+    def endpoint_stats(self) -> list[dict[str, Any]]:
+        stats = sorted(self.endpoints.values(), key=lambda e: e.count, reverse=True)
+        return [endpoint.as_dict() for endpoint in stats]
+
+    def failures(self) -> dict[str, Any]:
+        """Why requests failed: each distinct (status, k6 error code, message), and the top ones per second."""
+        reasons = sorted(self.failure_reasons.values(), key=lambda r: r.count, reverse=True)
+        return {
+            "total": self.total_failed,
+            "by_reason": [reason.as_dict() for reason in reasons],
+            "over_time": self._failures_over_time(reasons[:FAILURE_SERIES]),
+            "samples": self.failure_samples,
+        }
+
+    def _failures_over_time(self, top: list[FailureReason]) -> dict[str, Any]:
+        if self.first_second is None or not top:
+            return {"t": [], "series": []}
+        seconds = range(self.first_second, self.newest_second + 1)
+        buckets = [self.seconds.get(second) for second in seconds]
+        series = [
+            {"label": reason.label, "counts": [bucket.failure_reasons[reason.index] if bucket else 0 for bucket in buckets]}
+            for reason in top
+        ]
+        shown = {reason.index for reason in top}
+        other = [sum(n for i, n in bucket.failure_reasons.items() if i not in shown) if bucket else 0 for bucket in buckets]
+        if any(other):
+            series.append({"label": "other reasons", "counts": other})
+        return {"t": [second - self.first_second for second in seconds], "series": series}
+
+    def ingest_info(self) -> dict[str, Any]:
+        return {"samples": self.samples_read, "late_samples": self.late_samples, "endpoints": len(self.endpoints)}
+
+
+# --- k6's summary export --------------------------------------------------------
+
+TREND_KEYS = {"avg": "avg", "min": "min", "med": "med", "max": "max", "p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """k6's `--summary-export` document, or None when k6 wrote none."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+
+
+def summary_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    metrics = summary.get("metrics", {})
+    out: dict[str, Any] = {name: _metric(values) for name, values in metrics.items()}
+    out.setdefault("http_reqs", {"count": 0, "rate": 0.0})
+    out.setdefault("http_req_failed", {"rate": 0.0, "passes": 0, "fails": 0})
+    out.setdefault("http_req_duration", {key: 0.0 for key in TREND_KEYS.values()})
+    out.setdefault("iterations", {"count": 0, "rate": 0.0})
+    return out
+
+
+def _metric(values: dict[str, Any]) -> dict[str, Any]:
+    if "passes" in values:
+        # A rate metric. `passes` counts true samples: for http_req_failed
+        # those are the failed requests, for checks the passing ones.
+        total = values["passes"] + values["fails"]
+        return {"rate": values["passes"] / total if total else 0.0, "passes": values["passes"], "fails": values["fails"]}
+    return {TREND_KEYS.get(key, key): value for key, value in values.items() if key != "thresholds"}
+
+
+def summary_thresholds(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every threshold with pass/fail. In k6's export `true` means the threshold was crossed."""
+    rows = []
+    for metric, values in summary.get("metrics", {}).items():
+        for expression, crossed in values.get("thresholds", {}).items():
+            rows.append({"metric": metric, "expression": expression, "ok": not crossed})
+    return sorted(rows, key=lambda row: (row["metric"], row["expression"]))
+
+
+def summary_checks(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every check (with its group path) and every group path, walking the group tree."""
+    checks: list[dict[str, Any]] = []
+    groups: list[str] = []
+    stack = [summary.get("root_group", {})]
+    while stack:
+        group = stack.pop()
+        if group.get("path"):
+            groups.append(group["path"])
+        for check in group.get("checks", {}).values():
+            total = check["passes"] + check["fails"]
+            checks.append(
+                {
+                    "name": check["name"],
+                    "group": group.get("path", ""),
+                    "passes": check["passes"],
+                    "fails": check["fails"],
+                    "rate": round(check["passes"] / total, 6) if total else 0.0,
+                }
+            )
+        stack.extend(group.get("groups", {}).values())
+    return checks, sorted(groups)
+
+
+# --- what the page shows beside the headline numbers ---------------------------
+
+# k6's request phases, in the order a request goes through them.
+TIMING_PHASES = (
+    ("http_req_blocked", "Blocked (waiting for a connection)"),
+    ("http_req_connecting", "Connecting (TCP)"),
+    ("http_req_tls_handshaking", "TLS handshake"),
+    ("http_req_sending", "Sending"),
+    ("http_req_waiting", "Waiting (time to first byte)"),
+    ("http_req_receiving", "Receiving"),
+)
+BUILTIN_METRICS = {
+    "vus", "vus_max", "iterations", "iteration_duration", "dropped_iterations", "data_sent", "data_received",
+    "checks", "http_reqs", "http_req_duration", "http_req_failed", "group_duration",
+    *(name for name, _ in TIMING_PHASES),
+}  # fmt: skip
+BUILTIN_PREFIXES = ("ws_", "grpc_", "browser_", "webvitals_")
+# What each kind of custom metric shows.
+CUSTOM_KEYS = {
+    "trend": ("avg", "med", "p90", "p95", "p99", "max"),
+    "rate": ("rate", "passes", "fails"),
+    "counter": ("count", "rate"),
+    "gauge": ("value", "min", "max"),
+}
+
+
+def request_timings(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where request time went, phase by phase (avg and p95 in ms), as k6 measured it."""
+    return [
+        {"metric": name, "label": label, "avg_ms": metrics[name].get("avg"), "p95_ms": metrics[name].get("p95")}
+        for name, label in TIMING_PHASES
+        if name in metrics
+    ]
+
+
+def custom_metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric the script defined itself (Trend, Rate, Counter, Gauge) with the values of its type."""
+    rows = []
+    for name, values in sorted(metrics.items()):
+        base = name.split("{", 1)[0]
+        if base in BUILTIN_METRICS or base.startswith(BUILTIN_PREFIXES):
+            continue
+        kind = _metric_type(values)
+        rows.append({"name": name, "type": kind, "values": {key: values.get(key) for key in CUSTOM_KEYS[kind]}})
+    return rows
+
+
+def _metric_type(values: dict[str, Any]) -> str:
+    if "passes" in values:
+        return "rate"
+    if "count" in values:
+        return "counter"
+    if "avg" in values or "p90" in values:
+        return "trend"
+    return "gauge"

@@ -1,0 +1,1 @@
+"""The browser UI: views, forms, and what the run page shows."""

@@ -1,0 +1,284 @@
+"""Browser forms for starting and finding runs.
+
+The builder form turns its text fields into the API's builder payload and lets
+`BuilderRunSerializer` judge it, so the browser and the API accept exactly the
+same input; the serializer's messages are put back next to the fields they
+are about.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from captcha.fields import CaptchaField
+from django import forms
+from django.conf import settings
+
+from runs.api.serializers import MAX_BODY_CHARS, BuilderRunSerializer
+from runs.engine.presets import PRESET_DESCRIPTIONS, PRESETS
+from runs.engine.script import BODY_TYPES, METHODS
+from runs.engine.vetting import MAX_SCRIPT_BYTES
+from runs.models import Run
+from scanners import KINDS as ANALYZER_KINDS
+
+ANALYZER_LABELS = {
+    "headers": "Security headers",
+    "tls": "SSL/TLS",
+    "pagetest": "Page test (Chromium, first and repeat view)",
+    "lighthouse": "Lighthouse",
+}
+# Where the serializer's nested fields are shown in the form.
+NESTED_FIELDS = {
+    ("checks", "status"): "check_status",
+    ("checks", "body_contains"): "check_body_contains",
+    ("sla", "p90_ms"): "sla_p90_ms",
+    ("sla", "error_rate"): "sla_error_percent",
+    ("sla", "success_rate"): "sla_success_percent",
+}
+
+
+def _textarea(rows: int, placeholder: str) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows, "placeholder": placeholder, "spellcheck": "false"})
+
+
+class BuilderForm(forms.Form):
+    project_name = forms.CharField(max_length=100, initial="default")
+    url = forms.CharField(
+        label="Target URL", max_length=2048, widget=forms.TextInput(attrs={"placeholder": "https://api.example.com/items"})
+    )
+    method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="GET")
+    headers = forms.CharField(
+        required=False,
+        widget=_textarea(3, "Accept: application/json"),
+        help_text="One per line, as Name: value. Authorization, Cookie and other credential headers are "
+        "encrypted until k6 starts and never appear in the script, the result or the report.",
+    )
+    query = forms.CharField(
+        label="Query parameters", required=False, widget=_textarea(2, "page=1"), help_text="One per line, as name=value."
+    )
+    body_type = forms.ChoiceField(choices=[(t, t) for t in BODY_TYPES], initial="none")
+    body = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=MAX_BODY_CHARS,
+        widget=_textarea(4, '{"name": "value"}'),
+        help_text="json: a JSON document. form: one name=value per line. raw: sent as written.",
+    )
+    preset = forms.ChoiceField(
+        label="Load profile",
+        required=False,
+        widget=forms.RadioSelect,
+        choices=[("", "custom")] + [(preset, preset) for preset in PRESETS],
+        initial="",
+    )
+    vus = forms.IntegerField(label="VUs", min_value=1, initial=10, help_text="The highest number of virtual users.")
+    duration = forms.CharField(
+        required=False, max_length=20, initial="30s", help_text="Like k6: 30s, 5m, 1m30s. A preset's default when empty."
+    )
+    stages = forms.CharField(
+        required=False,
+        widget=_textarea(3, "30s 10\n1m 10\n30s 0"),
+        help_text="Custom ramp instead of VUs + duration: one stage per line, as duration target.",
+    )
+    rate = forms.IntegerField(
+        label="Peak arrivals per second", required=False, min_value=1, help_text="Breakpoint only; 10 × VUs when empty."
+    )
+    check_status = forms.IntegerField(label="Expected status", required=False, min_value=100, max_value=599, initial=200)
+    check_body_contains = forms.CharField(label="Body contains", required=False, max_length=500)
+    thresholds = forms.CharField(
+        label="k6 thresholds",
+        required=False,
+        widget=_textarea(2, "http_req_duration: p(95)<500, p(99)<1000"),
+        help_text="One metric per line, as metric: expression, expression.",
+    )
+    sla_p90_ms = forms.FloatField(label="p90 latency at most (ms)", min_value=1)
+    sla_error_percent = forms.FloatField(label="Error rate at most (%)", min_value=0, max_value=100)
+    sla_success_percent = forms.FloatField(label="Check success at least (%)", min_value=0, max_value=100)
+    analyzers = forms.MultipleChoiceField(
+        label="Analyzers to run", required=False, widget=forms.CheckboxSelectMultiple, choices=[]
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sla_p90_ms"].initial = settings.THRESHOLD_P90_MS
+        self.fields["sla_error_percent"].initial = round(100 * settings.THRESHOLD_ERROR_RATE, 3)
+        self.fields["sla_success_percent"].initial = round(100 * settings.THRESHOLD_SUCCESS_RATE, 3)
+        vus = cast(forms.IntegerField, self.fields["vus"])  # copies of the fields declared above
+        analyzers = cast(forms.MultipleChoiceField, self.fields["analyzers"])
+        vus.max_value = settings.MAX_VUS
+        vus.help_text += f" At most {settings.MAX_VUS}; runs last at most {settings.MAX_DURATION_S} s."
+        enabled = [kind for kind in ANALYZER_KINDS if kind in settings.ANALYZERS]
+        analyzers.choices = [(kind, ANALYZER_LABELS[kind]) for kind in enabled]
+        analyzers.initial = enabled
+        self.serializer: BuilderRunSerializer | None = None
+
+    def preset_choices(self) -> list[dict[str, Any]]:
+        return [{"value": "", "label": "Custom", "description": "Your VUs for your duration, or your own stages."}] + [
+            {"value": preset, "label": preset.capitalize(), "description": PRESET_DESCRIPTIONS[preset]} for preset in PRESETS
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data (an override may return None)
+        if self.errors:
+            return cleaned
+        payload = self._payload(cleaned)
+        if self.errors:
+            return cleaned
+        serializer = BuilderRunSerializer(data=payload)
+        if serializer.is_valid():
+            self.serializer = serializer
+        else:
+            self._add_serializer_errors(serializer.errors)
+        return cleaned
+
+    def _payload(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "project_name": cleaned["project_name"],
+            "url": cleaned["url"].strip(),
+            "method": cleaned["method"],
+            "headers": self._pairs("headers", ":"),
+            "query": self._pairs("query", "="),
+            "body_type": cleaned["body_type"],
+            "vus": cleaned["vus"],
+            "thresholds": self._thresholds(),
+            "analyzers": cleaned["analyzers"],
+            "sla": {
+                "p90_ms": cleaned["sla_p90_ms"],
+                "error_rate": cleaned["sla_error_percent"] / 100,
+                "success_rate": cleaned["sla_success_percent"] / 100,
+            },
+        }
+        body = self._body(cleaned)
+        if body is not None:  # {} and 0 are bodies too
+            payload["body"] = body
+        if cleaned["preset"]:
+            payload["preset"] = cleaned["preset"]
+        if cleaned["rate"]:
+            payload["rate"] = cleaned["rate"]
+        if stages := self._stages():
+            payload["stages"] = stages
+        elif cleaned["duration"]:
+            payload["duration"] = cleaned["duration"]
+        checks = {"status": cleaned["check_status"], "body_contains": cleaned["check_body_contains"] or None}
+        if any(value is not None for value in checks.values()):
+            payload["checks"] = checks
+        return payload
+
+    def _lines(self, name: str) -> list[tuple[int, str]]:
+        text = self.cleaned_data.get(name) or ""
+        return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+    def _pairs(self, name: str, separator: str) -> dict[str, str]:
+        pairs = {}
+        for number, line in self._lines(name):
+            key, found, value = line.partition(separator)
+            if not found or not key.strip():
+                example = "Name: value" if separator == ":" else "name=value"
+                self.add_error(name, f"Line {number}: write it as {example}.")
+                continue
+            pairs[key.strip()] = value.strip()
+        return pairs
+
+    def _stages(self) -> list[dict[str, Any]]:
+        stages = []
+        for number, line in self._lines("stages"):
+            parts = line.replace(":", " ").split()
+            if len(parts) != 2 or not parts[1].isdecimal():
+                self.add_error("stages", f"Line {number}: write a stage as duration target, like 30s 10.")
+                continue
+            stages.append({"duration": parts[0], "target": int(parts[1])})
+        return stages
+
+    def _thresholds(self) -> dict[str, list[str]]:
+        thresholds = {}
+        for number, line in self._lines("thresholds"):
+            metric, found, expressions = line.partition(":")
+            if not found or not metric.strip() or not expressions.strip():
+                self.add_error("thresholds", f"Line {number}: write it as metric: expression, like http_req_duration: p(95)<500.")
+                continue
+            thresholds[metric.strip()] = [expression.strip() for expression in expressions.split(",") if expression.strip()]
+        return thresholds
+
+    def _body(self, cleaned: dict[str, Any]) -> Any:
+        text, body_type = cleaned.get("body") or "", cleaned["body_type"]
+        if not text.strip():
+            return None
+        if body_type == "json":
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                self.add_error("body", f"Not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+                return None
+            except RecursionError:
+                self.add_error("body", "The JSON is nested too deeply.")
+                return None
+        if body_type == "form":
+            return self._pairs("body", "=")
+        return text
+
+    def _add_serializer_errors(self, errors: dict[str, Any]) -> None:
+        for name, messages in errors.items():
+            if name == "stages" and isinstance(messages, dict):  # many=True: {index: {field: [...]}}
+                for index, stage_messages in messages.items():
+                    self.add_error("stages", [f"Stage {int(index) + 1}: {text}" for text in _flatten(stage_messages)])
+            elif isinstance(messages, dict):  # nested: checks, sla, headers, query
+                for inner, inner_messages in messages.items():
+                    field = NESTED_FIELDS.get((name, inner), name if name in self.fields else None)
+                    self.add_error(field, _flatten(inner_messages))
+            elif name == "non_field_errors" or name not in self.fields:
+                self.add_error(None, _flatten(messages))
+            else:
+                self.add_error(name, _flatten(messages))
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[str]:
+    """DRF error trees as plain sentences."""
+    if isinstance(messages, dict):
+        return [text for key, value in messages.items() for text in _flatten(value, f"{prefix}{key}: ")]
+    if isinstance(messages, list):
+        return [text for item in messages for text in _flatten(item, prefix)]
+    return [f"{prefix}{messages}"]
+
+
+class CaptchaForm(forms.Form):
+    """Kept apart from the run forms so that a preview does not use up the challenge."""
+
+    captcha = CaptchaField(label="Solve to start", help_text="A small sum, to keep load away from bots.")
+
+
+class ScriptUploadForm(forms.Form):
+    project_name = forms.CharField(max_length=100, initial="default")
+    file = forms.FileField(
+        label="k6 script",
+        widget=forms.ClearableFileInput(attrs={"accept": ".js,text/javascript"}),
+        help_text=f"A .js file, UTF-8, at most {MAX_SCRIPT_BYTES // (1024 * 1024)} MB. Its VUs and duration must stay "
+        "within this server's limits; no remote imports, extensions, file reads or summary files.",
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_SCRIPT_BYTES:
+            raise forms.ValidationError(f"The file is {upload.size} bytes; the limit is {MAX_SCRIPT_BYTES} bytes (2 MB).")
+        return upload
+
+
+GRADES = [("", "any grade")] + [(grade, grade) for grade in "ABCF"]
+
+
+class RunFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"}))
+    project = forms.CharField(required=False, max_length=100)
+    status = forms.ChoiceField(required=False, choices=[("", "any status")] + list(Run.Status.choices))
+    grade = forms.ChoiceField(required=False, choices=GRADES)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data (an override may return None)
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "Pick a date on or after the From date.")
+        return cleaned

@@ -1,0 +1,139 @@
+"""What the run page shows: the result document arranged for the template and the charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from runs.engine import formatting
+from runs.events import last_event_seq
+from runs.models import Run
+from runs.selectors import run_is_cancellable as is_cancellable
+from runs.selectors import run_result
+
+# The stepper: (key, label). A run passes through them in order; post-k6 stages are named by RUN_POST_STAGES.
+STEPS = (
+    ("queued", "Queued"),
+    ("k6", "Load test"),
+    ("results", "Results"),
+    ("analyzers", "Analyzers"),
+    ("analysis", "Analysis"),
+    ("report", "Report"),
+    ("done", "Done"),
+)
+ANALYZER_TABS = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
+PAGETEST_METRICS = (
+    ("ttfb_ms", "Time to first byte (ms)"),
+    ("fcp_ms", "First contentful paint (ms)"),
+    ("lcp_ms", "Largest contentful paint (ms)"),
+    ("speed_index_ms", "Speed Index (ms)"),
+    ("dcl_ms", "DOMContentLoaded (ms)"),
+    ("load_ms", "Load (ms)"),
+    ("cls", "Cumulative layout shift"),
+    ("tbt_ms", "Total blocking time (ms)"),
+    ("inp_ms", "Interaction to next paint (ms)"),
+    ("bytes", "Bytes"),
+    ("requests", "Requests"),
+)
+
+
+def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
+    rendered_seq = last_event_seq(run.pk)  # before reading: anything stored later makes the page reload
+    document = run_result(run)
+    analyzers = document.get("analyzers") or {}
+    return {
+        "run": run,
+        "doc": document,
+        "live": not run.is_terminal,
+        "load_running": run.status in (Run.Status.QUEUED, Run.Status.RUNNING),
+        # k6's results are stored before the analyzers start: show them as soon as they exist.
+        "show_results": run.status not in (Run.Status.QUEUED, Run.Status.RUNNING) or document["verdict"] is not None,
+        "rendered_seq": rendered_seq,
+        # A failed or cancelled run's verdict already says why; the page says it once.
+        "error_in_verdict": run.status in (Run.Status.FAILED, Run.Status.CANCELLED) and document["verdict"] is not None,
+        "cancellable": is_cancellable(run),
+        "steps": _steps(run),
+        "downloads": [(kind, reverse("run-download", args=[run.pk, kind])) for kind in downloads],
+        "tabs": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TABS],
+        "pagetest_rows": _pagetest_rows(analyzers.get("pagetest") or {}),
+        "filmstrip": _filmstrip(run, analyzers.get("pagetest") or {}),
+        "waterfall": _waterfall(analyzers.get("pagetest") or {}),
+        "chart_data": _chart_data(document),
+    }
+
+
+def _steps(run: Run) -> list[dict[str, str]]:
+    """Each step as done, current or pending; a run that failed or was cancelled marks where it stopped."""
+    keys = [key for key, _ in STEPS]
+    if run.status == Run.Status.DONE:
+        current = "done"
+    elif run.status == Run.Status.QUEUED or run.started_at is None:
+        current = "queued"
+    elif run.stage in keys:
+        current = run.stage
+    else:  # between stages: the last one it finished, or k6 while it starts
+        finished = [key for key in keys if key in run.stage_durations_s]
+        current = finished[-1] if finished else "k6"
+    position = keys.index(current)
+    steps = []
+    for index, (key, label) in enumerate(STEPS):
+        state = "done" if index < position or run.status == Run.Status.DONE else "current" if index == position else "pending"
+        if state == "current" and run.status in (Run.Status.FAILED, Run.Status.CANCELLED):
+            state = run.status
+        steps.append({"key": key, "label": label, "state": state})
+    return steps
+
+
+def _chart_data(document: dict[str, Any]) -> dict[str, Any]:
+    """Columns of the stored per-second series, as the charts draw them."""
+    series = document.get("timeseries") or []
+    columns = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms")
+    data: dict[str, Any] = {column: [point.get(column) for point in series] for column in columns}
+    data["error_percent"] = [None if rate is None else round(100 * rate, 3) for rate in data.pop("error_rate")]
+    data["failures"] = (document.get("failures") or {}).get("over_time") or {"t": [], "series": []}
+    data["sla_p90_ms"] = (document.get("sla") or {}).get("thresholds", {}).get("p90_ms") or document["config"]["sla"].get(
+        "p90_ms"
+    )
+    return data
+
+
+def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    if result.get("status") != "ok":
+        return []
+    first, repeat = result.get("first_view") or {}, result.get("repeat_view") or {}
+
+    def shown(key: str, value: Any) -> Any:
+        return formatting.byte_size(value) if key == "bytes" else value
+
+    return [(label, shown(key, first.get(key)), shown(key, repeat.get(key))) for key, label in PAGETEST_METRICS]
+
+
+def _filmstrip(run: Run, result: dict[str, Any]) -> list[dict[str, Any]]:
+    frames = []
+    for view in ("first_view", "repeat_view"):
+        for frame in (result.get(view) or {}).get("filmstrip") or []:
+            url = reverse("run-filmstrip", args=[run.pk, frame["file"]])
+            frames.append({"view": view.replace("_", " "), "t_ms": frame["t_ms"], "url": url})
+    return frames
+
+
+def _waterfall(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows with bar offsets as percentages of the page's total time, for a CSS waterfall."""
+    rows = (result.get("first_view") or {}).get("waterfall") or []
+    if not rows:
+        return []
+    ends = [row["start_ms"] + _busy_ms(row) for row in rows]
+    total_ms = max(max(ends), 1.0)
+    return [
+        {
+            **row,
+            "left_percent": round(100 * row["start_ms"] / total_ms, 2),
+            "width_percent": max(0.5, round(100 * _busy_ms(row) / total_ms, 2)),
+        }
+        for row in rows
+    ]
+
+
+def _busy_ms(row: dict[str, Any]) -> float:
+    return sum(row.get(key) or 0.0 for key in ("dns_ms", "connect_ms", "tls_ms", "wait_ms", "download_ms"))

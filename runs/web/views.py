@@ -1,0 +1,281 @@
+"""The browser UI: dashboard, new test, script upload, run page, run list. Views stay thin."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from runs.api.downloads import DownloadMissing, available_downloads, run_download
+from runs.api.quotas import QuotaExceeded, check_active_runs
+from runs.dispatch import run_enqueue
+from runs.engine.presets import preset_outline
+from runs.engine.script import render_script
+from runs.engine.vetting import ScriptRejected
+from runs.models import Run
+from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
+from runs.purge import run_files_dir
+from runs.selectors import runs_for_listing, runs_visible_to_user
+from runs.web.forms import BuilderForm, CaptchaForm, RunFilterForm, ScriptUploadForm
+from runs.web.presentation import is_cancellable, run_page_context
+
+RUNS_PER_PAGE = 20
+FINDING_LINE = re.compile(r"^line (\d+): ")
+FILMSTRIP_FILE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.(jpg|jpeg|png)$")
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """What a login_required view gets: request.user is a signed-in User (for the type checker)."""
+
+    user: User
+
+
+def _visible_run(request: HttpRequest, run_id: Any) -> Run:
+    run = runs_visible_to_user(request.user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404(f"No run {run_id} that you can see.")
+    return run
+
+
+@login_required
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
+    runs = runs_visible_to_user(request.user)
+    # Counted over the user's own runs: a shared project name must not reveal how much others ran.
+    projects = runs.order_by().values("project__name").annotate(run_count=Count("pk")).order_by("project__name")[:20]
+    context = {
+        "recent": _with_metrics(runs_for_listing(runs).order_by("-created_at")[:10]),
+        "active": runs.filter(status__in=[Run.Status.RUNNING, Run.Status.ANALYZING]).count(),
+        "queued": runs.filter(status=Run.Status.QUEUED).count(),
+        "total": runs.count(),
+        "projects": projects,
+    }
+    return render(request, "runs/dashboard.html", context)
+
+
+@login_required
+def run_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = RunFilterForm(request.GET or None)
+    runs = runs_for_listing(runs_visible_to_user(request.user)).order_by("-created_at")
+    if form.is_bound and form.is_valid():
+        runs = _filtered(runs, form.cleaned_data)
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "runs": _with_metrics(page.object_list), "query": query.urlencode()}
+    return render(request, "runs/run_list.html", context)
+
+
+def _filtered(runs: QuerySet[Run], filters: dict[str, Any]) -> QuerySet[Run]:
+    if filters["q"]:
+        runs = runs.filter(Q(target_url__icontains=filters["q"]) | Q(project__name__icontains=filters["q"]))
+    if filters["project"]:
+        runs = runs.filter(project__name=filters["project"])
+    if filters["status"]:
+        runs = runs.filter(status=filters["status"])
+    if filters["grade"]:
+        runs = runs.filter(grade=filters["grade"])
+    if filters["since"]:
+        runs = runs.filter(created_at__date__gte=filters["since"])
+    if filters["until"]:
+        runs = runs.filter(created_at__date__lte=filters["until"])
+    return runs
+
+
+def _with_metrics(runs: Iterable[Run]) -> list[dict[str, Any]]:
+    """Rows for run tables: the run and the headline numbers of its result, when it has one."""
+    rows = []
+    for run in runs:
+        metrics = run.result.metrics if hasattr(run, "result") else {}
+        rows.append(
+            {
+                "run": run,
+                "p95_ms": metrics.get("http_req_duration", {}).get("p95"),
+                "error_rate": metrics.get("http_req_failed", {}).get("rate"),
+                "rps": metrics.get("http_reqs", {}).get("rate"),
+            }
+        )
+    return rows
+
+
+@login_required
+def run_new(request: AuthenticatedHttpRequest) -> HttpResponse:
+    preview = None
+    if request.method == "POST":
+        form, captcha = BuilderForm(request.POST), CaptchaForm(request.POST)
+        if "preview" in request.POST:
+            captcha = CaptchaForm()  # a preview does not use up the challenge
+            if form.is_valid():
+                assert form.serializer is not None  # a valid form holds its valid serializer
+                preview = render_script(form.serializer.to_plan())
+        elif form.is_valid() and captcha.is_valid() and _within_quota(request, form):
+            assert form.serializer is not None
+            run = run_create_from_builder(form.serializer, owner=request.user)
+            run_enqueue(run)
+            return redirect("run-detail", run_id=run.pk)
+    else:
+        form, captcha = BuilderForm(initial=_initial_from(request)), CaptchaForm()
+    outlines = {preset["value"]: _outline_points(preset["value"]) for preset in form.preset_choices()}
+    context = {"form": form, "captcha": captcha, "preview": preview, "outlines": outlines}
+    return render(request, "runs/run_new.html", context)
+
+
+def _initial_from(request: HttpRequest) -> dict[str, Any]:
+    """'Run again': the form filled in from an earlier builder run the user can see."""
+    source_id = request.GET.get("from")
+    if not source_id:
+        return {}
+    source = (
+        runs_visible_to_user(request.user).filter(pk=source_id, mode=Run.Mode.BUILDER).first() if _is_uuid(source_id) else None
+    )
+    if source is None:
+        return {}
+    return _spec_as_initial(source.spec)
+
+
+def _spec_as_initial(spec: dict[str, Any]) -> dict[str, Any]:
+    initial = {
+        key: spec[key] for key in ("project_name", "url", "method", "body_type", "vus", "duration", "rate") if spec.get(key)
+    }
+    initial["preset"] = spec.get("preset") or ""
+    # Masked credential values are left out: the user types them again.
+    initial["headers"] = "\n".join(f"{k}: {v}" for k, v in (spec.get("headers") or {}).items() if v != "••••")
+    initial["query"] = "\n".join(f"{k}={v}" for k, v in (spec.get("query") or {}).items())
+    initial["stages"] = "\n".join(f"{stage['duration']} {stage['target']}" for stage in spec.get("stages") or [])
+    initial["body"] = _body_text(spec.get("body_type"), spec.get("body"))
+    initial["thresholds"] = "\n".join(f"{metric}: {', '.join(exprs)}" for metric, exprs in (spec.get("thresholds") or {}).items())
+    checks, sla = spec.get("checks") or {}, spec.get("sla") or {}
+    initial |= {"check_status": checks.get("status"), "check_body_contains": checks.get("body_contains") or ""}
+    # The spec is the input as sent: API clients may have sent numbers as strings.
+    for field, key, scale in (
+        ("sla_p90_ms", "p90_ms", 1),
+        ("sla_error_percent", "error_rate", 100),
+        ("sla_success_percent", "success_rate", 100),
+    ):
+        try:
+            initial[field] = round(scale * float(sla[key]), 3)
+        except (KeyError, TypeError, ValueError):
+            pass
+    if "analyzers" in spec:
+        initial["analyzers"] = spec["analyzers"]
+    return initial
+
+
+def _body_text(body_type: str | None, body: Any) -> str:
+    if body in (None, ""):
+        return ""
+    if body_type == "json":
+        return json.dumps(body, indent=2)
+    if body_type == "form" and isinstance(body, dict):
+        return "\n".join(f"{k}={v}" for k, v in body.items())
+    return str(body)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _outline_points(preset: str) -> str:
+    """SVG polyline points of a preset's load shape in a 100 × 40 box."""
+    outline = preset_outline(preset) if preset else [(0.0, 0.0), (0.1, 0.8), (0.9, 0.8), (1.0, 0.0)]
+    return " ".join(f"{100 * t:.1f},{40 - 36 * load:.1f}" for t, load in outline)
+
+
+@login_required
+def run_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    findings: list[dict[str, Any]] = []
+    if request.method == "POST":
+        form, captcha = ScriptUploadForm(request.POST, request.FILES), CaptchaForm(request.POST)
+        if form.is_valid() and captcha.is_valid() and _within_quota(request, form):
+            upload = form.cleaned_data["file"]
+            raw = upload.read()
+            try:
+                run = run_create_from_script(form.cleaned_data["project_name"], raw, upload.name, owner=request.user)
+            except ScriptRejected as exc:
+                findings = _findings_with_source(exc.findings, raw)
+                captcha = CaptchaForm()  # the answered challenge is spent
+            else:
+                run_enqueue(run)
+                return redirect("run-detail", run_id=run.pk)
+    else:
+        form, captcha = ScriptUploadForm(), CaptchaForm()
+    return render(request, "runs/run_upload.html", {"form": form, "captcha": captcha, "findings": findings})
+
+
+def _within_quota(request: HttpRequest, form: Any) -> bool:
+    """False, with the reason as a form error (nothing typed is lost), when the user has too many active runs."""
+    try:
+        check_active_runs(owner=request.user)
+    except QuotaExceeded as exc:
+        form.add_error(None, str(exc))
+        return False
+    return True
+
+
+def _findings_with_source(findings: list[str], raw: bytes) -> list[dict[str, Any]]:
+    lines = raw.decode("utf-8", errors="replace").splitlines()
+    shown = []
+    for finding in findings:
+        match = FINDING_LINE.match(finding)
+        number = int(match.group(1)) if match else None
+        source = lines[number - 1] if number and number <= len(lines) else ""
+        shown.append({"line": number, "message": FINDING_LINE.sub("", finding), "source": source})
+    return shown
+
+
+@login_required
+def run_detail(request: AuthenticatedHttpRequest, run_id: Any) -> HttpResponse:
+    run = _visible_run(request, run_id)
+    return render(request, "runs/run_detail.html", run_page_context(run, available_downloads(run)))
+
+
+@login_required
+@require_POST
+def run_cancel_view(request: AuthenticatedHttpRequest, run_id: Any) -> HttpResponse:
+    run = _visible_run(request, run_id)
+    if not is_cancellable(run):
+        messages.info(request, f"Nothing to cancel: the load test has already ended ({run.status}, {run.stage or 'no stage'}).")
+    else:
+        run_cancel(run.pk)
+        messages.success(request, "Cancelling: k6 stops gracefully and the partial results are kept.")
+    return redirect("run-detail", run_id=run.pk)
+
+
+@login_required
+def run_download_view(request: AuthenticatedHttpRequest, run_id: Any, kind: str) -> FileResponse:
+    run = _visible_run(request, run_id)
+    try:
+        download = run_download(run, kind)
+    except DownloadMissing as exc:
+        raise Http404(str(exc)) from None
+    inline = kind == "html"  # the HTML report opens in the browser; the rest download
+    response = FileResponse(
+        download.path.open("rb"), content_type=download.content_type, filename=download.filename, as_attachment=not inline
+    )
+    if inline:
+        # The report runs its own chart script; sandboxed, it gets no access to this site's cookies or pages.
+        response["Content-Security-Policy"] = "sandbox allow-scripts"
+    return response
+
+
+@login_required
+def run_filmstrip_frame(request: AuthenticatedHttpRequest, run_id: Any, name: str) -> FileResponse:
+    run = _visible_run(request, run_id)
+    path = run_files_dir(run.pk) / "filmstrip" / name
+    if not FILMSTRIP_FILE.match(name) or not path.is_file():
+        raise Http404("No such filmstrip frame.")
+    return FileResponse(path.open("rb"), content_type="image/png" if name.endswith(".png") else "image/jpeg")
