@@ -10,6 +10,7 @@ from typing import Any
 import django_filters
 import orjson
 from asgiref.sync import sync_to_async
+from django import forms
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -176,6 +177,15 @@ class ResultView(APIView):
         return document_response(request._request, result_document(_visible_run(request, run_id)))
 
 
+class RunListForm(forms.Form):
+    def clean_ordering(self) -> list[str] | None:
+        # django-filter lets empty items through (`ordering=score,`); the schema allows only field names.
+        ordering: list[str] | None = self.cleaned_data.get("ordering")
+        if ordering and not all(ordering):
+            raise forms.ValidationError("An empty item in ordering: list field names, e.g. ordering=-created_at,score.")
+        return ordering
+
+
 class RunListFilter(django_filters.FilterSet):
     project = django_filters.CharFilter(field_name="project__name")
     status = django_filters.ChoiceFilter(choices=Run.Status.choices)
@@ -187,6 +197,7 @@ class RunListFilter(django_filters.FilterSet):
 
     class Meta:
         model = Run
+        form = RunListForm
         fields = ["project", "status", "grade", "verdict"]
 
 

@@ -93,6 +93,9 @@ def test_list_shows_own_runs_with_filters_ordering_and_pages(api: Api, keys: dic
     assert future["count"] == 0
     bad = api("user").get("/api/result/list", {"grade": "Z", "created_after": "yesterday"})
     assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"grade", "created_after"}
+    for ordering in ("score,", ",,,", "bogus"):  # only field names, as the schema says
+        refused = api("user").get("/api/result/list", {"ordering": ordering})
+        assert refused.status_code == 400 and set(refused.json()["error"]["fields"]) == {"ordering"}, ordering
 
 
 # --- builder runs ------------------------------------------------------------------
