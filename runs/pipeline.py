@@ -370,10 +370,12 @@ def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ti
             "ingest": {**ingester.ingest_info(), "resources": ticker_resources},
         },
     )
+    if run.mode == Run.Mode.SCRIPT and (origin := ingester.busiest_origin()):
+        run.target_url = f"{origin}/"  # what the analyzers look at: where the load went, not a guess from the text
     if delivery["end_reason"] == "threshold_abort":
         run.k6_exit_reason = "A threshold with abortOnFail was crossed: k6 stopped the test before its planned end."
     _record_stage(run, "results", time.monotonic() - started)
-    run.save(update_fields=["k6_exit_reason", "stage_durations_s"])
+    run.save(update_fields=["k6_exit_reason", "stage_durations_s", "target_url"])
 
 
 def _plan(run: Run) -> Plan:

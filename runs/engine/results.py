@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import orjson
 from hdrh.histogram import HdrHistogram
@@ -33,6 +34,7 @@ MAX_FAILURE_REASONS = 50
 FAILURE_REASON_OVERFLOW = ("", "", "(other reasons)")
 SAMPLE_URLS_PER_REASON = 3
 FAILURE_SERIES = 5  # reasons drawn over time; the rest are summed as "other"
+MAX_ORIGINS = 1000  # distinct origins counted for the busiest one (a script cannot grow this without end)
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -156,6 +158,7 @@ class SampleIngester:
         self.total_failed = 0
         self.total_iterations = 0
         self.max_vus_seen = 0
+        self.origin_requests: Counter[str] = Counter()  # at most MAX_ORIGINS distinct origins
         self._closed_before = 0  # every second below this is closed
 
     # --- reading -------------------------------------------------------------
@@ -235,6 +238,10 @@ class SampleIngester:
             bucket.durations_ms.append(value_ms)
         endpoint = self._endpoint(row[col["name"]], row[col["method"]], status)
         endpoint.count += 1
+        if (origin := url_origin(row[col["url"]])) and (
+            origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS
+        ):
+            self.origin_requests[origin] += 1
         endpoint.histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
 
     def _failed(self, bucket: SecondBucket, row: list[str], col: dict[str, int], second: int, value: float) -> None:
@@ -335,6 +342,11 @@ class SampleIngester:
     def totals(self) -> dict[str, int]:
         return {"requests": self.total_requests, "failed": self.total_failed, "iterations": self.total_iterations}
 
+    def busiest_origin(self) -> str | None:
+        """The origin (scheme, host, port) the run sent the most requests to: what the test was about."""
+        top = self.origin_requests.most_common(1)
+        return top[0][0] if top else None
+
     def endpoint_stats(self) -> list[dict[str, Any]]:
         stats = sorted(self.endpoints.values(), key=lambda e: e.count, reverse=True)
         return [endpoint.as_dict() for endpoint in stats]
@@ -369,6 +381,20 @@ class SampleIngester:
 
 
 # --- k6's summary export --------------------------------------------------------
+
+
+def url_origin(url: str) -> str | None:
+    """scheme://host[:port] of a request URL (no credentials, path or query), or None when it has no host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
 
 TREND_KEYS = {"avg": "avg", "min": "min", "med": "med", "max": "max", "p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}
 

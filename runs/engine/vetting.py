@@ -25,7 +25,7 @@ from django.conf import settings
 
 from k6intel.env import parse_duration_s
 from runs.engine import k6, sandbox
-from runs.engine.findings import find_problems
+from runs.engine.findings import blank_comments, find_problems
 
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
 INSPECT_TIMEOUT_S = 20
@@ -150,7 +150,7 @@ def _requirements(options: dict, script: str) -> ScriptRequirements:
         raise ScriptRejected(problems)
     scenarios = (options.get("scenarios") or {}).values()
     load_s = min(total_s, max((_scenario_load_s(scenario) for scenario in scenarios), default=total_s)) or total_s
-    match = FIRST_URL.search(script)
+    match = FIRST_URL.search(blank_comments(script))  # a documentation link in a comment is not the target
     executors = tuple(sorted({str(scenario.get("executor")) for scenario in scenarios}))
     return ScriptRequirements(max_vus, max(load_s, 1), match.group(0) if match else "", max(0, total_s - load_s), executors)
 
