@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from runs import events, shutdown
@@ -45,7 +45,7 @@ from runs.engine.secrets import (
 from runs.engine.verdict import NOT_GRADED
 from runs.engine.vetting import vet_script
 from runs.models import ApiKey, Project, Run, RunResult
-from runs.outage import drop_connection, retry_through_outage
+from runs.outage import TRANSIENT, drop_connection, retry_through_outage
 from runs.selectors import run_verdict, stored_scorecard
 from runs.stages import post_stages, run_post_stages
 
@@ -209,11 +209,8 @@ def _start(run: Run, ticker: _Ticker, pid: int) -> None:
     run.k6_pid, run.worker_host = pid, socket.gethostname()
     try:
         Run.objects.filter(pk=run.pk).update(k6_pid=pid, worker_host=run.worker_host)
-    except DATABASE_DOWN:
+    except TRANSIENT:
         drop_connection()
-
-
-DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 class _Ticker:
@@ -256,7 +253,7 @@ class _Ticker:
         if time.monotonic() >= self.retry_at:
             try:
                 self._write(elapsed_s)
-            except DATABASE_DOWN as exc:
+            except TRANSIENT as exc:
                 return self._database_down(exc)
             self._database_up()
         return "cancel" if self.cancel else None

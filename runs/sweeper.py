@@ -37,6 +37,7 @@ from django.utils import timezone
 from runs import dispatch, events
 from runs.engine import k6
 from runs.models import Run
+from runs.outage import drop_connection
 from runs.pipeline import NOT_GRADED_FIELDS, WORKDIR_PREFIX
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,8 @@ def remove_dead_workdirs(root: Path | None = None) -> int:
     whose run this database does not know (another installation's, on this host) also while it is new.
     """
     root = root or Path(tempfile.gettempdir())
-    in_use = _working_directories()
+    candidates = [*root.glob(f"{WORKDIR_PREFIX}*"), *root.glob("k6intel-inspect-*")]
+    in_use = _working_directories() if candidates else set()  # every process's cwd: only when needed
     removed = 0
     for path in root.glob(f"{WORKDIR_PREFIX}*"):
         match = WORKDIR_RUN_ID.match(path.name)
@@ -191,7 +193,7 @@ class Sweeper(threading.Thread):
         except DatabaseError as exc:
             log.warning("sweeper: database unreachable (%s); trying again in %s s", exc, settings.REAP_EVERY_S)
             self.database_back_at = None
-            _drop_connection()
+            drop_connection()
             return
         except Exception:  # the loop must outlive any one bad pass
             log.exception("sweeper pass failed")
@@ -204,15 +206,6 @@ class Sweeper(threading.Thread):
     def _may_reap(self) -> bool:
         back_at = self.database_back_at
         return back_at is not None and (back_at == 0.0 or time.monotonic() - back_at >= settings.REAP_AFTER_S)
-
-
-def _drop_connection() -> None:
-    from django.db import connection
-
-    try:
-        connection.close()
-    except DatabaseError:
-        pass
 
 
 _sweeper: Sweeper | None = None
