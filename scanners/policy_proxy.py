@@ -82,6 +82,10 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pro
             await _forward(method, target.decode("ascii"), version, head, reader, writer, proxy_log)
     except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError):
         pass
+    except asyncio.CancelledError:
+        # The proxy is closing (the analyzer is done): this connection ends with it. Re-raised, asyncio's
+        # stream callback would log a traceback for every connection still open.
+        pass
     finally:
         writer.close()
 
