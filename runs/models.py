@@ -24,6 +24,9 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=12, help_text="The key's first characters, to recognise it.")
     key_hash = models.CharField(max_length=64, unique=True)
     is_admin = models.BooleanField(default=False, help_text="Sees every run and may reset data.")
+    is_trusted = models.BooleanField(
+        default=False, help_text="Starts runs without answering a captcha (for CI). Only admins set it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -80,7 +83,10 @@ class Run(models.Model):
     mode = models.CharField(max_length=10, choices=Mode.choices)
     target_url = models.CharField(max_length=2048, blank=True)
     spec = models.JSONField(default=dict, blank=True, help_text="The validated builder input or script options.")
-    script = models.TextField(help_text="The k6 script exactly as it ran.")
+    script = models.TextField(help_text="The k6 script exactly as it ran (a bundle's entry file).")
+    bundle = models.BinaryField(
+        blank=True, editable=False, help_text="A script's files (tar.gz), its entry file and fetched modules included."
+    )
     planned_duration_s = models.PositiveIntegerField(help_text="How long the load is planned to run, without graceful stops.")
     graceful_stop_s = models.PositiveIntegerField(
         default=0, help_text="Extra time k6 may take to let running iterations finish after the load ends."
@@ -142,6 +148,8 @@ class RunResult(models.Model):
     sla = models.JSONField(default=dict, help_text="The scorecard: each criterion's value, threshold and points.")
     ingest = models.JSONField(default=dict, help_text="How the raw samples were processed.")
     delivery = models.JSONField(default=dict, help_text="Planned against delivered load: duration, VUs, dropped iterations.")
+    scenarios = models.JSONField(default=list, help_text="Per-scenario summaries and time series.")
+    custom_metrics = models.JSONField(default=list, help_text="The script's own metrics, with their thresholds.")
 
     def __str__(self) -> str:
         return f"Result of {self.run_id}"
@@ -160,6 +168,23 @@ class RunDocument(models.Model):
 
     def __str__(self) -> str:
         return f"Document of {self.run_id}"
+
+
+class RunArtifact(models.Model):
+    """A file the script's handleSummary wrote inside its box (its own HTML or JSON summary), kept with the run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=255, help_text="Its path as the script wrote it, relative to the script.")
+    content = models.BinaryField()
+    size_bytes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_artifact_name_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.run_id}"
 
 
 class RunEvent(models.Model):
