@@ -219,6 +219,12 @@ ALLOW_LOOPBACK_TARGETS = env_bool("ALLOW_LOOPBACK_TARGETS", not PRODUCTION)
 ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS", False)
 TARGET_ALLOWLIST = env_list("TARGET_ALLOWLIST")
 
+# Remote modules a script imports by URL are fetched by the platform (through the target policy) only
+# from these hosts ("host" or "host:port"), cached in MODULE_CACHE_DIR and placed in the run's files:
+# k6 itself never loads a module over the network (runs/engine/modules.py).
+MODULE_HOSTS = env_list("MODULE_HOSTS", ["jslib.k6.io"])
+MODULE_CACHE_DIR = Path(env_str("MODULE_CACHE_DIR", str(BASE_DIR / "var" / "modules")))
+
 # Caps that keep a result bounded whatever the run does.
 MAX_ENDPOINTS = env_int("MAX_ENDPOINTS", 200, minimum=1, maximum=10_000)
 MAX_FAILED_SAMPLES = env_int("MAX_FAILED_SAMPLES", 50, minimum=0, maximum=10_000)

@@ -25,11 +25,12 @@ from django.utils import timezone
 from runs import events, shutdown
 from runs.api.serializers import BuilderRunSerializer
 from runs.engine import k6
+from runs.engine.bundle import unpack
 from runs.engine.delivery import Ending, Plan, delivery_for
 from runs.engine.k6_log import LogCapture
 from runs.engine.presets import GRACEFUL_STOP_S
 from runs.engine.resources import CpuSampler
-from runs.engine.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds
+from runs.engine.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds, url_origin
 from runs.engine.scoring import Delivered, SlaThresholds, score_run
 from runs.engine.script import render_script
 from runs.engine.secrets import (
@@ -40,11 +41,12 @@ from runs.engine.secrets import (
     redact,
     seal,
     secret_values,
+    split_env,
     unseal,
 )
 from runs.engine.verdict import NOT_GRADED
-from runs.engine.vetting import vet_script
-from runs.models import ApiKey, Project, Run, RunResult
+from runs.engine.vetting import ScriptOptions, ScriptRejected, vet_upload
+from runs.models import ApiKey, Project, Run, RunArtifact, RunResult
 from runs.outage import TRANSIENT, drop_connection, retry_through_outage
 from runs.selectors import run_verdict, stored_scorecard
 from runs.stages import post_stages, run_post_stages
@@ -97,9 +99,16 @@ def run_create_from_script(
     sla: dict[str, float] | None = None,
     api_key: ApiKey | None = None,
     owner: User | None = None,
+    options: ScriptOptions | None = None,
 ) -> Run:
-    """Vet an uploaded script and store it as a queued run; raises ScriptRejected and stores nothing."""
-    script, needs = vet_script(raw, filename)
+    """Vet an uploaded script or bundle and store it as a queued run; raises ScriptRejected and stores nothing."""
+    options = options or ScriptOptions()
+    if problems := options.problems():
+        raise ScriptRejected(problems)
+    plain_env, secret_env = split_env(options.env)
+    launch = k6.Launch(options.entry or k6.SCRIPT_NAME, plain_env, secret_env, options.overrides())
+    suite = vet_upload(raw, filename, launch)
+    bundle, needs = suite.bundle, suite.needs
     with transaction.atomic():
         project, _ = Project.objects.get_or_create(name=project_name)
         return Run.objects.create(
@@ -107,19 +116,59 @@ def run_create_from_script(
             api_key=api_key,
             owner=owner,
             mode=Run.Mode.SCRIPT,
-            target_url=needs.target_url,
+            target_url=options.target or _url_in(plain_env) or needs.target_url,
             spec={
                 "filename": Path(filename).name,
+                "entry": bundle.entry,
+                "k6_archive": bundle.k6_archive,
+                "files": sorted(bundle.files) if not bundle.k6_archive else [],
+                "modules": bundle.modules,
+                "env": {**plain_env, **dict.fromkeys(secret_env, MASK)},
+                **options.overrides(),
+                "target": options.target,
                 "max_vus": needs.max_vus,
                 "duration_s": needs.duration_s,
                 "executors": list(needs.executors),
             },
-            script=script,
+            script=bundle.entry_source(),
+            bundle=bundle.pack(),
+            sealed_secrets=seal({"env": secret_env} if secret_env else {}),
             planned_duration_s=needs.duration_s,
             graceful_stop_s=needs.graceful_stop_s,
             max_vus=needs.max_vus,
             sla_config=asdict(SlaThresholds.from_settings(sla)),
         )
+
+
+def _url_in(env: dict[str, str]) -> str:
+    """A URL the run is given (BASE_URL and the like): where it goes, until the samples tell (a request's
+    `name` tag replaces its URL in them)."""
+    origins = (url_origin(value.strip()) for value in env.values())
+    return next((f"{origin}/" for origin in origins if origin), "")
+
+
+def _run_files(run: Run) -> dict[str, bytes] | str:
+    """A script run's files as uploaded (modules placed), or a builder run's one script."""
+    return unpack(bytes(run.bundle)) if run.bundle else run.script
+
+
+def _launch(run: Run, secret_env: dict[str, str]) -> k6.Launch:
+    spec = run.spec if run.mode == Run.Mode.SCRIPT else {}
+    plain_env = {key: str(value) for key, value in (spec.get("env") or {}).items() if key not in secret_env}
+    overrides = {name: spec[name] for name in k6.OVERRIDE_ENV if spec.get(name) not in (None, "")}
+    return k6.Launch(spec.get("entry") or k6.SCRIPT_NAME, plain_env, secret_env, overrides)
+
+
+def _keep_artifacts(run: Run, workdir: Path, files: dict[str, bytes] | str, secrets: list[str]) -> None:
+    """What handleSummary wrote beside the suite, kept with the run (size-capped); what was left out, in the log."""
+    artifacts, notes = k6.collect_artifacts(workdir, files, secrets)
+    with transaction.atomic():
+        RunArtifact.objects.filter(run=run).delete()
+        RunArtifact.objects.bulk_create(
+            RunArtifact(run=run, name=name, content=content, size_bytes=len(content)) for name, content in artifacts
+        )
+    if notes:
+        run.log = (run.log + "\n" if run.log else "") + "\n".join(f"k6intel: {note}" for note in notes)
 
 
 def _public_spec(initial: dict[str, Any], preset: str | None) -> dict[str, Any]:
@@ -180,21 +229,27 @@ def _stage_k6(
     run: Run, workdir: Path, on_progress: ProgressCallback | None
 ) -> tuple[k6.K6Outcome, SampleIngester, dict[str, Any]]:
     secrets = unseal(run.sealed_secrets)
-    k6.prepare_workdir(workdir, run.script)
+    secret_env = secrets.pop("env", {})
+    files = _run_files(run)
+    k6.prepare_workdir(workdir, files)
     Run.objects.filter(pk=run.pk).update(sealed_secrets="")  # k6 has them now; nothing keeps them after
     ingester = SampleIngester(
         workdir / k6.SAMPLES_NAME,
         max_endpoints=settings.MAX_ENDPOINTS,
         max_failed_samples=settings.MAX_FAILED_SAMPLES,
     )
-    ticker = _Ticker(run, ingester, workdir, on_progress, secret_values(secrets))
+    ticker = _Ticker(run, ingester, workdir, on_progress, secret_values({**secrets, "env": secret_env}))
     budget_s = run.planned_duration_s + run.graceful_stop_s
-    outcome = k6.execute(workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid), secrets=secrets)
+    launch = _launch(run, secret_env)
+    outcome = k6.execute(
+        workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid), secrets=secrets or None, launch=launch
+    )
     ingester.finish()
     retry_through_outage(lambda: ticker.flush(outcome.elapsed_s), "publishing the last seconds")
     run.k6_exit_code = outcome.exit.code
     run.k6_exit_reason = outcome.exit.meaning
     run.log = redact(k6.clean_paths(outcome.log.text(), workdir), ticker.secrets)  # k6 may quote a URL with its token
+    retry_through_outage(lambda: _keep_artifacts(run, workdir, files, ticker.secrets), "keeping the files the script wrote")
     run.k6_pid = None
     run.error = ticker.over_limit or run.error
     _record_stage(run, "k6", outcome.elapsed_s)
@@ -367,7 +422,7 @@ def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ti
             "ingest": {**ingester.ingest_info(), "resources": ticker_resources},
         },
     )
-    if run.mode == Run.Mode.SCRIPT and (origin := ingester.busiest_origin()):
+    if run.mode == Run.Mode.SCRIPT and not run.spec.get("target") and (origin := ingester.busiest_origin()):
         run.target_url = f"{origin}/"  # what the analyzers look at: where the load went, not a guess from the text
     if delivery["end_reason"] == "threshold_abort":
         run.k6_exit_reason = "A threshold with abortOnFail was crossed: k6 stopped the test before its planned end."

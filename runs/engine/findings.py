@@ -1,135 +1,129 @@
-"""Static findings on an uploaded k6 script, each with its line number.
+"""Static findings on an uploaded k6 suite, each with its file and line.
 
-The checks read the code with comments blanked out and look at string
-literals and call shapes, not at bare words: a script that says "sh" or
-mentions open() in a comment is fine. The sandbox stops what these checks
-miss; the findings explain to the user, before anything runs, why a script
-would not work here.
+Every script file of the bundle is read with a real parser (runs/engine/jssource.py):
+imports, `open()` paths and string literals are seen as code, never in
+comments or inside other strings. The sandbox stops what these checks miss;
+the findings explain, before anything runs and all at once, why a suite would
+not work here. Writing files from handleSummary is fine: they stay in the
+run's box and are kept as its artifacts.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
+
+from runs.engine.bundle import RESERVED_DIR, Bundle
+from runs.engine.jssource import Literal, SourceFacts, read_source
+from runs.engine.modules import MODULES_DIR, host_allowed, is_url, module_host
 from runs.engine.targets import METADATA_HOSTNAMES, address_rejection
 
-STRING = r"""(['"`])((?:\\.|(?!\1).)*)\1"""
-REMOTE_IMPORT = re.compile(r"""(?:\bfrom|\bimport|\bimport\s*\(|\brequire\s*\()\s*(['"`])(https?:)?//[^'"`]*\1""")
-EXTENSION_IMPORT = re.compile(r"""(?:\bfrom|\bimport|\bimport\s*\(|\brequire\s*\()\s*(['"`])(k6/x/[^'"`]*)\1""")
-OPEN_CALL = re.compile(r"""(?<![\w$])(?:[A-Za-z_$][\w$]*\.)?open\s*\(\s*""" + STRING)
-HANDLE_SUMMARY = re.compile(r"""\bhandleSummary\b[^{]*\{""")
-SUMMARY_KEY = re.compile(STRING + r"""\s*:|\[[^\]]+\]\s*:""")
 URL_HOST = re.compile(r"""[a-z][a-z0-9+.-]*://(\[[0-9a-fA-F:.]+\]|[^/:'"`\s?#]+)""")
-ALLOWED_SUMMARY_KEYS = {"stdout", "stderr"}
+BROWSER_MODULES = ("k6/browser", "k6/experimental/browser")
+# Rules that stop `k6 inspect` from reading the options: it would only fail on them.
+BLOCKING_RULES = {"remote_import", "extension", "browser", "missing_module", "npm_module", "file_access", "missing_file"}
 
 
 @dataclass(frozen=True)
 class Finding:
+    path: str
     line: int
     rule: str
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return f"{self.path} line {self.line}: {self.message}"
 
 
-def find_problems(source: str) -> list[Finding]:
-    code = blank_comments(source)
-    findings = _remote_imports(code) + _extensions(code) + _file_reads(code) + _summary_files(code) + _addresses(code)
-    return sorted(set(findings), key=lambda finding: (finding.line, finding.rule))
+def find_problems(bundle: Bundle) -> list[Finding]:
+    findings: list[Finding] = []
+    for path, source in bundle.scripts():
+        facts = read_source(source, path)
+        fetched = path.startswith(MODULES_DIR + "/")  # a library the platform fetched: its imports were resolved
+        findings += _imports(bundle, path, facts)
+        if not bundle.k6_archive and not fetched:
+            findings += _file_reads(bundle, path, facts)
+        if not fetched:
+            findings += _addresses(path, facts)
+    return sorted(set(findings), key=lambda finding: (finding.path != bundle.entry, finding.path, finding.line, finding.rule))
 
 
-def blank_comments(source: str) -> str:
-    """The source with // and /* */ comments replaced by spaces; offsets and line numbers are kept."""
-    out = list(source)
-    i, quote, length = 0, "", len(source)
-    while i < length:
-        char = source[i]
-        if quote:
-            if char == "\\":
-                i += 2
-                continue
-            if char == quote:
-                quote = ""
-        elif char in "'\"`":
-            quote = char
-        elif source.startswith("//", i):
-            end = source.find("\n", i)
-            end = length if end == -1 else end
-            out[i:end] = " " * (end - i)
-            i = end
-            continue
-        elif source.startswith("/*", i):
-            end = source.find("*/", i + 2)
-            end = length if end == -1 else end + 2
-            out[i:end] = [c if c == "\n" else " " for c in source[i:end]]
-            i = end
-            continue
-        i += 1
-    return "".join(out)
-
-
-def _line(code: str, offset: int) -> int:
-    return code.count("\n", 0, offset) + 1
-
-
-def _remote_imports(code: str) -> list[Finding]:
-    return [
-        Finding(_line(code, m.start()), "remote_import", "imports a module over the network; bundle it into the script instead.")
-        for m in REMOTE_IMPORT.finditer(code)
-    ]
-
-
-def _extensions(code: str) -> list[Finding]:
-    return [
-        Finding(_line(code, m.start()), "extension", f"uses the k6 extension {m.group(2)!r}; extensions are not available here.")
-        for m in EXTENSION_IMPORT.finditer(code)
-    ]
-
-
-def _file_reads(code: str) -> list[Finding]:
+def _imports(bundle: Bundle, path: str, facts: SourceFacts) -> list[Finding]:
     findings = []
-    for m in OPEN_CALL.finditer(code):
-        path = m.group(2)
-        if path.startswith(("/", "~", "file:")) or ".." in path.split("/"):
-            message = f"opens {path!r}, outside the script's directory; only files next to the script can be read."
-            findings.append(Finding(_line(code, m.start()), "file_access", message))
+    for literal in facts.imports:
+        if finding := _import_finding(bundle, path, literal):
+            findings.append(finding)
     return findings
 
 
-def _summary_files(code: str) -> list[Finding]:
-    match = HANDLE_SUMMARY.search(code)
-    if not match:
-        return []
-    body = code[match.end() : _closing_brace(code, match.end())]
+def _import_finding(bundle: Bundle, path: str, literal: Literal) -> Finding | None:
+    specifier = literal.value
+    if specifier.startswith(BROWSER_MODULES):
+        message = (
+            f"imports {specifier!r}: k6 browser tests cannot run here yet (Chromium cannot start in k6's sandbox). "
+            "Use the page test and Lighthouse for the browser side, and protocol-level requests for load."
+        )
+        return Finding(path, literal.line, "browser", message)
+    if specifier.startswith("k6/x/"):
+        return Finding(path, literal.line, "extension", f"uses the k6 extension {specifier!r}; extensions are not available here.")
+    if specifier == "k6" or specifier.startswith("k6/"):
+        return None
+    if is_url(specifier):
+        if bundle.k6_archive or host_allowed(specifier):
+            return None  # inside the archive, or fetched by the platform (a failed fetch is its own finding)
+        if specifier.startswith("http://"):
+            message = f"imports {specifier}: k6 loads remote modules only over https://."
+            return Finding(path, literal.line, "remote_import", message)
+        hosts = ", ".join(settings.MODULE_HOSTS) or "none"
+        message = (
+            f"imports {specifier}: {module_host(specifier)} is not in MODULE_HOSTS (now: {hosts}). "
+            "Ask an admin to add it, or put the file in the bundle."
+        )
+        return Finding(path, literal.line, "remote_import", message)
+    if bundle.k6_archive:
+        return None
+    if not specifier.startswith(("./", "../", "/")):
+        message = f"imports {specifier!r}: k6 has no npm packages; bundle the library (e.g. with esbuild) or import it by URL."
+        return Finding(path, literal.line, "npm_module", message)
+    target = _inside(path, specifier)
+    if target is None:
+        return Finding(path, literal.line, "missing_module", f"imports {specifier!r}, outside the bundle.")
+    if target not in bundle.files:
+        return Finding(path, literal.line, "missing_module", f"imports {specifier!r}, which is not in the bundle.")
+    return None
+
+
+def _file_reads(bundle: Bundle, path: str, facts: SourceFacts) -> list[Finding]:
     findings = []
-    for key in SUMMARY_KEY.finditer(body):
-        name = key.group(2)
-        if name is not None and name in ALLOWED_SUMMARY_KEYS:
-            continue
-        what = f"the file {name!r}" if name is not None else "a computed file name"
-        message = f"handleSummary writes {what}; only stdout and stderr are allowed (results are kept for you)."
-        findings.append(Finding(_line(code, match.end() + key.start()), "summary_file", message))
+    for literal in facts.opened:
+        target = _inside(path, literal.value)
+        if target is None or target.startswith(RESERVED_DIR + "/"):
+            message = f"opens {literal.value!r}, outside the bundle; only files in the bundle can be read."
+            findings.append(Finding(path, literal.line, "file_access", message))
+        elif target not in bundle.files:
+            message = f"opens {literal.value!r}, which is not in the bundle; add it to the .zip or .tar.gz."
+            findings.append(Finding(path, literal.line, "missing_file", message))
     return findings
 
 
-def _closing_brace(code: str, start: int) -> int:
-    depth = 1
-    for index in range(start, len(code)):
-        depth += {"{": 1, "}": -1}.get(code[index], 0)
-        if depth == 0:
-            return index
-    return len(code)
+def _inside(importer: str, relative: str) -> str | None:
+    """The bundle path `relative` means from `importer` (k6 resolves both imports and open() this way), or None."""
+    if relative.startswith(("/", "~", "file:")):
+        return None
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(importer), relative))
+    return None if joined == ".." or joined.startswith("../") else joined
 
 
-def _addresses(code: str) -> list[Finding]:
+def _addresses(path: str, facts: SourceFacts) -> list[Finding]:
     findings = []
-    for literal in re.finditer(STRING, code):
-        for host in _hosts(literal.group(2)):
+    for literal in facts.strings:
+        for host in _hosts(literal.value):
             if reason := _host_rejection(host):
-                findings.append(Finding(_line(code, literal.start()), "blocked_address", f"targets {host}: {reason}"))
+                findings.append(Finding(path, literal.line, "blocked_address", f"targets {host}: {reason}"))
     return findings
 
 

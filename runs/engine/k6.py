@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +26,19 @@ from runs.engine import egress, sandbox
 from runs.engine.k6_codes import K6Exit, describe_exit
 from runs.engine.k6_log import LogCapture
 from runs.engine.memory_ceiling import MemoryCeiling, memory_ceiling
-from runs.engine.secrets import SECRETS_FILE
+from runs.engine.secrets import MASK, SECRETS_FILE
 from runs.engine.targets import k6_policy_args
 
 logger = logging.getLogger(__name__)
 
-SCRIPT_NAME = "script.js"
-SUMMARY_NAME = "summary.json"
-SAMPLES_NAME = "samples.csv"
+SCRIPT_NAME = "script.js"  # a builder script, or a single uploaded file
+OUTPUT_DIR = ".k6intel"  # the platform's own files beside the suite's (bundle.RESERVED_DIR)
+SUMMARY_NAME = f"{OUTPUT_DIR}/summary.json"
+SAMPLES_NAME = f"{OUTPUT_DIR}/samples.csv"
+CONFIG_NAME = f"{OUTPUT_DIR}/config.json"
+OVERRIDE_ENV = {"vus": "K6_VUS", "duration": "K6_DURATION", "iterations": "K6_ITERATIONS"}
+MAX_ARTIFACTS = 20
+MAX_ARTIFACT_BYTES = 5 * 1024 * 1024
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 TICK_S = 0.5
 # After SIGTERM, k6 finishes its summary; this is how long it gets before SIGKILL.
@@ -62,10 +67,71 @@ class K6Outcome:
 TickCallback = Callable[[float, LogCapture], str | None]
 
 
-def prepare_workdir(workdir: Path, script: str) -> None:
+@dataclass(frozen=True)
+class Launch:
+    """What k6 is told beside its files: the entry, `-e` variables and the vus/duration/iterations overrides.
+
+    Secret variables reach k6 through its process environment (readable only by its own user), never its
+    command line; the overrides too, as K6_VUS/K6_DURATION/K6_ITERATIONS: the same layer for `k6 inspect`
+    (which has no such flags) and `k6 run`, so the options checked are the options run.
+    """
+
+    entry: str = SCRIPT_NAME
+    env: dict[str, str] = field(default_factory=dict)
+    secret_env: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, str | int] = field(default_factory=dict)
+
+    def arguments(self) -> list[str]:
+        # Secret names starting with K6_ would configure k6 from its environment: they go as -e too.
+        plain = {**self.env, **{key: value for key, value in self.secret_env.items() if key.upper().startswith("K6_")}}
+        system_env = "true" if self._environment_secrets() else "false"
+        return [f"--include-system-env-vars={system_env}", *(arg for key, value in plain.items() for arg in ("-e", f"{key}={value}"))]
+
+    def environment(self) -> dict[str, str]:
+        overrides = {OVERRIDE_ENV[name]: str(value) for name, value in self.overrides.items() if value not in (None, "")}
+        return {**self._environment_secrets(), **overrides}
+
+    def _environment_secrets(self) -> dict[str, str]:
+        return {key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}
+
+
+def prepare_workdir(workdir: Path, files: dict[str, bytes] | str) -> None:
+    """The suite's files (or a builder's one script) and the platform's output folder."""
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / SCRIPT_NAME).write_text(script, encoding="utf-8")
-    (workdir / "config.json").write_text("{}", encoding="utf-8")
+    for path, content in ({SCRIPT_NAME: files.encode()} if isinstance(files, str) else files).items():
+        destination = workdir / path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(content)
+    (workdir / OUTPUT_DIR).mkdir(exist_ok=True)
+    (workdir / CONFIG_NAME).write_text("{}", encoding="utf-8")
+
+
+def collect_artifacts(workdir: Path, inputs: dict[str, bytes] | str, secret_texts: list[str]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Files the run wrote beside its suite (handleSummary's): (name, bytes) kept, and notes on those left out.
+
+    Secret values are masked in them as in the log.
+    """
+    given = {SCRIPT_NAME: inputs.encode()} if isinstance(inputs, str) else inputs
+    kept: list[tuple[str, bytes]] = []
+    notes: list[str] = []
+    for path in sorted(workdir.rglob("*")):
+        name = path.relative_to(workdir).as_posix()
+        if name.split("/", 1)[0] in (OUTPUT_DIR, SECRETS_FILE) or path.is_symlink() or not path.is_file():
+            continue
+        size_bytes = path.stat().st_size
+        if size_bytes > MAX_ARTIFACT_BYTES:
+            notes.append(f"{name} ({size_bytes} bytes) is larger than {MAX_ARTIFACT_BYTES} bytes and was not kept.")
+            continue
+        content = path.read_bytes()
+        if given.get(name) == content:
+            continue
+        if len(kept) == MAX_ARTIFACTS:
+            notes.append(f"Only the first {MAX_ARTIFACTS} files written were kept; {name} and later ones were not.")
+            break
+        for secret in secret_texts:
+            content = content.replace(secret.encode(), MASK.encode())
+        kept.append((name, content))
+    return kept, notes
 
 
 def _secrets_in_memory(workdir: Path, secrets: dict[str, Any]) -> int:
@@ -80,17 +146,17 @@ def _secrets_in_memory(workdir: Path, secrets: dict[str, Any]) -> int:
     return fd
 
 
-def k6_command(workdir: Path) -> list[str]:
+def k6_command(workdir: Path, launch: Launch) -> list[str]:
     inside = sandbox.visible_dir(workdir)
     return [
         sandbox.k6_binary(),
         "run",
         "--no-usage-report",
-        "--include-system-env-vars=false",
+        *launch.arguments(),
         "--address",
         "",
         "--config",
-        str(inside / "config.json"),
+        str(inside / CONFIG_NAME),
         "--summary-export",
         str(inside / SUMMARY_NAME),
         "--summary-trend-stats",
@@ -100,14 +166,15 @@ def k6_command(workdir: Path) -> list[str]:
         "--no-color",
         # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.
         *k6_policy_args(),
-        str(inside / SCRIPT_NAME),
+        str(inside / launch.entry),
     ]
 
 
-def k6_environment(workdir: Path) -> dict[str, str]:
+def k6_environment(workdir: Path, launch: Launch | None = None) -> dict[str, str]:
     """The whole environment k6 sees. Nothing from the worker leaks in."""
     inside = str(sandbox.visible_dir(workdir))
     return {
+        **(launch.environment() if launch else {}),
         "PATH": "/usr/bin:/bin",
         "HOME": inside,
         "TMPDIR": inside,
@@ -126,6 +193,7 @@ def execute(
     on_tick: TickCallback,
     on_start: Callable[[int], None] = lambda pid: None,
     secrets: dict[str, Any] | None = None,
+    launch: Launch | None = None,
 ) -> K6Outcome:
     """Run k6 for at most `budget_s` (planned load and graceful stop) plus K6_GRACE_S."""
     deadline_s = budget_s + settings.K6_GRACE_S
@@ -134,7 +202,7 @@ def execute(
     ceiling = memory_ceiling(f"k6intel-{workdir.name}", settings.K6_MAX_MEMORY_MB)
     secrets_fd = _secrets_in_memory(workdir, secrets) if secrets else None
     try:
-        process = _spawn(workdir, ceiling, egress.k6_uid(), () if secrets_fd is None else (secrets_fd,))
+        process = _spawn(workdir, launch or Launch(), ceiling, egress.k6_uid(), () if secrets_fd is None else (secrets_fd,))
     finally:
         if secrets_fd is not None:
             os.close(secrets_fd)  # k6 holds its own copy of the descriptor now
@@ -167,16 +235,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _spawn(workdir: Path, ceiling: MemoryCeiling, uid: int | None, pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+def _spawn(
+    workdir: Path, launch: Launch, ceiling: MemoryCeiling, uid: int | None, pass_fds: tuple[int, ...]
+) -> subprocess.Popen[bytes]:
     # The parent-death signal is set by setpriv, which then execs the sandbox:
     # no Python code runs between fork and exec.
-    if uid is not None:  # k6 reads the script and writes its summary and samples there
-        for path in (workdir, *workdir.iterdir()):
+    if uid is not None:  # k6 reads the suite, writes its summary and samples, and handleSummary its files
+        for path in (workdir, *workdir.rglob("*")):
             os.chown(path, uid, uid, follow_symlinks=False)
     return subprocess.Popen(
-        ceiling.wrap(sandbox.wrap(k6_command(workdir), workdir, uid=uid)),
+        ceiling.wrap(sandbox.wrap(k6_command(workdir, launch), workdir, uid=uid)),
         cwd=workdir,
-        env=k6_environment(workdir),
+        env=k6_environment(workdir, launch),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,  # read by LogCapture: nothing of the log lands in the box or on disk
         stderr=subprocess.STDOUT,

@@ -24,6 +24,7 @@ from django.conf import settings
 SENSITIVE_HEADER = re.compile(r"auth|cookie|token|secret|passw|key|session|signature|credential|sig$", re.IGNORECASE)
 # Query parameters that carry credentials (?token=, ?api_key=, ?sig=, ?password=, ?access_token=…).
 SENSITIVE_QUERY = re.compile(r"token|secret|passw|key|auth|sig|session|credential", re.IGNORECASE)
+SENSITIVE_ENV = re.compile(r"auth|cookie|token|secret|passw|pwd|key|session|signature|credential|private", re.IGNORECASE)
 SECRETS_FILE = "secrets.json"
 MASK = "••••"
 
@@ -33,6 +34,12 @@ def split_headers(headers: dict[str, str]) -> tuple[dict[str, str], dict[str, st
     public = {name: value for name, value in headers.items() if not SENSITIVE_HEADER.search(name)}
     secret = {name: value for name, value in headers.items() if SENSITIVE_HEADER.search(name)}
     return public, secret
+
+
+def split_env(env: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(plain, secret) run variables: a name that looks like a credential is sealed and masked like one."""
+    secret = {key: value for key, value in env.items() if SENSITIVE_ENV.search(key)}
+    return {key: value for key, value in env.items() if key not in secret}, secret
 
 
 def split_query(url: str, query: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:

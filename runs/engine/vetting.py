@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -25,9 +25,11 @@ from django.conf import settings
 
 from k6intel.env import parse_duration_s
 from runs.engine import k6, sandbox
-from runs.engine.findings import blank_comments, find_problems
+from runs.engine.bundle import Bundle, BundleRejected, read_upload
+from runs.engine.findings import BLOCKING_RULES, Finding, find_problems
+from runs.engine.jssource import read_source
+from runs.engine.modules import resolve_modules
 
-MAX_SCRIPT_BYTES = 2 * 1024 * 1024
 INSPECT_TIMEOUT_S = 20
 INSPECT_CPU_S = 10  # CPU seconds k6 inspect may burn (the script's init code runs in it)
 SLOTS_DIR = Path(tempfile.gettempdir()) / "k6intel-inspect-slots"
@@ -36,7 +38,12 @@ SLOT_POLL_S = 0.1
 # How the box reports a k6 the kernel killed at its CPU limit (or k6 itself, without the box).
 CPU_KILLED = {128 + signal.SIGXCPU, 128 + signal.SIGKILL, -signal.SIGXCPU, -signal.SIGKILL}
 ITERATIONS_MAX_DURATION = "10m"  # k6's default maxDuration of the iteration-based executors
-FIRST_URL = re.compile(r"""https?://[^\s'"`<>\\)]+""")
+FIRST_URL = re.compile(r"https?://\S+")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_ENV_VARS = 100
+MAX_ENV_VALUE_CHARS = 4096
+MAX_ITERATIONS = 10_000_000
+NO_DEFAULT_VUS = "scenario default has configuration errors: the number of VUs must be more than 0"
 
 
 class ScriptRejected(ValueError):
@@ -54,53 +61,129 @@ class ScriptRequirements:
     executors: tuple[str, ...] = ()
 
 
-def decode_script(raw: bytes, filename: str) -> str:
+@dataclass(frozen=True)
+class ScriptOptions:
+    """What a user may set for a script run, like k6's own flags: `--entry`, `-e`, `--vus`, `--duration`, `--iterations`."""
+
+    entry: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    vus: int | None = None
+    duration: str | None = None
+    iterations: int | None = None
+    target: str = ""  # the analyzers' target when the user names it (else where the load went)
+
+    def overrides(self) -> dict[str, str | int]:
+        values: dict[str, str | int | None] = {"vus": self.vus, "duration": self.duration, "iterations": self.iterations}
+        return {name: value for name, value in values.items() if value is not None and value != ""}
+
+    def problems(self) -> list[str]:
+        problems = [f"env: {problem}" for problem in _env_problems(self.env)]
+        if self.vus is not None and not 1 <= self.vus <= settings.MAX_VUS:
+            problems.append(f"vus: give 1 to MAX_VUS={settings.MAX_VUS}.")
+        if self.duration:
+            seconds = parse_duration_s(self.duration)
+            if seconds is None or seconds <= 0:
+                problems.append(f"duration: {self.duration!r} is not a k6 duration such as 30s, 5m or 1m30s.")
+            elif seconds > settings.MAX_DURATION_S:
+                problems.append(f"duration: {self.duration} is longer than MAX_DURATION={settings.MAX_DURATION_S} s.")
+        if self.iterations is not None and not 1 <= self.iterations <= MAX_ITERATIONS:
+            problems.append(f"iterations: give 1 to {MAX_ITERATIONS}.")
+        return problems
+
+
+def _env_problems(env: dict[str, str]) -> list[str]:
     problems = []
-    if not filename.endswith(".js"):
-        problems.append(f"{filename!r} is not a .js file.")
-    if len(raw) > MAX_SCRIPT_BYTES:
-        problems.append(f"The script is {len(raw)} bytes; the limit is {MAX_SCRIPT_BYTES} bytes (2 MB).")
+    if len(env) > MAX_ENV_VARS:
+        problems.append(f"at most {MAX_ENV_VARS} variables.")
+    for key, value in env.items():
+        if not ENV_NAME.fullmatch(key):
+            problems.append(f"{key!r} is not a variable name (letters, digits and _, not starting with a digit).")
+        if len(value) > MAX_ENV_VALUE_CHARS or "\x00" in value:
+            problems.append(f"the value of {key} must be text of at most {MAX_ENV_VALUE_CHARS} characters.")
+    return problems
+
+
+def split_env_pairs(pairs: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` strings (as given to `-e`) as a mapping; ValueError names a pair without `=`."""
+    env = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise ValueError(f"{pair!r} is not KEY=VALUE.")
+        env[key.strip()] = value
+    return env
+
+
+@dataclass(frozen=True)
+class VettedSuite:
+    bundle: Bundle
+    needs: ScriptRequirements
+
+
+def vet_upload(raw: bytes, filename: str, launch: k6.Launch | None = None) -> VettedSuite:
+    """Everything an upload must pass before it is stored; raises ScriptRejected listing every problem at once.
+
+    The bundle is read, its remote modules fetched into it, every file checked; then, unless a finding
+    would only make it fail, `k6 inspect` reads the options it will really run with (env and overrides
+    included) and they are held against the limits.
+    """
+    launch = launch or k6.Launch()
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(f"The script is not UTF-8 (invalid byte at offset {exc.start}).")
-        text = ""
+        bundle = read_upload(raw, filename, "" if launch.entry == k6.SCRIPT_NAME else launch.entry)
+    except BundleRejected as exc:
+        raise ScriptRejected(exc.problems) from None
+    problems = _undecodable(bundle)
+    findings = [Finding(p.path, p.line, "module_fetch", p.message) for p in resolve_modules(bundle)] + find_problems(bundle)
+    problems += [str(finding) for finding in findings]
+    if problems and (any(finding.rule in BLOCKING_RULES | {"module_fetch"} for finding in findings) or not findings):
+        raise ScriptRejected(problems)  # k6 would only fail on these
+    try:
+        needs = inspect_bundle(bundle, replace(launch, entry=bundle.entry))
+    except ScriptRejected as exc:
+        problems += exc.findings
     if problems:
         raise ScriptRejected(problems)
-    return text
+    return VettedSuite(bundle, needs)
 
 
-def vet_script(raw: bytes, filename: str) -> tuple[str, ScriptRequirements]:
-    """Everything a script must pass before it is stored; raises ScriptRejected listing every problem."""
-    script = decode_script(raw, filename)
-    findings = find_problems(script)
-    if findings:
-        # k6 would only fail on these (or do what they say); report them all instead.
-        raise ScriptRejected([str(finding) for finding in findings])
-    return script, inspect_script(script)
+def _undecodable(bundle: Bundle) -> list[str]:
+    problems = []
+    for path, source in bundle.scripts():
+        try:
+            source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{path} is not UTF-8 (invalid byte at offset {exc.start}).")
+    return problems
 
 
-def inspect_script(script: str) -> ScriptRequirements:
+def inspect_bundle(bundle: Bundle, launch: k6.Launch) -> ScriptRequirements:
     workdir = Path(tempfile.mkdtemp(prefix="k6intel-inspect-"))
     try:
-        k6.prepare_workdir(workdir, script)
-        options = _run_inspect(workdir)
+        k6.prepare_workdir(workdir, bundle.files)
+        try:
+            options = _run_inspect(workdir, launch)
+        except ScriptRejected as exc:
+            if "vus" in launch.overrides or not any(NO_DEFAULT_VUS in finding for finding in exc.findings):
+                raise
+            # `k6 run` defaults to 1 VU through its --vus flag, which `k6 inspect` lacks: the script
+            # (iterations or a duration, no VUs) is fine; read it with the 1 VU it will run with.
+            options = _run_inspect(workdir, replace(launch, overrides={**launch.overrides, "vus": 1}))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return _requirements(options, script)
+    return _requirements(options, bundle)
 
 
-def _run_inspect(workdir: Path) -> dict:
+def _run_inspect(workdir: Path, launch: k6.Launch) -> dict:
     """`k6 inspect` in the same box as the run, but with no network: k6 never fetches a module itself."""
     inside = sandbox.visible_dir(workdir)
-    command = [sandbox.k6_binary(), "inspect", "--execution-requirements", "--include-system-env-vars=false"]
-    command = sandbox.wrap([*command, str(inside / k6.SCRIPT_NAME)], workdir, network=False, cpu_limit_s=INSPECT_CPU_S)
+    command = [sandbox.k6_binary(), "inspect", "--execution-requirements", *launch.arguments()]
+    command = sandbox.wrap([*command, str(inside / launch.entry)], workdir, network=False, cpu_limit_s=INSPECT_CPU_S)
     with _inspect_slot():
         try:
             done = subprocess.run(
                 command,
                 cwd=workdir,
-                env=k6.k6_environment(workdir),
+                env=k6.k6_environment(workdir, launch),
                 capture_output=True,
                 timeout=INSPECT_TIMEOUT_S,
                 stdin=subprocess.DEVNULL,
@@ -138,7 +221,7 @@ def _inspect_slot() -> Iterator[None]:
         time.sleep(SLOT_POLL_S)
 
 
-def _requirements(options: dict, script: str) -> ScriptRequirements:
+def _requirements(options: dict, bundle: Bundle) -> ScriptRequirements:
     max_vus = int(options.get("maxVUs") or 1)
     total_s = round(parse_duration_s(options.get("totalDuration") or "0s") or 0)
     problems = []
@@ -150,9 +233,14 @@ def _requirements(options: dict, script: str) -> ScriptRequirements:
         raise ScriptRejected(problems)
     scenarios = (options.get("scenarios") or {}).values()
     load_s = min(total_s, max((_scenario_load_s(scenario) for scenario in scenarios), default=total_s)) or total_s
-    match = FIRST_URL.search(blank_comments(script))  # a documentation link in a comment is not the target
     executors = tuple(sorted({str(scenario.get("executor")) for scenario in scenarios}))
-    return ScriptRequirements(max_vus, max(load_s, 1), match.group(0) if match else "", max(0, total_s - load_s), executors)
+    return ScriptRequirements(max_vus, max(load_s, 1), _first_url(bundle), max(0, total_s - load_s), executors)
+
+
+def _first_url(bundle: Bundle) -> str:
+    """Until the samples say where the load went: the first URL written in the entry's code (never a comment)."""
+    strings = read_source(bundle.entry_source().encode(), bundle.entry).strings
+    return next((literal.value for literal in strings if FIRST_URL.fullmatch(literal.value)), "")
 
 
 def _scenario_load_s(scenario: dict) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runs.engine.results import url_origin
-from runs.engine.vetting import vet_script
+from runs.engine.vetting import vet_upload
 from runs.models import Run
 from runs.pipeline import run_execute
 
@@ -34,7 +34,7 @@ def test_a_link_in_a_comment_is_not_the_guessed_target(demo_target: Callable[...
         "import http from 'k6/http';\n"
         f"export default function () {{ http.get('{target.url}/'); }}\n"
     )
-    assert vet_script(script.encode(), "commented.js")[1].target_url == f"{target.url}/"
+    assert vet_upload(script.encode(), "commented.js").needs.target_url == f"{target.url}/"
 
 
 @pytest.mark.django_db(transaction=True)

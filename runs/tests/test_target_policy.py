@@ -125,7 +125,7 @@ def test_k6_itself_refuses_a_mapped_loopback(strict: None, tmp_path: Path, recor
 
 
 def test_k6_inspect_has_no_network_for_a_module_url_built_at_run_time(recorder: _Recorder) -> None:
-    from runs.engine.vetting import ScriptRejected, vet_script
+    from runs.engine.vetting import ScriptRejected, vet_upload
 
     # Built at run time and in capitals: no static check can read it; only the box's missing network stops it.
     script = (
@@ -133,7 +133,7 @@ def test_k6_inspect_has_no_network_for_a_module_url_built_at_run_time(recorder: 
         "const lib = require(where);\nexport default function () {}\n"
     )
     with pytest.raises(ScriptRejected) as rejected:
-        vet_script(script.encode(), "remote.js")
+        vet_upload(script.encode(), "remote.js")
     assert "k6 could not read the script" in str(rejected.value)
     assert recorder.connections == 0
 
@@ -180,7 +180,7 @@ def test_k6_inspect_has_a_cpu_time_limit(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(vetting, "INSPECT_CPU_S", 1)
     with pytest.raises(vetting.ScriptRejected, match="more than 1 s of CPU"):
-        vetting.vet_script(b"while (true) {}\nexport default function () {}\n", "spin.js")
+        vetting.vet_upload(b"while (true) {}\nexport default function () {}\n", "spin.js")
 
 
 def test_inspect_slots_are_shared_by_every_process_on_the_machine(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,9 +197,9 @@ def test_inspect_slots_are_shared_by_every_process_on_the_machine(settings: Any,
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(vetting.ScriptRejected, match="being checked right now"):
-            vetting.vet_script(b"export default function () {}\n", "wait.js")
+            vetting.vet_upload(b"export default function () {}\n", "wait.js")
     finally:
         holder.kill()
         holder.wait()
     # Its death frees the slot: no stale lock survives a crash.
-    assert vetting.vet_script(b"export default function () {}\n", "free.js")[1].max_vus == 1
+    assert vetting.vet_upload(b"export default function () {}\n", "free.js").needs.max_vus == 1

@@ -17,8 +17,10 @@ import orjson
 import pytest
 from django.core.management import call_command
 
+from runs.engine import k6
+from runs.engine.bundle import Bundle
 from runs.engine.verdict import VerdictFacts, verdict_for
-from runs.engine.vetting import inspect_script
+from runs.engine.vetting import inspect_bundle
 from runs.models import Run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -238,7 +240,8 @@ def test_an_abort_on_fail_stop_is_named_with_its_time() -> None:
     ],
 )
 def test_a_scripts_planned_load_excludes_k6s_graceful_stop(options: str, load_s: int, graceful_s: int) -> None:
-    needs = inspect_script(f"export const options = {options};\nexport default function () {{}}\n")
+    script = f"export const options = {options};\nexport default function () {{}}\n"
+    needs = inspect_bundle(Bundle({"script.js": script.encode()}, "script.js"), k6.Launch())
     assert (needs.duration_s, needs.graceful_stop_s) == (load_s, graceful_s)
 
 

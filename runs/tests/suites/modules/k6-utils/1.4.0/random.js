@@ -1,0 +1,3 @@
+export function pick(length) {
+  return Math.floor(Math.random() * length);
+}

@@ -1,0 +1,3 @@
+export function productUrl(base, product) {
+  return `${base}/products/${encodeURIComponent(product.sku)}`;
+}

@@ -1,0 +1,247 @@
+"""Real k6 suites run unmodified: the corpus in runs/tests/suites against raw `k6 run` of the same files.
+
+Each suite is run twice against the same local target: by k6 itself (the
+reference, with the same `-e` variables and the network to fetch its remote
+module) and through the platform (bundle upload, modules fetched by the
+platform, k6 in its box without a network for modules). Request counts,
+iterations, every threshold's pass/fail and every custom metric must agree.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import ssl
+import subprocess
+import tarfile
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from django.conf import settings
+
+from runs.engine.results import summary_metrics, summary_thresholds
+from runs.engine.vetting import ScriptOptions, ScriptRejected
+from runs.models import Run, RunArtifact
+from runs.pipeline import run_create_from_script, run_execute
+from scanners.tests import tls_servers
+
+SUITES = Path(__file__).parent / "suites"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class ModuleHost:
+    """A jslib stand-in on loopback, over HTTPS (k6 imports nothing else) with the test CA, counting what it serves."""
+
+    def __init__(self, ca: tls_servers.TestCA) -> None:
+        self.requests: list[str] = []
+        host = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, directory=str(SUITES / "modules"), **kwargs)
+
+            def do_GET(self) -> None:
+                host.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        leaf = ca.issue("module-host")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(leaf.cert_path, leaf.key_path)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}"
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> tls_servers.TestCA:
+    return tls_servers.TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def module_host(settings: Any, tmp_path: Path, test_ca: tls_servers.TestCA) -> Iterator[ModuleHost]:
+    host = ModuleHost(test_ca)
+    settings.TLS_EXTRA_CA_FILE = str(test_ca.cert_path)  # the platform trusts the test CA for modules
+    settings.MODULE_HOSTS = [host.address]
+    settings.MODULE_CACHE_DIR = tmp_path / "module-cache"
+    yield host
+    host.server.shutdown()
+    host.server.server_close()
+
+
+def suite_copy(name: str, tmp_path: Path, module_host: ModuleHost) -> Path:
+    """The suite as a team has it on disk (the module host's address filled in)."""
+    folder = tmp_path / name
+    shutil.copytree(SUITES / name, folder)
+    for path in folder.rglob("*.js"):
+        path.write_text(path.read_text().replace("{{MODULE_HOST}}", module_host.url))
+    return folder
+
+
+def zipped(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{folder.name}/{path.relative_to(folder)}")  # a folder zipped whole
+    return buffer.getvalue()
+
+
+def tar_gz(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(folder, arcname=".")
+    return buffer.getvalue()
+
+
+def raw_k6(folder: Path, entry: str, env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    """The reference: k6 itself, as the team runs it."""
+    summary = tmp_path / f"raw-{folder.name}.json"
+    env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+    command = [settings.K6_BIN, "run", "--quiet", "--no-usage-report", "--summary-export", str(summary), *env_args, entry]
+    trust = {"SSL_CERT_FILE": settings.TLS_EXTRA_CA_FILE} if settings.TLS_EXTRA_CA_FILE else {}
+    done = subprocess.run(command, cwd=folder, capture_output=True, timeout=120, env={"PATH": "/usr/bin:/bin", **trust})
+    assert done.returncode in (0, 99), done.stderr.decode()[-2000:]  # 99: a threshold crossed on purpose
+    return orjson.loads(summary.read_bytes())
+
+
+def through_platform(raw: bytes, filename: str, options: ScriptOptions) -> Run:
+    run = run_create_from_script("suites", raw, filename, options=options)
+    return run_execute(run.pk)
+
+
+def assert_matches_raw(run: Run, reference: dict[str, Any], exact: tuple[str, ...] = ("http_reqs", "iterations")) -> None:
+    assert run.status == Run.Status.DONE, (run.error, run.log[-2000:])
+    ours, theirs = run.result.metrics, summary_metrics(reference)
+    for name in exact:
+        assert ours[name]["count"] == theirs[name]["count"], name
+    assert run.result.thresholds == summary_thresholds(reference)
+    custom = {name for name in theirs if not name.startswith(("http_", "vus", "iteration", "data_", "checks", "group_"))}
+    for name in custom:
+        if "count" in theirs[name]:
+            assert ours[name]["count"] == theirs[name]["count"], name
+        if "passes" in theirs[name]:
+            assert (ours[name]["passes"], ours[name]["fails"]) == (theirs[name]["passes"], theirs[name]["fails"]), name
+        if "value" in theirs[name]:
+            assert ours[name]["value"] == theirs[name]["value"], name
+        if "p95" in theirs[name]:
+            assert ours[name]["p95"] == pytest.approx(theirs[name]["p95"], rel=0.5, abs=20), name
+    assert ours["http_req_duration"]["p95"] == pytest.approx(theirs["http_req_duration"]["p95"], rel=0.3, abs=5)
+
+
+def test_a_multi_file_suite_with_env_data_and_a_remote_module_runs_as_raw_k6_does(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path
+) -> None:
+    target = demo_target(latency_min_ms=10, latency_max_ms=30)
+    folder = suite_copy("shop", tmp_path, module_host)
+    env = {"BASE_URL": target.url, "VUS": "2", "ITERATIONS": "14", "DURATION": "20s", "API_TOKEN": "tok-9f1c2e"}
+    reference = raw_k6(folder, "script.js", env, tmp_path)
+    module_host.requests.clear()
+
+    run = through_platform(zipped(folder), "shop.zip", ScriptOptions(env=env))
+
+    assert_matches_raw(run, reference)
+    assert run.result.metrics["http_reqs"]["count"] == 14
+    assert sorted(module_host.requests) == ["/k6-utils/1.4.0/index.js", "/k6-utils/1.4.0/random.js"]  # by the platform
+    assert [module["path"] for module in run.spec["modules"]] == [
+        f"_modules/{module_host.address.replace(':', '_')}/k6-utils/1.4.0/index.js",
+        f"_modules/{module_host.address.replace(':', '_')}/k6-utils/1.4.0/random.js",
+    ]
+    assert run.spec["env"]["API_TOKEN"] == "••••" and run.spec["env"]["VUS"] == "2"
+    stored = Run.objects.filter(pk=run.pk).values_list("spec", "script", "log", "sealed_secrets").get()
+    assert "tok-9f1c2e" not in orjson.dumps(stored).decode()
+    assert run.target_url == f"{target.url}/"  # where the load went, not the docs link in the comment
+
+    # Cached by URL and checksum: the next upload of the same suite fetches nothing.
+    module_host.requests.clear()
+    run_create_from_script("suites", zipped(folder), "shop.zip", options=ScriptOptions(env=env))
+    assert module_host.requests == []
+
+
+def test_a_typescript_suite_as_tar_gz_and_as_a_k6_archive(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path
+) -> None:
+    target = demo_target(latency_min_ms=5, latency_max_ms=15)
+    folder = suite_copy("typed", tmp_path, module_host)
+    env = {"BASE_URL": target.url}
+    reference = raw_k6(folder, "script.ts", env, tmp_path)
+    archive = tmp_path / "typed-archive.tar"
+    subprocess.run([settings.K6_BIN, "archive", "-O", str(archive), "script.ts"], cwd=folder, check=True, capture_output=True)
+
+    as_tar_gz = through_platform(tar_gz(folder), "typed.tar.gz", ScriptOptions(env=env))
+    as_archive = through_platform(archive.read_bytes(), "typed-archive.tar", ScriptOptions(env=env))
+
+    for run in (as_tar_gz, as_archive):
+        assert_matches_raw(run, reference)
+        assert run.result.metrics["http_reqs"]["count"] == 8
+    assert as_archive.spec["k6_archive"] and "interface Target" in as_archive.script
+
+
+def test_handle_summary_files_are_kept_as_artifacts_and_its_stdout_is_in_the_log(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path
+) -> None:
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    folder = suite_copy("summary", tmp_path, module_host)
+    reference = raw_k6(folder, "script.js", {"BASE_URL": target.url}, tmp_path)
+
+    run = through_platform((folder / "script.js").read_bytes(), "script.js", ScriptOptions(env={"BASE_URL": target.url}))
+
+    assert_matches_raw(run, reference)
+    artifacts = {artifact.name: bytes(artifact.content) for artifact in RunArtifact.objects.filter(run=run)}
+    assert sorted(artifacts) == ["summary.html", "summary.json"]
+    ours, theirs = orjson.loads(artifacts["summary.json"]), orjson.loads((folder / "summary.json").read_bytes())
+    assert (ours["requests"], ours["verdict"]) == (theirs["requests"], theirs["verdict"]) == (4, "✅ passed")
+    assert b"<h1>" in artifacts["summary.html"]
+    assert "custom summary: 4 requests" in run.log and "p95 within budget" in run.log
+
+
+def test_three_scenarios_custom_metrics_and_nested_groups_match_raw_k6(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path
+) -> None:
+    target = demo_target(latency_min_ms=5, latency_max_ms=15)
+    folder = suite_copy("scenarios", tmp_path, module_host)
+    reference = raw_k6(folder, "script.js", {"BASE_URL": target.url}, tmp_path)
+
+    run = through_platform((folder / "script.js").read_bytes(), "script.js", ScriptOptions(env={"BASE_URL": target.url}))
+
+    # constant-vus iterates as fast as the target answers: the counts of the fixed-iteration scenarios are exact.
+    assert_matches_raw(run, reference, exact=())
+    assert run.result.metrics["cart_items"]["count"] == 12 and run.result.metrics["basket_value"]["value"] == 42
+    assert {row["metric"]: row["ok"] for row in run.result.thresholds}["checkout_time"] is False
+    assert run.verdict == "failed"
+
+
+def test_overrides_change_the_options_checked_and_run(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path, settings: Any
+) -> None:
+    target = demo_target(latency_min_ms=1, latency_max_ms=3)
+    script = (SUITES / "typed" / "script.ts").read_bytes()
+    lib = (SUITES / "typed" / "lib" / "checks.ts").read_bytes()
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("load.ts", script)
+        archive.writestr("lib/checks.ts", lib)
+
+    run = through_platform(bundle.getvalue(), "typed.zip", ScriptOptions(env={"BASE_URL": target.url}, vus=3, iterations=5))
+    assert run.result.metrics["http_reqs"]["count"] == 5 and run.max_vus == 3 and run.spec["entry"] == "load.ts"
+
+    settings.MAX_VUS = 4
+    with pytest.raises(ScriptRejected, match="vus: give 1 to MAX_VUS=4"):
+        run_create_from_script("suites", bundle.getvalue(), "typed.zip", options=ScriptOptions(vus=50))
+    settings.MAX_VUS = 200
+    with pytest.raises(ScriptRejected, match="needs up to 300 VUs"):  # the env the script reads makes it too big
+        script_with_env_vus = b"export const options = { vus: Number(__ENV.VUS), duration: '1s' };\nexport default function () {}\n"
+        run_create_from_script("suites", script_with_env_vus, "env.js", options=ScriptOptions(env={"VUS": "300"}))
