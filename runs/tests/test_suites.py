@@ -25,6 +25,7 @@ import orjson
 import pytest
 from django.conf import settings
 
+from runs.engine.bundle import unpack
 from runs.engine.results import summary_metrics, summary_thresholds
 from runs.engine.vetting import ScriptOptions, ScriptRejected
 from runs.models import Run, RunArtifact
@@ -243,5 +244,26 @@ def test_overrides_change_the_options_checked_and_run(
         run_create_from_script("suites", bundle.getvalue(), "typed.zip", options=ScriptOptions(vus=50))
     settings.MAX_VUS = 200
     with pytest.raises(ScriptRejected, match="needs up to 300 VUs"):  # the env the script reads makes it too big
-        script_with_env_vus = b"export const options = { vus: Number(__ENV.VUS), duration: '1s' };\nexport default function () {}\n"
+        script_with_env_vus = (
+            b"export const options = { vus: Number(__ENV.VUS), duration: '1s' };\nexport default function () {}\n"
+        )
         run_create_from_script("suites", script_with_env_vus, "env.js", options=ScriptOptions(env={"VUS": "300"}))
+
+
+def test_module_downloads_are_held_to_the_target_policy(module_host: ModuleHost, settings: Any) -> None:
+    settings.ALLOW_LOOPBACK_TARGETS = False  # as in production: the module host on loopback is refused
+    script = f"import {{ pick }} from '{module_host.url}/k6-utils/1.4.0/random.js';\nexport default function () {{}}\n"
+    with pytest.raises(ScriptRejected) as rejected:
+        run_create_from_script("suites", script.encode(), "script.js")
+    assert "could not be fetched" in str(rejected.value) and "loopback" in str(rejected.value)
+    assert module_host.requests == [] and Run.objects.count() == 0
+
+
+def test_a_cached_module_that_no_longer_matches_its_checksum_is_fetched_again(module_host: ModuleHost, settings: Any) -> None:
+    script = f"import {{ pick }} from '{module_host.url}/k6-utils/1.4.0/random.js';\nexport default function () {{ pick(1); }}\n"
+    run_create_from_script("suites", script.encode(), "script.js")
+    [cached] = Path(settings.MODULE_CACHE_DIR).glob("*.js")
+    cached.write_text("export function pick() { return 'tampered'; }")
+    run = run_create_from_script("suites", script.encode(), "script.js")
+    assert module_host.requests == ["/k6-utils/1.4.0/random.js"] * 2
+    assert b"Math.floor" in unpack(bytes(run.bundle))[run.spec["modules"][0]["path"]]
