@@ -10,6 +10,7 @@ iterations, every threshold's pass/fail and every custom metric must agree.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import ssl
 import subprocess
@@ -24,6 +25,7 @@ from typing import Any
 import orjson
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
 from runs.engine.bundle import unpack
 from runs.engine.results import summary_metrics, summary_thresholds
@@ -108,11 +110,13 @@ def tar_gz(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def raw_k6(folder: Path, entry: str, env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+def raw_k6(
+    folder: Path, entry: str, env: dict[str, str], tmp_path: Path, flags: tuple[str, ...] | list[str] = ()
+) -> dict[str, Any]:
     """The reference: k6 itself, as the team runs it."""
     summary = tmp_path / f"raw-{folder.name}.json"
     env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-    command = [settings.K6_BIN, "run", "--quiet", "--no-usage-report", "--summary-export", str(summary), *env_args, entry]
+    command = [settings.K6_BIN, "run", "--quiet", "--no-usage-report", "--summary-export", str(summary), *env_args, *flags, entry]
     trust = {"SSL_CERT_FILE": settings.TLS_EXTRA_CA_FILE} if settings.TLS_EXTRA_CA_FILE else {}
     done = subprocess.run(command, cwd=folder, capture_output=True, timeout=120, env={"PATH": "/usr/bin:/bin", **trust})
     assert done.returncode in (0, 99), done.stderr.decode()[-2000:]  # 99: a threshold crossed on purpose
@@ -267,3 +271,43 @@ def test_a_cached_module_that_no_longer_matches_its_checksum_is_fetched_again(mo
     run = run_create_from_script("suites", script.encode(), "script.js")
     assert module_host.requests == ["/k6-utils/1.4.0/random.js"] * 2
     assert b"Math.floor" in unpack(bytes(run.bundle))[run.spec["modules"][0]["path"]]
+
+
+def test_the_cli_runs_a_bundle_with_env_overrides_and_a_named_target(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    target = demo_target(latency_min_ms=5, latency_max_ms=15)
+    folder = suite_copy("shop", tmp_path, module_host)
+    env = {"BASE_URL": target.url, "VUS": "1", "ITERATIONS": "3", "API_TOKEN": "tok-cli-77"}
+    # k6's own flags win over the script's options: the reference gets the same overrides.
+    reference = raw_k6(folder, "script.js", env, tmp_path, ["--vus", "2", "--iterations", "9"])
+    bundle = tmp_path / "shop.zip"
+    bundle.write_bytes(zipped(folder))
+    env_flags = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+
+    call_command("loadtest", f"{target.url}/", "--script", str(bundle), *env_flags, "--vus", "2", "--iterations", "9", "--json")
+
+    document = orjson.loads(capsysbinary.readouterr().out)
+    run = Run.objects.get(pk=document["id"])
+    assert_matches_raw(run, reference)
+    assert (run.result.metrics["http_reqs"]["count"], run.max_vus, run.target_url) == (9, 2, f"{target.url}/")
+    assert (run.spec["vus"], run.spec["iterations"], run.spec["env"]["API_TOKEN"]) == (2, 9, "••••")
+    assert "tok-cli-77" not in orjson.dumps(document).decode()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["-e", "NOEQUALS"], "'NOEQUALS' is not KEY=VALUE"),
+        (["-e", "1BAD=x"], "'1BAD' is not a variable name"),
+        (["--vus", "0"], "vus: give 1 to MAX_VUS"),
+        (["--duration", "soon"], "'soon' is not a k6 duration"),
+        (["--entry", "nope.js"], "'nope.js' is not in the bundle"),
+    ],
+)
+def test_the_cli_says_what_to_fix_in_script_options(flags: list[str], message: str, tmp_path: Path) -> None:
+    script = tmp_path / "script.js"
+    script.write_text("export default function () {}\n")
+    with pytest.raises(CommandError, match=re.escape(message)) as error:
+        call_command("loadtest", "--script", str(script), *flags)
+    assert error.value.returncode == 2 and Run.objects.count() == 0

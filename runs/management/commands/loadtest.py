@@ -14,8 +14,9 @@ from runs.api.serializers import BuilderRunSerializer
 from runs.cli_output import format_progress, format_summary
 from runs.dispatch import run_enqueue
 from runs.engine.presets import PRESETS
+from runs.engine.targets import TargetRejected, check_target_url
 from runs.engine.verdict import FAILED
-from runs.engine.vetting import ScriptRejected
+from runs.engine.vetting import ScriptOptions, ScriptRejected, split_env_pairs
 from runs.events import history
 from runs.models import Run
 from runs.pipeline import run_create_from_builder, run_create_from_script, run_execute
@@ -35,7 +36,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("url", nargs="?", help="target URL (builder mode)")
+        parser.add_argument(
+            "url", nargs="?", help="target URL (builder mode); with --script, what the analyzers look at (default: where the load went)"
+        )
         parser.add_argument("--method", default="GET")
         parser.add_argument("--header", action="append", default=[], metavar="'K: V'")
         parser.add_argument("--query", action="append", default=[], metavar="K=V")
@@ -43,8 +46,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--body-type", choices=["json", "form", "raw"], help="default: json when the body parses as JSON, else raw"
         )
-        parser.add_argument("--vus", type=int)
-        parser.add_argument("--duration", help="e.g. 30s, 5m")
+        parser.add_argument("--vus", type=int, help="with --script: overrides the script's VUs, as k6's --vus")
+        parser.add_argument("--duration", help="e.g. 30s, 5m; with --script: overrides its duration, as k6's --duration")
+        parser.add_argument("--iterations", type=int, help="with --script: overrides its iterations, as k6's --iterations")
         parser.add_argument("--stages", help="ramping stages, e.g. 30s:10,1m:50,30s:0")
         parser.add_argument("--preset", choices=PRESETS)
         parser.add_argument("--rate", type=int, help="breakpoint preset: peak arrivals per second")
@@ -56,7 +60,20 @@ class Command(BaseCommand):
         parser.add_argument("--sla-success-rate", type=float)
         parser.add_argument("--sla-error-rate", type=float)
         parser.add_argument("--sla-p90-ms", type=float)
-        parser.add_argument("--script", help="run this k6 script instead of building one")
+        parser.add_argument(
+            "--script",
+            metavar="FILE|BUNDLE",
+            help="run this k6 script (.js, .ts), folder bundle (.zip, .tar.gz) or k6 archive (.tar) instead of building one",
+        )
+        parser.add_argument("--entry", default="", help="the bundle's script to run (default: script.js, index.js, the only one)")
+        parser.add_argument(
+            "-e",
+            "--env",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a variable for __ENV, as k6's -e (names that look like secrets are masked and sealed)",
+        )
         parser.add_argument("--project", default="default")
         parser.add_argument("--json", action="store_true", help="print the result document as JSON")
         parser.add_argument(
@@ -136,7 +153,9 @@ def _create_run(options: dict[str, Any]) -> Run:
     if options["script"]:
         return _create_script_run(options)
     if not options["url"]:
-        raise CommandError("Give a target URL, or --script FILE.js.", returncode=BAD_INPUT)
+        raise CommandError("Give a target URL, or --script FILE|BUNDLE.", returncode=BAD_INPUT)
+    if options["iterations"] is not None or options["env"] or options["entry"]:
+        raise CommandError("--iterations, --env and --entry are for --script runs.", returncode=BAD_INPUT)
     serializer = BuilderRunSerializer(data=_builder_data(options))
     if not serializer.is_valid():
         raise CommandError(_field_errors(serializer.errors), returncode=BAD_INPUT)
@@ -150,7 +169,24 @@ def _create_script_run(options: dict[str, Any]) -> Run:
     except OSError as exc:
         raise CommandError(f"Cannot read --script {path}: {exc.strerror}.", returncode=BAD_INPUT) from None
     try:
-        return run_create_from_script(options["project"], raw, path.name, _sla(options) or None)
+        env = split_env_pairs(options["env"])
+    except ValueError as exc:
+        raise CommandError(f"-e/--env {exc}", returncode=BAD_INPUT) from None
+    if options["url"]:
+        try:
+            check_target_url(options["url"])
+        except TargetRejected as exc:
+            raise CommandError(f"The target URL was refused: {exc}", returncode=BAD_INPUT) from None
+    script_options = ScriptOptions(
+        entry=options["entry"],
+        env=env,
+        vus=options["vus"],
+        duration=options["duration"],
+        iterations=options["iterations"],
+        target=options["url"] or "",
+    )
+    try:
+        return run_create_from_script(options["project"], raw, path.name, _sla(options) or None, options=script_options)
     except ScriptRejected as exc:
         raise CommandError("The script was rejected:\n  " + "\n  ".join(exc.findings), returncode=BAD_INPUT) from None
 
