@@ -101,9 +101,9 @@ class RunAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "is_admin", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("is_admin",)
-    fields = ("name", "is_admin", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "prefix", "is_admin", "is_trusted", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("is_admin", "is_trusted")
+    fields = ("name", "is_admin", "is_trusted", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("prefix", "created_at", "last_used_at")
     actions = ["revoke"]
 
@@ -111,7 +111,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             obj.save()
             return
-        record, key = apikey_create(obj.name, is_admin=obj.is_admin)
+        record, key = apikey_create(obj.name, is_admin=obj.is_admin, is_trusted=obj.is_trusted)
         obj.pk, obj.prefix, obj.key_hash = record.pk, record.prefix, record.key_hash
         self.message_user(request, f"The new key (shown only now): {key}", messages.WARNING)
 

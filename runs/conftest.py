@@ -7,9 +7,11 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import httpx
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 CELERY = str(Path(sys.executable).parent / "celery")
 
@@ -90,6 +92,31 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
             return
         time.sleep(0.2)
     pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def at_once(*calls: Callable[[], Any]) -> list[Any]:
+    """The calls' results, each call made in a thread of its own (with its own database connection)."""
+
+    def call_and_close(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(call_and_close, calls))
+
+
+def meet_at(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, callers: int = 2) -> None:
+    """`owner.name` waits until `callers` calls have reached it: each request has then passed every check made before it."""
+    everyone_here = threading.Barrier(callers, timeout=60)
+    call = getattr(owner, name)
+
+    def met(*args: Any, **kwargs: Any) -> Any:
+        everyone_here.wait()
+        return call(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, met)
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def apikey_create(name: str, is_admin: bool = False) -> tuple[ApiKey, str]:
+def apikey_create(name: str, is_admin: bool = False, is_trusted: bool = False) -> tuple[ApiKey, str]:
     """A new key; the plain key is returned once and never stored."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = ApiKey.objects.create(name=name, prefix=key[:10], key_hash=hash_key(key), is_admin=is_admin)
+    record = ApiKey.objects.create(name=name, prefix=key[:10], key_hash=hash_key(key), is_admin=is_admin, is_trusted=is_trusted)
     return record, key
+
+
+def skips_captcha(key: ApiKey) -> bool:
+    """Keys an admin marked trusted (CI) start runs without a captcha, and so do admin keys, as staff
+    users do in the browser (an admin key is staff: KeyPrincipal.is_staff)."""
+    return key.is_trusted or key.is_admin
 
 
 def apikey_revoke(key_id: int) -> ApiKey:

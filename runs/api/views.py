@@ -11,6 +11,7 @@ import django_filters
 import orjson
 from asgiref.sync import sync_to_async
 from django import forms
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -22,8 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from runs.api.apikeys import IsAdminKey, apikey_lookup, request_key
-from runs.api.captcha import CaptchaInvalid, captcha_issue, captcha_verify
+from runs.api.apikeys import IsAdminKey, apikey_lookup, request_key, skips_captcha
+from runs.api.captcha import Answer, CaptchaInvalid, captcha_check, captcha_issue, captcha_spend
 from runs.api.documents import result_document
 from runs.api.downloads import DownloadMissing, run_download
 from runs.api.errors import ApiError, error_body
@@ -31,8 +32,9 @@ from runs.api.quotas import RETRY_AFTER_S, QuotaExceeded, check_active_runs
 from runs.api.result_http import document_response
 from runs.api.serializers import BuilderRunSerializer
 from runs.dispatch import run_enqueue
+from runs.engine.bundle import MAX_UPLOAD_BYTES
 from runs.engine.verdict import FAILED, NOT_GRADED, PASSED
-from runs.engine.vetting import MAX_SCRIPT_BYTES, ScriptRejected
+from runs.engine.vetting import ScriptRejected
 from runs.events import end_seq, history
 from runs.models import ApiKey, Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
@@ -101,39 +103,69 @@ def _within_quota(api_key: ApiKey) -> None:
         raise ApiError(429, "too_many_active_runs", str(exc), retry_after_s=RETRY_AFTER_S) from None
 
 
+CAPTCHA_RULE = "Required unless the API key is trusted (or an admin key): a challenge from GET /api/captcha."
+CAPTCHA_FIELD: dict[str, Any] = {"required": False, "help_text": CAPTCHA_RULE, "error_messages": {"required": CAPTCHA_RULE}}
+
+
 class ScriptUploadSerializer(serializers.Serializer):
     project_name = serializers.CharField(max_length=100)
     file = serializers.FileField(help_text=".js, UTF-8, at most 2 MB")
-    captcha_answer = serializers.CharField(max_length=100)
-    captcha_token = serializers.CharField(max_length=200)
-    captcha_timestamp = serializers.IntegerField()
+    captcha_answer = serializers.CharField(max_length=100, **CAPTCHA_FIELD)
+    captcha_token = serializers.CharField(max_length=200, **CAPTCHA_FIELD)
+    captcha_timestamp = serializers.IntegerField(**CAPTCHA_FIELD)
+
+    def __init__(self, *args: Any, captcha_required: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if captcha_required:  # it depends on the key, which the schema can only say in words
+            for name in ("captcha_answer", "captcha_token", "captcha_timestamp"):
+                self.fields[name].required = True
 
 
 class RunScriptView(APIView):
     parser_classes = [parsers.MultiPartParser, parsers.FormParser]
 
     @extend_schema(
-        request={"multipart/form-data": ScriptUploadSerializer}, responses={202: ACCEPTED}, summary="Start a k6 script"
+        request={"multipart/form-data": ScriptUploadSerializer},
+        responses={202: ACCEPTED},
+        summary="Start a k6 script",
+        description="A trusted API key (or an admin key) sends no captcha fields; any other key sends all three.",
     )
     def post(self, request: Request) -> Response:
-        form = ScriptUploadSerializer(data=request.data)
+        key = request_key(request)
+        form = ScriptUploadSerializer(data=request.data, captcha_required=not skips_captcha(key))
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        try:
-            captcha_verify(data["captcha_answer"], data["captcha_token"], data["captcha_timestamp"], holder=str(request.auth.pk))
-        except CaptchaInvalid as exc:
-            raise ApiError(400, "captcha_invalid", str(exc), {"captcha_answer": [str(exc)]}) from None
-        _within_quota(request_key(request))
+        answer = _captcha_answer(key, data)
+        _within_quota(key)
         upload = data["file"]
-        if upload.size > MAX_SCRIPT_BYTES:
-            message = f"The script is {upload.size} bytes; the limit is {MAX_SCRIPT_BYTES} bytes (2 MB)."
+        if upload.size > MAX_UPLOAD_BYTES:
+            message = f"The script is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes (2 MB)."
             raise ApiError(400, "script_rejected", message, {"file": [message]})
         try:
-            run = run_create_from_script(data["project_name"], upload.read(), upload.name, api_key=request_key(request))
+            with transaction.atomic():  # the captcha is used up with the run it starts, or not at all
+                run = run_create_from_script(data["project_name"], upload.read(), upload.name, api_key=key)
+                if answer is not None:
+                    captcha_spend(answer)
         except ScriptRejected as exc:
             raise ApiError(400, "script_rejected", "The script was not run; fix every finding.", {"file": exc.findings}) from None
+        except CaptchaInvalid as exc:
+            raise _captcha_refused(exc) from None
         run_enqueue(run)
         return _accepted(run)
+
+
+def _captcha_answer(key: ApiKey, data: dict[str, Any]) -> Answer | None:
+    """The request's captcha answer, checked but not used up; None for a key that needs none."""
+    if skips_captcha(key):
+        return None
+    try:
+        return captcha_check(data["captcha_answer"], data["captcha_token"], data["captcha_timestamp"], holder=str(key.pk))
+    except CaptchaInvalid as exc:
+        raise _captcha_refused(exc) from None
+
+
+def _captcha_refused(exc: CaptchaInvalid) -> ApiError:
+    return ApiError(400, "captcha_invalid", str(exc), {"captcha_answer": [str(exc)]})
 
 
 class CaptchaView(APIView):

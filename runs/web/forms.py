@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from captcha.fields import CaptchaField
 from django import forms
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from runs.api.serializers import MAX_BODY_CHARS, BuilderRunSerializer
+from runs.engine.bundle import MAX_UPLOAD_BYTES
 from runs.engine.presets import PRESET_DESCRIPTIONS, PRESETS
 from runs.engine.script import BODY_TYPES, METHODS
-from runs.engine.vetting import MAX_SCRIPT_BYTES
 from runs.models import Run
+from runs.web.captcha import KeptCaptchaField, captcha_spend
 from scanners import KINDS as ANALYZER_KINDS
 
 ANALYZER_LABELS = {
@@ -242,10 +243,33 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}{messages}"]
 
 
-class CaptchaForm(forms.Form):
-    """Kept apart from the run forms so that a preview does not use up the challenge."""
+class CaptchaUsed(Exception):
+    """Another request started a run with this captcha first."""
 
-    captcha = CaptchaField(label="Solve to start", help_text="A small sum, to keep load away from bots.")
+
+class CaptchaForm(forms.Form):
+    """Kept apart from the run forms so that a preview does not use up the challenge. Staff users have none.
+
+    A right answer is used up only by the run it starts (`spend`); until then the page sends it again."""
+
+    captcha = KeptCaptchaField(label="Solve to start", help_text="A small sum, to keep load away from bots.")
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if user.is_staff:
+            del self.fields["captcha"]
+
+    @property
+    def answer(self) -> list[str] | None:
+        """The right answer no run has used yet, which the page sends again (hidden); None otherwise."""
+        return getattr(self, "cleaned_data", {}).get("captcha")
+
+    def spend(self) -> None:
+        """Use the answer up, in the transaction that stores the run; CaptchaUsed (rolling it back) if
+        another request used it first, with a new challenge to solve."""
+        if "captcha" in self.fields and not captcha_spend(self.cleaned_data["captcha"]):
+            self.add_error("captcha", "Another submission started a test with this captcha; solve this one.")
+            raise CaptchaUsed
 
 
 class ScriptUploadForm(forms.Form):
@@ -253,14 +277,14 @@ class ScriptUploadForm(forms.Form):
     file = forms.FileField(
         label="k6 script",
         widget=forms.ClearableFileInput(attrs={"accept": ".js,text/javascript"}),
-        help_text=f"A .js file, UTF-8, at most {MAX_SCRIPT_BYTES // (1024 * 1024)} MB. Its VUs and duration must stay "
+        help_text=f"A .js file, UTF-8, at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Its VUs and duration must stay "
         "within this server's limits; no remote imports, extensions, file reads or summary files.",
     )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_SCRIPT_BYTES:
-            raise forms.ValidationError(f"The file is {upload.size} bytes; the limit is {MAX_SCRIPT_BYTES} bytes (2 MB).")
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"The file is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes (2 MB).")
         return upload
 
 

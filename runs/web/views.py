@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,7 +28,7 @@ from runs.models import Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
 from runs.purge import run_files_dir
 from runs.selectors import runs_for_listing, runs_visible_to_user
-from runs.web.forms import BuilderForm, CaptchaForm, RunFilterForm, ScriptUploadForm
+from runs.web.forms import BuilderForm, CaptchaForm, CaptchaUsed, RunFilterForm, ScriptUploadForm
 from runs.web.presentation import is_cancellable, run_page_context
 
 RUNS_PER_PAGE = 20
@@ -112,19 +113,21 @@ def _with_metrics(runs: Iterable[Run]) -> list[dict[str, Any]]:
 def run_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     preview = None
     if request.method == "POST":
-        form, captcha = BuilderForm(request.POST), CaptchaForm(request.POST)
+        form, captcha = BuilderForm(request.POST), CaptchaForm(request.POST, user=request.user)
         if "preview" in request.POST:
-            captcha = CaptchaForm()  # a preview does not use up the challenge
+            if not captcha.is_valid():  # a preview uses no answer up: a right one is kept, else a new challenge
+                captcha = CaptchaForm(user=request.user)
             if form.is_valid():
                 assert form.serializer is not None  # a valid form holds its valid serializer
                 preview = render_script(form.serializer.to_plan())
-        elif form.is_valid() and captcha.is_valid() and _within_quota(request, form):
-            assert form.serializer is not None
-            run = run_create_from_builder(form.serializer, owner=request.user)
-            run_enqueue(run)
-            return redirect("run-detail", run_id=run.pk)
+        elif _all_valid(form, captcha) and _within_quota(request, form):
+            serializer = form.serializer
+            assert serializer is not None
+            if run := _create_spending(captcha, lambda: run_create_from_builder(serializer, owner=request.user)):
+                run_enqueue(run)
+                return redirect("run-detail", run_id=run.pk)
     else:
-        form, captcha = BuilderForm(initial=_initial_from(request)), CaptchaForm()
+        form, captcha = BuilderForm(initial=_initial_from(request)), CaptchaForm(user=request.user)
     outlines = {preset["value"]: _outline_points(preset["value"]) for preset in form.preset_choices()}
     context = {"form": form, "captcha": captcha, "preview": preview, "outlines": outlines}
     return render(request, "runs/run_new.html", context)
@@ -199,21 +202,40 @@ def _outline_points(preset: str) -> str:
 def run_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     findings: list[dict[str, Any]] = []
     if request.method == "POST":
-        form, captcha = ScriptUploadForm(request.POST, request.FILES), CaptchaForm(request.POST)
-        if form.is_valid() and captcha.is_valid() and _within_quota(request, form):
+        form, captcha = ScriptUploadForm(request.POST, request.FILES), CaptchaForm(request.POST, user=request.user)
+        if _all_valid(form, captcha) and _within_quota(request, form):
             upload = form.cleaned_data["file"]
             raw = upload.read()
             try:
-                run = run_create_from_script(form.cleaned_data["project_name"], raw, upload.name, owner=request.user)
+                run = _create_spending(
+                    captcha,
+                    lambda: run_create_from_script(form.cleaned_data["project_name"], raw, upload.name, owner=request.user),
+                )
             except ScriptRejected as exc:
-                findings = _findings_with_source(exc.findings, raw)
-                captcha = CaptchaForm()  # the answered challenge is spent
-            else:
+                run, findings = None, _findings_with_source(exc.findings, raw)
+            if run is not None:
                 run_enqueue(run)
                 return redirect("run-detail", run_id=run.pk)
     else:
-        form, captcha = ScriptUploadForm(), CaptchaForm()
+        form, captcha = ScriptUploadForm(), CaptchaForm(user=request.user)
     return render(request, "runs/run_upload.html", {"form": form, "captcha": captcha, "findings": findings})
+
+
+def _all_valid(*forms: Any) -> bool:
+    """Each form checked, whatever the others say: each shows its errors, and a right captcha answer is kept."""
+    return all([form.is_valid() for form in forms])
+
+
+def _create_spending(captcha: CaptchaForm, create: Callable[[], Run]) -> Run | None:
+    """The run `create` stores, with the captcha used up in the same transaction (a refused run keeps it);
+    None if another request used the captcha first (its form says so)."""
+    try:
+        with transaction.atomic():
+            run = create()
+            captcha.spend()
+    except CaptchaUsed:
+        return None
+    return run
 
 
 def _within_quota(request: HttpRequest, form: Any) -> bool:

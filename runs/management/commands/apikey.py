@@ -9,13 +9,14 @@ from runs.models import ApiKey
 
 
 class Command(BaseCommand):
-    help = "Manage API keys: create NAME [--admin] | list | revoke ID."
+    help = "Manage API keys: create NAME [--admin] [--trusted] | list | revoke ID."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         create = actions.add_parser("create", help="create a key; it is printed once")
         create.add_argument("name")
         create.add_argument("--admin", action="store_true", help="sees every run and may reset data")
+        create.add_argument("--trusted", action="store_true", help="starts runs without a captcha (for CI)")
         actions.add_parser("list", help="list keys (never the keys themselves)")
         revoke = actions.add_parser("revoke", help="revoke a key by id")
         revoke.add_argument("key_id", type=int)
@@ -24,8 +25,8 @@ class Command(BaseCommand):
         getattr(self, f"_{options['action']}")(options)
 
     def _create(self, options: dict[str, Any]) -> None:
-        record, key = apikey_create(options["name"], is_admin=options["admin"])
-        kind = "admin key" if record.is_admin else "key"
+        record, key = apikey_create(options["name"], is_admin=options["admin"], is_trusted=options["trusted"])
+        kind = ("trusted " if record.is_trusted else "") + ("admin key" if record.is_admin else "key")
         self.stdout.write(f"Created {kind} {record.pk} ({record.name}). It is shown only now:\n{key}")
 
     def _list(self, options: dict[str, Any]) -> None:
@@ -33,7 +34,10 @@ class Command(BaseCommand):
             state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "active"
             used = f"{record.last_used_at:%Y-%m-%d %H:%M}" if record.last_used_at else "never"
             admin = "admin" if record.is_admin else "user"
-            self.stdout.write(f"{record.pk:>4}  {record.prefix}…  {admin:<5}  {state:<18}  last used {used}  {record.name}")
+            trusted = "trusted" if record.is_trusted else ""
+            self.stdout.write(
+                f"{record.pk:>4}  {record.prefix}…  {admin:<5}  {trusted:<7}  {state:<18}  last used {used}  {record.name}"
+            )
 
     def _revoke(self, options: dict[str, Any]) -> None:
         try:

@@ -14,10 +14,13 @@ from django.http import FileResponse
 from django.test import Client
 from django.utils import timezone
 
+from runs.conftest import at_once, meet_at
 from runs.models import Project, Run, RunResult
 from runs.purge import run_files_dir
+from runs.web import views as web_views
 
 PASSWORD = "a-long-test-password-31"
+SCRIPT = b"export const options = { vus: 1, duration: '1s' };\nexport default function () {}\n"
 BUILDER = {
     "project_name": "shop",
     "url": "http://127.0.0.1:9/items",
@@ -79,6 +82,10 @@ def solved(client: Client, path: str) -> dict[str, str]:
     assert match is not None
     hashkey = match.group(1)
     return {"captcha_0": hashkey, "captcha_1": CaptchaStore.objects.get(hashkey=hashkey).response}
+
+
+def script_file(script: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile("test.js", script, content_type="text/javascript")
 
 
 def field_errors(html: str) -> list[str]:
@@ -222,6 +229,57 @@ def test_a_preview_spends_no_captcha_and_a_wrong_answer_starts_nothing(users: di
     # One attempt per challenge: the right answer after a wrong one is refused too.
     assert "Invalid CAPTCHA" in client.post("/runs/new", {**BUILDER, **challenge}).content.decode()
     assert not Run.objects.exists()
+
+
+def test_staff_start_tests_without_a_captcha_and_others_answer_one(users: dict[str, Any]) -> None:
+    staff = browser(users["staff"])
+    for path in ("/runs/new", "/runs/upload"):
+        assert 'name="captcha_0"' not in staff.get(path).content.decode(), path
+    assert staff.post("/runs/upload", {"project_name": "scripts", "file": script_file(SCRIPT)}).status_code == 302
+    assert staff.post("/runs/new", BUILDER).status_code == 302
+    owner = browser(users["owner"])
+    page = owner.post("/runs/upload", {"project_name": "scripts", "file": script_file(SCRIPT)}).content.decode()
+    assert "This field is required." in field_errors(page) and 'name="captcha_0"' in page
+    assert owner.post("/runs/new", BUILDER).status_code == 200
+    data = {"project_name": "scripts", "file": script_file(SCRIPT), **solved(owner, "/runs/upload")}
+    assert owner.post("/runs/upload", data).status_code == 302
+    assert Run.objects.filter(owner=users["staff"]).count() == 2 and Run.objects.filter(owner=users["owner"]).count() == 1
+
+
+def test_a_refused_upload_keeps_the_solved_captcha_for_the_fixed_script(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    challenge = solved(client, "/runs/upload")
+    refused = script_file(b'export default function () {\n  open("/etc/shadow");\n}\n')
+    page = client.post("/runs/upload", {"project_name": "scripts", "file": refused, **challenge}).content.decode()
+    assert "The script was not run" in page and 'id="captcha-kept"' in page
+    kept = dict(re.findall(r'<input type="hidden" name="(captcha_[01])" value="([^"]*)"', page))
+    assert kept == challenge  # sent again with the next submit: nothing new to solve
+    assert client.post("/runs/upload", {"project_name": "scripts", "file": script_file(SCRIPT), **kept}).status_code == 302
+    again = client.post("/runs/upload", {"project_name": "scripts", "file": script_file(SCRIPT), **kept}).content.decode()
+    assert "Invalid CAPTCHA" in again  # the run used it up
+    assert Run.objects.count() == 1
+
+
+def test_refused_builder_input_and_a_preview_keep_the_solved_captcha(users: dict[str, Any]) -> None:
+    client = browser(users["owner"])
+    challenge = solved(client, "/runs/new")
+    for changes in ({"vus": "100000"}, {"preview": "1"}):
+        page = client.post("/runs/new", {**BUILDER, **changes, **challenge}).content.decode()
+        assert 'id="captcha-kept"' in page and f'value="{challenge["captcha_0"]}"' in page, changes
+    assert client.post("/runs/new", {**BUILDER, **challenge}).status_code == 302
+
+
+def test_two_submits_at_once_with_one_answer_start_one_run(
+    transactional_db: None, users: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = [browser(users["owner"]), browser(users["owner"])]
+    challenge = solved(clients[0], "/runs/new")
+    meet_at(monkeypatch, web_views, "run_create_from_builder")  # both requests have found the answer right and unused
+    responses = at_once(*(lambda client=client: client.post("/runs/new", {**BUILDER, **challenge}) for client in clients))
+    assert sorted(response.status_code for response in responses) == [200, 302]
+    refused = next(response for response in responses if response.status_code == 200).content.decode()
+    assert "Another submission started a test with this captcha" in refused
+    assert Run.objects.count() == 1
 
 
 def test_run_again_fills_the_form_from_an_earlier_run(users: dict[str, Any]) -> None:
