@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/result/<uuid:run_id>", api.ResultView.as_view(), name="api-result"),
     path("api/download/<uuid:run_id>", api.DownloadView.as_view(), name="api-download"),
     path("api/download/<uuid:run_id>/<str:kind>", api.DownloadExportView.as_view(), name="api-download-kind"),
+    path("api/runs/<uuid:run_id>/artifacts/<path:name>", api.ArtifactView.as_view(), name="api-artifact"),
     path("api/resetdata", api.ResetDataView.as_view(), name="api-resetdata"),
     path("api/run/<uuid:run_id>/events", api.run_events, name="api-run-events"),
     path("api/run/<uuid:run_id>/cancel", api.CancelView.as_view(), name="api-run-cancel"),

@@ -14,7 +14,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from django.utils import timezone
 from runs import events, shutdown
 from runs.api.serializers import BuilderRunSerializer
 from runs.engine import k6
-from runs.engine.bundle import unpack
+from runs.engine.bundle import K6_ARCHIVE_NAME, Bundle, unpack
 from runs.engine.delivery import Ending, Plan, delivery_for
 from runs.engine.k6_log import LogCapture
 from runs.engine.presets import GRACEFUL_STOP_S
@@ -100,11 +100,12 @@ def run_create_from_script(
     api_key: ApiKey | None = None,
     owner: User | None = None,
     options: ScriptOptions | None = None,
+    shown_name: str = "",
 ) -> Run:
     """Vet an uploaded script or bundle and store it as a queued run; raises ScriptRejected and stores nothing."""
     options = options or ScriptOptions()
     if problems := options.problems():
-        raise ScriptRejected(problems)
+        raise ScriptRejected([f"{field}: {message}" for field, messages in problems.items() for message in messages])
     plain_env, secret_env = split_env(options.env)
     launch = k6.Launch(options.entry or k6.SCRIPT_NAME, plain_env, secret_env, options.overrides())
     suite = vet_upload(raw, filename, launch)
@@ -118,7 +119,7 @@ def run_create_from_script(
             mode=Run.Mode.SCRIPT,
             target_url=options.target or _url_in(plain_env) or needs.target_url,
             spec={
-                "filename": Path(filename).name,
+                "filename": shown_name or Path(filename).name,
                 "entry": bundle.entry,
                 "k6_archive": bundle.k6_archive,
                 "files": sorted(bundle.files) if not bundle.k6_archive else [],
@@ -138,6 +139,18 @@ def run_create_from_script(
             max_vus=needs.max_vus,
             sla_config=asdict(SlaThresholds.from_settings(sla)),
         )
+
+
+def run_create_again(earlier: Run, options: ScriptOptions, api_key: ApiKey | None = None, owner: User | None = None) -> Run:
+    """'Run again' for a script run: its stored files (modules in place), vetted again with these options."""
+    files = unpack(bytes(earlier.bundle)) if earlier.bundle else {k6.SCRIPT_NAME: earlier.script.encode()}
+    if earlier.spec.get("k6_archive"):
+        raw, kind = files[K6_ARCHIVE_NAME], K6_ARCHIVE_NAME
+    else:
+        raw, kind = Bundle(files, "").pack(), "bundle.tar.gz"
+    options = replace(options, entry=options.entry or earlier.spec.get("entry") or k6.SCRIPT_NAME)
+    shown_name = earlier.spec.get("filename") or kind
+    return run_create_from_script(earlier.project.name, raw, kind, dict(earlier.sla_config), api_key, owner, options, shown_name)
 
 
 def _url_in(env: dict[str, str]) -> str:

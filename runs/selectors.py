@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from runs.api.downloads import available_downloads, download_url
+from runs.api.downloads import artifact_listing, available_downloads, download_url
 from runs.engine.k6_codes import describe_exit
 from runs.engine.results import custom_metrics, request_timings
 from runs.engine.verdict import NOT_GRADED, VerdictFacts, verdict_for
@@ -125,6 +125,7 @@ def run_result(run: Run) -> dict[str, Any]:
         "analyzers": _analyzers(run),
         **_analysis(run),
         "script": run.script,
+        "artifacts": artifact_listing(run),
         "links": run_links(run),
     }
 

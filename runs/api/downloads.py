@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runs.models import Run
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+
+from runs.models import Run, RunArtifact
 from runs.purge import run_files_dir
 
 # kind -> (file name under RESULT_DIR/<run>/, content type, what it is)
@@ -52,3 +55,29 @@ def available_downloads(run: Run) -> list[str]:
 def download_url(run_id: object, kind: str) -> str:
     """The API address of a generated file (the PDF keeps the path of the system this replaces)."""
     return f"/api/download/{run_id}" if kind == "pdf" else f"/api/download/{run_id}/{kind}"
+
+
+def run_artifact(run: Run, name: str) -> RunArtifact:
+    """A file the run's handleSummary wrote; DownloadMissing names the ones there are."""
+    try:
+        return run.artifacts.get(name=name)
+    except RunArtifact.DoesNotExist:
+        names = list(run.artifacts.values_list("name", flat=True))
+        kept = f"it kept {', '.join(names)}" if names else "it kept none"
+        raise DownloadMissing("not_found", f"Run {run.pk} has no file {name!r} from its handleSummary; {kept}.") from None
+
+
+def artifact_listing(run: Run) -> list[dict[str, object]]:
+    """The files the run's handleSummary wrote, with where the API serves each."""
+    rows = run.artifacts.values_list("name", "size_bytes")
+    return [{"name": name, "size_bytes": size, "url": f"/api/runs/{run.pk}/artifacts/{name}"} for name, size in rows]
+
+
+def artifact_response(artifact: RunArtifact) -> HttpResponse:
+    """The file as a download, never rendered here: a script's HTML must not run on this site's origin."""
+    response = HttpResponse(bytes(artifact.content), content_type="application/octet-stream")
+    filename = f"k6intel-{artifact.run_id}-{artifact.name.replace('/', '_')}"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    response["Content-Security-Policy"] = "sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

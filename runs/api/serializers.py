@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from django.conf import settings
 from rest_framework import serializers
 
@@ -16,6 +17,7 @@ from runs.engine.presets import PRESET_DEFAULT_DURATION_S, PRESETS, LoadShape, S
 from runs.engine.script import BODY_TYPES, METHODS, Checks, RequestSpec, ScriptPlan
 from runs.engine.secrets import split_headers, split_query
 from runs.engine.targets import TargetRejected, check_target_url
+from runs.engine.vetting import MAX_ENV_VALUE_CHARS, ScriptOptions, split_env_pairs
 from scanners import KINDS as ANALYZER_KINDS
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -202,3 +204,68 @@ def _shape(attrs: dict[str, Any]) -> LoadShape:
         duration_s = attrs.get("duration") or min(PRESET_DEFAULT_DURATION_S[preset], settings.MAX_DURATION_S)
         return preset_shape(preset, vus, duration_s, attrs.get("rate"))
     return constant_shape(vus, attrs.get("duration") or DEFAULT_DURATION_S)
+
+
+class EnvField(serializers.ListField):
+    """Run variables as k6's `-e`: repeated `KEY=VALUE` form fields, or one JSON object of strings."""
+
+    child = serializers.CharField(max_length=MAX_ENV_VALUE_CHARS + 200, trim_whitespace=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:  # type: ignore[override]  # pairs in, a mapping out
+        if isinstance(data, dict):
+            pairs = data
+        elif len(data) == 1 and isinstance(data[0], str) and data[0].lstrip().startswith("{"):
+            try:
+                pairs = orjson.loads(data[0])
+            except orjson.JSONDecodeError as exc:
+                raise serializers.ValidationError(f"Not a JSON object: {exc}.") from None
+        else:
+            try:
+                return split_env_pairs(super().to_internal_value(data))
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        if not isinstance(pairs, dict) or not all(isinstance(value, str) for value in pairs.values()):
+            raise serializers.ValidationError('Give {"KEY": "value", …} with text values, or KEY=VALUE fields.')
+        return {str(key): value for key, value in pairs.items()}
+
+
+class ScriptOptionsSerializer(serializers.Serializer):
+    """What a script run may set, like k6's flags: the bundle's entry, `-e` variables, vus/duration/iterations."""
+
+    entry = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text="the bundle's script to run (default: script.js, index.js, the only one)",
+    )
+    env = EnvField(required=False, help_text="KEY=VALUE (repeat the field), or one JSON object; secret-looking names are sealed")
+    vus = serializers.IntegerField(required=False, allow_null=True, help_text="overrides the script's VUs, as k6's --vus")
+    duration = serializers.CharField(required=False, allow_blank=True, max_length=20, help_text="as k6's --duration, e.g. 30s")
+    iterations = serializers.IntegerField(required=False, allow_null=True, help_text="as k6's --iterations")
+    target_url = serializers.CharField(
+        required=False, allow_blank=True, max_length=2048, help_text="what the analyzers look at (default: where the load went)"
+    )
+
+    def validate_target_url(self, value: str) -> str:
+        if value:
+            try:
+                check_target_url(value)
+            except TargetRejected as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if problems := self.to_options(attrs).problems():
+            raise serializers.ValidationError(problems)
+        return attrs
+
+    @staticmethod
+    def to_options(data: dict[str, Any]) -> ScriptOptions:
+        return ScriptOptions(
+            entry=data.get("entry") or "",
+            env=data.get("env") or {},
+            vus=data.get("vus"),
+            duration=data.get("duration") or None,
+            iterations=data.get("iterations"),
+            target=data.get("target_url") or "",
+        )

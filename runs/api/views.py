@@ -26,13 +26,13 @@ from rest_framework.views import APIView
 from runs.api.apikeys import IsAdminKey, apikey_lookup, request_key, skips_captcha
 from runs.api.captcha import Answer, CaptchaInvalid, captcha_check, captcha_issue, captcha_spend
 from runs.api.documents import result_document
-from runs.api.downloads import DownloadMissing, run_download
+from runs.api.downloads import DownloadMissing, artifact_response, run_artifact, run_download
 from runs.api.errors import ApiError, error_body
 from runs.api.quotas import RETRY_AFTER_S, QuotaExceeded, check_active_runs
 from runs.api.result_http import document_response
-from runs.api.serializers import BuilderRunSerializer
+from runs.api.serializers import BuilderRunSerializer, ScriptOptionsSerializer
 from runs.dispatch import run_enqueue
-from runs.engine.bundle import MAX_UPLOAD_BYTES
+from runs.engine.bundle import MAX_UPLOAD_BYTES, SIZE_LIMITS
 from runs.engine.verdict import FAILED, NOT_GRADED, PASSED
 from runs.engine.vetting import ScriptRejected
 from runs.events import end_seq, history
@@ -107,9 +107,9 @@ CAPTCHA_RULE = "Required unless the API key is trusted (or an admin key): a chal
 CAPTCHA_FIELD: dict[str, Any] = {"required": False, "help_text": CAPTCHA_RULE, "error_messages": {"required": CAPTCHA_RULE}}
 
 
-class ScriptUploadSerializer(serializers.Serializer):
+class ScriptUploadSerializer(ScriptOptionsSerializer):
     project_name = serializers.CharField(max_length=100)
-    file = serializers.FileField(help_text=".js, UTF-8, at most 2 MB")
+    file = serializers.FileField(help_text=f"a .js/.ts script, a .zip/.tar.gz of a folder or a k6 archive .tar. {SIZE_LIMITS}")
     captcha_answer = serializers.CharField(max_length=100, **CAPTCHA_FIELD)
     captcha_token = serializers.CharField(max_length=200, **CAPTCHA_FIELD)
     captcha_timestamp = serializers.IntegerField(**CAPTCHA_FIELD)
@@ -139,11 +139,12 @@ class RunScriptView(APIView):
         _within_quota(key)
         upload = data["file"]
         if upload.size > MAX_UPLOAD_BYTES:
-            message = f"The script is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes (2 MB)."
+            message = f"The upload is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes. {SIZE_LIMITS}"
             raise ApiError(400, "script_rejected", message, {"file": [message]})
+        options = form.to_options(data)
         try:
             with transaction.atomic():  # the captcha is used up with the run it starts, or not at all
-                run = run_create_from_script(data["project_name"], upload.read(), upload.name, api_key=key)
+                run = run_create_from_script(data["project_name"], upload.read(), upload.name, api_key=key, options=options)
                 if answer is not None:
                     captcha_spend(answer)
         except ScriptRejected as exc:
@@ -323,6 +324,19 @@ class DownloadExportView(DownloadView):
     )
     def get(self, request: Request, run_id: Any, kind: str = "pdf") -> FileResponse:
         return super().get(request, run_id, kind)
+
+
+class ArtifactView(APIView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="no such file")},
+        summary="A file the run's handleSummary wrote (listed in the result's artifacts)",
+    )
+    def get(self, request: Request, run_id: Any, name: str) -> HttpResponse:
+        run = _visible_run(request, run_id)
+        try:
+            return artifact_response(run_artifact(run, name))
+        except DownloadMissing as exc:
+            raise ApiError(404, exc.code, str(exc)) from None
 
 
 class CancelView(APIView):

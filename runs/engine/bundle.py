@@ -102,7 +102,9 @@ def read_upload(raw: bytes, filename: str, entry: str = "") -> Bundle:
         files = members
     else:
         raise BundleRejected(
-            [f"{name!r} is not a k6 script or bundle: upload a .js or .ts file, a .zip, .tar.gz or .tar of a folder, or a k6 archive."]
+            [
+                f"{name!r} is not a k6 script or bundle: upload a .js or .ts file, a .zip, .tar.gz or .tar of a folder, or a k6 archive."
+            ]
         )
     files = _without_common_folder(files)
     bundle = Bundle(files, _entry(files, entry))

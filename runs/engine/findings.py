@@ -69,7 +69,9 @@ def _import_finding(bundle: Bundle, path: str, literal: Literal) -> Finding | No
         )
         return Finding(path, literal.line, "browser", message)
     if specifier.startswith("k6/x/"):
-        return Finding(path, literal.line, "extension", f"uses the k6 extension {specifier!r}; extensions are not available here.")
+        return Finding(
+            path, literal.line, "extension", f"uses the k6 extension {specifier!r}; extensions are not available here."
+        )
     if specifier == "k6" or specifier.startswith("k6/"):
         return None
     if is_url(specifier):

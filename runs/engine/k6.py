@@ -85,7 +85,10 @@ class Launch:
         # Secret names starting with K6_ would configure k6 from its environment: they go as -e too.
         plain = {**self.env, **{key: value for key, value in self.secret_env.items() if key.upper().startswith("K6_")}}
         system_env = "true" if self._environment_secrets() else "false"
-        return [f"--include-system-env-vars={system_env}", *(arg for key, value in plain.items() for arg in ("-e", f"{key}={value}"))]
+        return [
+            f"--include-system-env-vars={system_env}",
+            *(arg for key, value in plain.items() for arg in ("-e", f"{key}={value}")),
+        ]
 
     def environment(self) -> dict[str, str]:
         overrides = {OVERRIDE_ENV[name]: str(value) for name, value in self.overrides.items() if value not in (None, "")}
@@ -106,7 +109,9 @@ def prepare_workdir(workdir: Path, files: dict[str, bytes] | str) -> None:
     (workdir / CONFIG_NAME).write_text("{}", encoding="utf-8")
 
 
-def collect_artifacts(workdir: Path, inputs: dict[str, bytes] | str, secret_texts: list[str]) -> tuple[list[tuple[str, bytes]], list[str]]:
+def collect_artifacts(
+    workdir: Path, inputs: dict[str, bytes] | str, secret_texts: list[str]
+) -> tuple[list[tuple[str, bytes]], list[str]]:
     """Files the run wrote beside its suite (handleSummary's): (name, bytes) kept, and notes on those left out.
 
     Secret values are masked in them as in the log.

@@ -46,10 +46,21 @@ MAX_ITERATIONS = 10_000_000
 NO_DEFAULT_VUS = "scenario default has configuration errors: the number of VUs must be more than 0"
 
 
+@dataclass(frozen=True)
+class Located:
+    """A finding where it is: for the upload page, which shows the offending line."""
+
+    path: str
+    line: int
+    message: str
+    source: str  # that line of the file
+
+
 class ScriptRejected(ValueError):
-    def __init__(self, findings: list[str]) -> None:
+    def __init__(self, findings: list[str], located: list[Located] | None = None) -> None:
         super().__init__("; ".join(findings))
-        self.findings = findings
+        self.findings = findings  # every problem, as the API and CLI list them ("lib/a.js line 3: …")
+        self.located = located or []  # those with a file and line
 
 
 @dataclass(frozen=True)
@@ -76,19 +87,27 @@ class ScriptOptions:
         values: dict[str, str | int | None] = {"vus": self.vus, "duration": self.duration, "iterations": self.iterations}
         return {name: value for name, value in values.items() if value is not None and value != ""}
 
-    def problems(self) -> list[str]:
-        problems = [f"env: {problem}" for problem in _env_problems(self.env)]
+    def problems(self) -> dict[str, list[str]]:
+        """What is wrong, by field (entry, env, vus, duration, iterations)."""
+        problems: dict[str, list[str]] = {}
+        if env_problems := _env_problems(self.env):
+            problems["env"] = env_problems
         if self.vus is not None and not 1 <= self.vus <= settings.MAX_VUS:
-            problems.append(f"vus: give 1 to MAX_VUS={settings.MAX_VUS}.")
-        if self.duration:
-            seconds = parse_duration_s(self.duration)
-            if seconds is None or seconds <= 0:
-                problems.append(f"duration: {self.duration!r} is not a k6 duration such as 30s, 5m or 1m30s.")
-            elif seconds > settings.MAX_DURATION_S:
-                problems.append(f"duration: {self.duration} is longer than MAX_DURATION={settings.MAX_DURATION_S} s.")
+            problems["vus"] = [f"Give 1 to MAX_VUS={settings.MAX_VUS}."]
+        if self.duration and (duration_problem := _duration_problem(self.duration)):
+            problems["duration"] = [duration_problem]
         if self.iterations is not None and not 1 <= self.iterations <= MAX_ITERATIONS:
-            problems.append(f"iterations: give 1 to {MAX_ITERATIONS}.")
+            problems["iterations"] = [f"Give 1 to {MAX_ITERATIONS}."]
         return problems
+
+
+def _duration_problem(duration: str) -> str | None:
+    seconds = parse_duration_s(duration)
+    if seconds is None or seconds <= 0:
+        return f"{duration!r} is not a k6 duration such as 30s, 5m or 1m30s."
+    if seconds > settings.MAX_DURATION_S:
+        return f"{duration} is longer than MAX_DURATION={settings.MAX_DURATION_S} s."
+    return None
 
 
 def _env_problems(env: dict[str, str]) -> list[str]:
@@ -135,15 +154,26 @@ def vet_upload(raw: bytes, filename: str, launch: k6.Launch | None = None) -> Ve
     problems = _undecodable(bundle)
     findings = [Finding(p.path, p.line, "module_fetch", p.message) for p in resolve_modules(bundle)] + find_problems(bundle)
     problems += [str(finding) for finding in findings]
+    located = _located(bundle, findings)
     if problems and (any(finding.rule in BLOCKING_RULES | {"module_fetch"} for finding in findings) or not findings):
-        raise ScriptRejected(problems)  # k6 would only fail on these
+        raise ScriptRejected(problems, located)  # k6 would only fail on these
     try:
         needs = inspect_bundle(bundle, replace(launch, entry=bundle.entry))
     except ScriptRejected as exc:
         problems += exc.findings
     if problems:
-        raise ScriptRejected(problems)
+        raise ScriptRejected(problems, located)
     return VettedSuite(bundle, needs)
+
+
+def _located(bundle: Bundle, findings: list[Finding]) -> list[Located]:
+    sources = dict(bundle.scripts())
+    located = []
+    for finding in findings:
+        lines = sources.get(finding.path, b"").decode("utf-8", "replace").splitlines()
+        source = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
+        located.append(Located(finding.path, finding.line, finding.message, source.strip()[:300]))
+    return located
 
 
 def _undecodable(bundle: Bundle) -> list[str]:

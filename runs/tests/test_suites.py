@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -25,12 +26,15 @@ from typing import Any
 import orjson
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from runs.engine.bundle import unpack
 from runs.engine.results import summary_metrics, summary_thresholds
 from runs.engine.vetting import ScriptOptions, ScriptRejected
-from runs.models import Run, RunArtifact
+from runs.models import ApiKey, Run, RunArtifact
 from runs.pipeline import run_create_from_script, run_execute
 from scanners.tests import tls_servers
 
@@ -244,7 +248,7 @@ def test_overrides_change_the_options_checked_and_run(
     assert run.result.metrics["http_reqs"]["count"] == 5 and run.max_vus == 3 and run.spec["entry"] == "load.ts"
 
     settings.MAX_VUS = 4
-    with pytest.raises(ScriptRejected, match="vus: give 1 to MAX_VUS=4"):
+    with pytest.raises(ScriptRejected, match="vus: Give 1 to MAX_VUS=4"):
         run_create_from_script("suites", bundle.getvalue(), "typed.zip", options=ScriptOptions(vus=50))
     settings.MAX_VUS = 200
     with pytest.raises(ScriptRejected, match="needs up to 300 VUs"):  # the env the script reads makes it too big
@@ -300,7 +304,7 @@ def test_the_cli_runs_a_bundle_with_env_overrides_and_a_named_target(
     [
         (["-e", "NOEQUALS"], "'NOEQUALS' is not KEY=VALUE"),
         (["-e", "1BAD=x"], "'1BAD' is not a variable name"),
-        (["--vus", "0"], "vus: give 1 to MAX_VUS"),
+        (["--vus", "0"], "vus: Give 1 to MAX_VUS"),
         (["--duration", "soon"], "'soon' is not a k6 duration"),
         (["--entry", "nope.js"], "'nope.js' is not in the bundle"),
     ],
@@ -311,3 +315,126 @@ def test_the_cli_says_what_to_fix_in_script_options(flags: list[str], message: s
     with pytest.raises(CommandError, match=re.escape(message)) as error:
         call_command("loadtest", "--script", str(script), *flags)
     assert error.value.returncode == 2 and Run.objects.count() == 0
+
+
+def ended(run_id: Any, timeout_s: float = 90) -> Run:
+    """The run once the embedded executor has finished it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = Run.objects.get(pk=run_id)
+        if run.is_terminal:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} did not end within {timeout_s} s")
+
+
+def test_the_api_takes_a_bundle_with_env_and_overrides_from_a_trusted_key(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path, api: Any, keys: dict[str, Any], settings: Any
+) -> None:
+    settings.REDIS_URL = None  # embedded execution: the accepted run runs in this process
+    ApiKey.objects.filter(pk=keys["user"][0].pk).update(is_trusted=True)  # CI: no captcha
+    target = demo_target(latency_min_ms=5, latency_max_ms=15)
+    folder = suite_copy("scenarios", tmp_path, module_host)
+    reference = raw_k6(folder, "script.js", {"BASE_URL": target.url}, tmp_path)
+    data = {
+        "project_name": "suites",
+        "file": SimpleUploadedFile("scenarios.tar.gz", tar_gz(folder)),
+        "env": orjson.dumps({"BASE_URL": target.url}).decode(),
+    }
+
+    accepted = api("user").post("/api/runjs", data, format="multipart")
+
+    assert accepted.status_code == 202, accepted.content
+    run = ended(accepted.json()["run_id"])
+    assert_matches_raw(run, reference, exact=())
+    document = api("user").get(f"/api/result/{run.pk}").json()
+    assert document["config"]["spec"]["env"] == {"BASE_URL": target.url}
+
+    typed = suite_copy("typed", tmp_path, module_host)
+    repeated = {
+        "project_name": "suites",
+        "file": SimpleUploadedFile("typed.zip", zipped(typed)),
+        "env": [f"BASE_URL={target.url}", "SESSION_KEY=s3cr3t-v4lue"],
+        "vus": 1,
+        "iterations": 3,
+    }
+    accepted = api("user").post("/api/runjs", repeated, format="multipart")
+    assert accepted.status_code == 202, accepted.content
+    run = ended(accepted.json()["run_id"])
+    assert run.result.metrics["http_reqs"]["count"] == 3 and run.spec["env"]["SESSION_KEY"] == "••••"
+    assert "s3cr3t-v4lue" not in api("user").get(f"/api/result/{run.pk}").content.decode()
+
+
+@pytest.mark.parametrize(
+    "fields, wrong",
+    [
+        ({"env": ["NOPE"]}, "env"),
+        ({"env": '{"A": 1}'}, "env"),
+        ({"vus": 0}, "vus"),
+        ({"duration": "forever"}, "duration"),
+        ({"target_url": "http://169.254.169.254/"}, "target_url"),
+    ],
+)
+def test_the_api_names_the_script_option_to_fix(api: Any, keys: dict[str, Any], fields: dict[str, Any], wrong: str) -> None:
+    ApiKey.objects.filter(pk=keys["user"][0].pk).update(is_trusted=True)
+    data = {"project_name": "suites", "file": SimpleUploadedFile("s.js", b"export default function () {}"), **fields}
+    refused = api("user").post("/api/runjs", data, format="multipart")
+    assert refused.status_code == 400 and wrong in refused.json()["error"]["fields"], refused.content
+    assert Run.objects.count() == 0
+
+
+def test_the_upload_form_runs_a_bundle_then_runs_it_again_with_its_options(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path, settings: Any
+) -> None:
+    settings.REDIS_URL = None
+    staff = get_user_model().objects.create_user("lead", password="pw-lead-1", is_staff=True)  # no captcha
+    client = Client()
+    client.force_login(staff)
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    folder = suite_copy("shop", tmp_path, module_host)
+    env_text = f"BASE_URL={target.url}\nITERATIONS=4\nAPI_TOKEN=tok-form-5"
+    form = {"project_name": "shop", "file": SimpleUploadedFile("shop.zip", zipped(folder)), "env": env_text, "vus": "2"}
+
+    first = client.post("/runs/upload", form)
+
+    assert first.status_code == 302, first.content.decode()[-3000:]
+    run = ended(first["Location"].rstrip("/").rsplit("/", 1)[-1])
+    assert run.result.metrics["http_reqs"]["count"] == 4 and run.max_vus == 2
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "API_TOKEN=••••" in page and "--vus 2" in page and "k6-utils/1.4.0/index.js" in page
+    again_form = client.get(f"/runs/upload?from={run.pk}").content.decode()
+    assert f"BASE_URL={target.url}" in again_form and "API_TOKEN=</textarea>" in again_form and "tok-form-5" not in again_form
+
+    module_host.requests.clear()
+    again = client.post(
+        "/runs/upload", {"project_name": "shop", "again": str(run.pk), "env": env_text.replace("4", "6"), "vus": "2"}
+    )
+
+    assert again.status_code == 302, again.content.decode()[-3000:]
+    rerun = ended(again["Location"].rstrip("/").rsplit("/", 1)[-1])
+    assert rerun.result.metrics["http_reqs"]["count"] == 6 and rerun.spec["filename"] == "shop.zip"
+    assert module_host.requests == []  # the stored files hold their modules already
+
+
+def test_handle_summary_files_download_from_the_page_and_the_api_as_attachments(
+    module_host: ModuleHost, demo_target: Callable[..., Any], api: Any, keys: dict[str, Any]
+) -> None:
+    target = demo_target(latency_min_ms=1, latency_max_ms=3)
+    run = run_create_from_script(
+        "suites",
+        (SUITES / "summary" / "script.js").read_bytes(),
+        "script.js",
+        options=ScriptOptions(env={"BASE_URL": target.url}),
+    )
+    Run.objects.filter(pk=run.pk).update(api_key=keys["user"][0])
+    run = run_execute(run.pk)
+    listing = api("user").get(f"/api/result/{run.pk}").json()["artifacts"]
+    assert [row["name"] for row in listing] == ["summary.html", "summary.json"]
+
+    served = api("user").get(listing[0]["url"])
+    assert served.status_code == 200 and b"<h1>" in b"".join(served.streaming_content if served.streaming else [served.content])
+    assert served["Content-Type"] == "application/octet-stream" and "attachment" in served["Content-Disposition"]
+    assert served["Content-Security-Policy"] == "sandbox"
+    assert api("other").get(listing[0]["url"]).status_code == 404  # another key's run
+    missing = api("user").get(f"/api/runs/{run.pk}/artifacts/nope.txt")
+    assert missing.status_code == 404 and "it kept summary.html, summary.json" in missing.json()["error"]["message"]

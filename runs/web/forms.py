@@ -15,8 +15,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from runs.api.serializers import MAX_BODY_CHARS, BuilderRunSerializer
-from runs.engine.bundle import MAX_UPLOAD_BYTES
+from runs.api.serializers import MAX_BODY_CHARS, BuilderRunSerializer, ScriptOptionsSerializer
+from runs.engine.bundle import MAX_UPLOAD_BYTES, SIZE_LIMITS
 from runs.engine.presets import PRESET_DESCRIPTIONS, PRESETS
 from runs.engine.script import BODY_TYPES, METHODS
 from runs.models import Run
@@ -273,19 +273,66 @@ class CaptchaForm(forms.Form):
 
 
 class ScriptUploadForm(forms.Form):
+    """A script, a folder bundle or a k6 archive, with what k6's flags would set; or, for 'Run again',
+    no file and the earlier run's stored files."""
+
     project_name = forms.CharField(max_length=100, initial="default")
     file = forms.FileField(
-        label="k6 script",
-        widget=forms.ClearableFileInput(attrs={"accept": ".js,text/javascript"}),
-        help_text=f"A .js file, UTF-8, at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Its VUs and duration must stay "
-        "within this server's limits; no remote imports, extensions, file reads or summary files.",
+        label="k6 script or bundle",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".js,.mjs,.ts,.zip,.tar,.tgz,.gz"}),
+        help_text="A .js or .ts script, a .zip or .tar.gz of a folder (local modules and data files), or a k6 archive "
+        f".tar. {SIZE_LIMITS} Modules from {', '.join(settings.MODULE_HOSTS) or 'no host'} are fetched for you.",
     )
+    entry = forms.CharField(
+        label="Entry point",
+        required=False,
+        max_length=255,
+        help_text="The bundle's script to run (default: script.js, index.js or the only one).",
+    )
+    env = forms.CharField(
+        label="Environment (__ENV)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "BASE_URL=https://staging.example.com\nAPI_TOKEN=…"}),
+        help_text="One KEY=VALUE per line, as k6's -e. Values of names that look like secrets (token, key, password…) "
+        "are sealed until k6 starts and shown masked.",
+    )
+    vus = forms.IntegerField(label="VUs", required=False, min_value=1, help_text="Overrides the script's, as k6's --vus.")
+    duration = forms.CharField(required=False, max_length=20, help_text="As k6's --duration, e.g. 30s or 2m.")
+    iterations = forms.IntegerField(required=False, min_value=1, help_text="As k6's --iterations.")
+    target_url = forms.CharField(
+        label="Target for the analyzers",
+        required=False,
+        max_length=2048,
+        help_text="Default: the origin the run sent the most requests to.",
+    )
+    again = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(f"The file is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes (2 MB).")
+        if upload and upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"The file is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes. {SIZE_LIMITS}")
         return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data (an override may return None)
+        if not cleaned.get("file") and not cleaned.get("again") and "file" not in self.errors:
+            self.add_error("file", "Choose a script or bundle to upload.")
+        lines = [line for line in (cleaned.get("env") or "").splitlines() if line.strip()]
+        options = ScriptOptionsSerializer(
+            data={**{k: v for k, v in cleaned.items() if k in OPTION_FIELDS and v not in (None, "")}, "env": lines}
+        )
+        if not options.is_valid():
+            for field, messages in options.errors.items():
+                for message in messages if isinstance(messages, list) else [messages]:
+                    self.add_error(field if field in self.fields else None, str(message))
+        else:
+            self.options = options.to_options(options.validated_data)
+        return cleaned
+
+
+OPTION_FIELDS = ("entry", "vus", "duration", "iterations", "target_url")
 
 
 GRADES = [("", "any grade")] + [(grade, grade) for grade in "ABCF"]

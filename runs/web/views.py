@@ -18,21 +18,21 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from runs.api.downloads import DownloadMissing, available_downloads, run_download
+from runs.api.downloads import DownloadMissing, artifact_response, available_downloads, run_artifact, run_download
 from runs.api.quotas import QuotaExceeded, check_active_runs
 from runs.dispatch import run_enqueue
 from runs.engine.presets import preset_outline
 from runs.engine.script import render_script
+from runs.engine.secrets import MASK
 from runs.engine.vetting import ScriptRejected
 from runs.models import Run
-from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
+from runs.pipeline import run_cancel, run_create_again, run_create_from_builder, run_create_from_script
 from runs.purge import run_files_dir
 from runs.selectors import runs_for_listing, runs_visible_to_user
 from runs.web.forms import BuilderForm, CaptchaForm, CaptchaUsed, RunFilterForm, ScriptUploadForm
 from runs.web.presentation import is_cancellable, run_page_context
 
 RUNS_PER_PAGE = 20
-FINDING_LINE = re.compile(r"^line (\d+): ")
 FILMSTRIP_FILE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.(jpg|jpeg|png)$")
 
 
@@ -203,22 +203,48 @@ def run_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     findings: list[dict[str, Any]] = []
     if request.method == "POST":
         form, captcha = ScriptUploadForm(request.POST, request.FILES), CaptchaForm(request.POST, user=request.user)
+        earlier = _earlier_script_run(request, request.POST.get("again"))
         if _all_valid(form, captcha) and _within_quota(request, form):
-            upload = form.cleaned_data["file"]
-            raw = upload.read()
             try:
-                run = _create_spending(
-                    captcha,
-                    lambda: run_create_from_script(form.cleaned_data["project_name"], raw, upload.name, owner=request.user),
-                )
+                run = _create_spending(captcha, _script_run_creator(request, form, earlier))
             except ScriptRejected as exc:
-                run, findings = None, _findings_with_source(exc.findings, raw)
+                run, findings = None, _findings_shown(exc)
             if run is not None:
                 run_enqueue(run)
                 return redirect("run-detail", run_id=run.pk)
     else:
-        form, captcha = ScriptUploadForm(), CaptchaForm(user=request.user)
-    return render(request, "runs/run_upload.html", {"form": form, "captcha": captcha, "findings": findings})
+        earlier = _earlier_script_run(request, request.GET.get("from"))
+        form, captcha = ScriptUploadForm(initial=_script_initial(earlier)), CaptchaForm(user=request.user)
+    context = {"form": form, "captcha": captcha, "findings": findings, "earlier": earlier}
+    return render(request, "runs/run_upload.html", context)
+
+
+def _earlier_script_run(request: HttpRequest, run_id: str | None) -> Run | None:
+    """The script run 'Run again' started from, if the user can see it."""
+    if not run_id or not _is_uuid(run_id):
+        return None
+    return runs_visible_to_user(request.user).filter(pk=run_id, mode=Run.Mode.SCRIPT).first()
+
+
+def _script_run_creator(request: AuthenticatedHttpRequest, form: ScriptUploadForm, earlier: Run | None) -> Callable[[], Run]:
+    data, upload = form.cleaned_data, form.cleaned_data.get("file")
+    if upload:
+        raw = upload.read()
+        return lambda: run_create_from_script(data["project_name"], raw, upload.name, owner=request.user, options=form.options)
+    if earlier is None:
+        raise ScriptRejected(["The run to start again is gone, or not yours to see; upload the files instead."])
+    return lambda: run_create_again(earlier, form.options, owner=request.user)
+
+
+def _script_initial(earlier: Run | None) -> dict[str, Any]:
+    """'Run again': the earlier script run's options; sealed values are left for the user to type again."""
+    if earlier is None:
+        return {}
+    spec = earlier.spec
+    env = spec.get("env") or {}
+    initial = {key: spec[key] for key in ("entry", "vus", "duration", "iterations") if spec.get(key)}
+    initial["env"] = "\n".join(f"{key}={'' if value == MASK else value}" for key, value in env.items())
+    return initial | {"project_name": earlier.project.name, "target_url": spec.get("target") or "", "again": earlier.pk}
 
 
 def _all_valid(*forms: Any) -> bool:
@@ -248,15 +274,13 @@ def _within_quota(request: HttpRequest, form: Any) -> bool:
     return True
 
 
-def _findings_with_source(findings: list[str], raw: bytes) -> list[dict[str, Any]]:
-    lines = raw.decode("utf-8", errors="replace").splitlines()
-    shown = []
-    for finding in findings:
-        match = FINDING_LINE.match(finding)
-        number = int(match.group(1)) if match else None
-        source = lines[number - 1] if number and number <= len(lines) else ""
-        shown.append({"line": number, "message": FINDING_LINE.sub("", finding), "source": source})
-    return shown
+def _findings_shown(rejected: ScriptRejected) -> list[dict[str, Any]]:
+    """Each finding with its file, line and the offending source; the rest (limits, k6's own errors) as said."""
+    shown = [
+        {"path": found.path, "line": found.line, "message": found.message, "source": found.source} for found in rejected.located
+    ]
+    located = {f"{found.path} line {found.line}: {found.message}" for found in rejected.located}
+    return shown + [{"message": finding} for finding in rejected.findings if finding not in located]
 
 
 @login_required
@@ -292,6 +316,15 @@ def run_download_view(request: AuthenticatedHttpRequest, run_id: Any, kind: str)
         # The report runs its own chart script; sandboxed, it gets no access to this site's cookies or pages.
         response["Content-Security-Policy"] = "sandbox allow-scripts"
     return response
+
+
+@login_required
+def run_artifact_view(request: AuthenticatedHttpRequest, run_id: Any, name: str) -> HttpResponse:
+    run = _visible_run(request, run_id)
+    try:
+        return artifact_response(run_artifact(run, name))
+    except DownloadMissing as exc:
+        raise Http404(str(exc)) from None
 
 
 @login_required

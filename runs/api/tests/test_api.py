@@ -204,12 +204,12 @@ def test_captcha_is_single_use_bound_to_its_answer_and_key_and_expires(api: Api,
             "runs for up to 86430 s",
         ),  # 24 h + gracefulStop
         (b"\xff\xfeexport default function () {}", "bin.js", "not UTF-8"),
-        (b"export default function () {}", "script.py", "not a .js file"),
+        (b"export default function () {}", "script.py", "is not a k6 script or bundle"),
         (b"// " + b"x" * (2 * 1024 * 1024), "huge.js", "limit is 2097152 bytes"),
         (
             b"import a from 'https://evil.example/a.js';\nconst p = open('/etc/passwd');\nexport default function () {}\n",
             "bad.js",
-            "line 2",
+            "bad.js line 2",
         ),
     ],
 )
@@ -224,7 +224,7 @@ def test_rejected_scripts_are_400_listing_findings_and_store_nothing(api: Api, s
 def test_every_static_finding_is_listed(api: Api) -> None:
     script = b"import a from 'https://evil.example/a.js';\nimport s from 'k6/x/sql';\nconst p = open('/etc/passwd');\nexport default function () {}\n"
     findings = upload(api, script).json()["error"]["fields"]["file"]
-    assert [finding.split(":")[0] for finding in findings] == ["line 1", "line 2", "line 3"]
+    assert [finding.split(":")[0] for finding in findings] == ["test.js line 1", "test.js line 2", "test.js line 3"]
 
 
 # --- download, cancel, reset, throttling, schema ----------------------------------------

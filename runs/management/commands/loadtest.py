@@ -37,7 +37,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "url", nargs="?", help="target URL (builder mode); with --script, what the analyzers look at (default: where the load went)"
+            "url",
+            nargs="?",
+            help="target URL (builder mode); with --script, what the analyzers look at (default: where the load went)",
         )
         parser.add_argument("--method", default="GET")
         parser.add_argument("--header", action="append", default=[], metavar="'K: V'")

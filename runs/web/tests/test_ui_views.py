@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from runs.conftest import at_once, meet_at
+from runs.engine.bundle import MAX_UPLOAD_BYTES
 from runs.models import Project, Run, RunResult
 from runs.purge import run_files_dir
 from runs.web import views as web_views
@@ -310,17 +311,28 @@ def test_rejected_uploads_list_findings_by_line_and_store_nothing(users: dict[st
     page = client.post(
         "/runs/upload", {"project_name": "scripts", "file": upload, **solved(client, "/runs/upload")}
     ).content.decode()
-    assert "The script was not run" in page and "<strong>Line 3</strong>" in page and "open(&quot;/etc/shadow&quot;)" in page
+    assert "The script was not run" in page and "<strong>test.js, line 3</strong>" in page
+    assert "open(&quot;/etc/shadow&quot;)" in page
     too_big = SimpleUploadedFile("big.js", b"//" + b"x" * (2 * 1024 * 1024), content_type="text/javascript")
     page = client.post(
         "/runs/upload", {"project_name": "scripts", "file": too_big, **solved(client, "/runs/upload")}
     ).content.decode()
-    assert any("the limit is 2097152 bytes" in error for error in field_errors(page))
+    assert "the limit is 2097152 bytes" in page and "MB per script file" in page
+    huge = SimpleUploadedFile("huge.zip", b"x" * (MAX_UPLOAD_BYTES + 1))
+    page = client.post(
+        "/runs/upload", {"project_name": "scripts", "file": huge, **solved(client, "/runs/upload")}
+    ).content.decode()
+    assert any(f"the limit is {MAX_UPLOAD_BYTES} bytes" in error for error in field_errors(page))
     latin1 = SimpleUploadedFile("old.txt", "caf\xe9".encode("latin-1"))
     page = client.post(
         "/runs/upload", {"project_name": "scripts", "file": latin1, **solved(client, "/runs/upload")}
     ).content.decode()
-    assert "is not a .js file" in page and "not UTF-8" in page
+    assert "is not a k6 script or bundle" in page
+    latin1_js = SimpleUploadedFile("old.js", "// caf\xe9\nexport default function () {}".encode("latin-1"))
+    page = client.post(
+        "/runs/upload", {"project_name": "scripts", "file": latin1_js, **solved(client, "/runs/upload")}
+    ).content.decode()
+    assert "old.js is not UTF-8" in page
     assert not Run.objects.exists() and not Project.objects.filter(name="scripts").exists()
 
 
