@@ -39,6 +39,7 @@ CONFIG_NAME = f"{OUTPUT_DIR}/config.json"
 OVERRIDE_ENV = {"vus": "K6_VUS", "duration": "K6_DURATION", "iterations": "K6_ITERATIONS"}
 MAX_ARTIFACTS = 20
 MAX_ARTIFACT_BYTES = 5 * 1024 * 1024
+MAX_ARTIFACTS_TOTAL_BYTES = 20 * 1024 * 1024
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 TICK_S = 0.5
 # After SIGTERM, k6 finishes its summary; this is how long it gets before SIGKILL.
@@ -119,6 +120,7 @@ def collect_artifacts(
     given = {SCRIPT_NAME: inputs.encode()} if isinstance(inputs, str) else inputs
     kept: list[tuple[str, bytes]] = []
     notes: list[str] = []
+    total_bytes = 0
     for path in sorted(workdir.rglob("*")):
         name = path.relative_to(workdir).as_posix()
         if name.split("/", 1)[0] in (OUTPUT_DIR, SECRETS_FILE) or path.is_symlink() or not path.is_file():
@@ -130,9 +132,12 @@ def collect_artifacts(
         content = path.read_bytes()
         if given.get(name) == content:
             continue
-        if len(kept) == MAX_ARTIFACTS:
-            notes.append(f"Only the first {MAX_ARTIFACTS} files written were kept; {name} and later ones were not.")
+        if len(kept) == MAX_ARTIFACTS or total_bytes + len(content) > MAX_ARTIFACTS_TOTAL_BYTES:
+            notes.append(
+                f"At most {MAX_ARTIFACTS} files and {MAX_ARTIFACTS_TOTAL_BYTES} bytes written are kept; {name} and later ones were not."
+            )
             break
+        total_bytes += len(content)
         for secret in secret_texts:
             content = content.replace(secret.encode(), MASK.encode())
         kept.append((name, content))

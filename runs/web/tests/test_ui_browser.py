@@ -208,14 +208,14 @@ def test_a_rejected_script_shows_its_findings_with_line_numbers(ui_server: str, 
 
     page.get_by_role("link", name="Upload script").click()
     page.get_by_label("Project name", exact=True).fill("uploads")
-    page.get_by_label("k6 script", exact=True).set_input_files(script)
+    page.get_by_label("k6 script or bundle", exact=True).set_input_files(script)
     page.get_by_label("Solve to start", exact=True).fill("PASSED")
     page.get_by_role("button", name="Check and run").click()
 
     findings = page.locator("#findings")
     expect(findings).to_contain_text("The script was not run")
-    expect(findings).to_contain_text("Line 2")  # the remote import
-    expect(findings).to_contain_text("Line 5")  # the file read
+    expect(findings).to_contain_text("hostile.js, line 2")  # the remote import
+    expect(findings).to_contain_text("hostile.js, line 5")  # the file read
     expect(findings).to_contain_text('open("/etc/passwd")')  # the offending source line is shown
     expect(page.get_by_label("Project name", exact=True)).to_have_value("uploads")
     _shot(page, "upload-rejected")
