@@ -19,7 +19,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from runs.engine import k6
 from runs.engine.bundle import unpack
 from runs.engine.results import summary_metrics, summary_thresholds
 from runs.engine.vetting import ScriptOptions, ScriptRejected
@@ -438,3 +439,48 @@ def test_handle_summary_files_download_from_the_page_and_the_api_as_attachments(
     assert api("other").get(listing[0]["url"]).status_code == 404  # another key's run
     missing = api("user").get(f"/api/runs/{run.pk}/artifacts/nope.txt")
     assert missing.status_code == 404 and "it kept summary.html, summary.json" in missing.json()["error"]["message"]
+
+
+class Recorder:
+    """Loopback HTTP that keeps every request body."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                recorder.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_secret_variables_reach_the_script_and_nothing_else() -> None:
+    recorder = Recorder()
+    secret = "pw-7c1f9e3a"
+    script = b"""import http from 'k6/http';
+export const options = { iterations: 1 };
+export default function () { http.post(__ENV.SINK, `${__ENV.DB_PASSWORD}|${__ENV.K6_TOKEN}|${__ENV.PLAIN}`); console.log(`using ${__ENV.DB_PASSWORD}`); }
+export function handleSummary() { return { 'env.txt': `${__ENV.DB_PASSWORD}` }; }
+"""
+    env = {"SINK": recorder.url, "DB_PASSWORD": secret, "K6_TOKEN": "k6-tok-55", "PLAIN": "visible"}
+    try:
+        run = through_platform(script, "script.js", ScriptOptions(env=env))
+    finally:
+        recorder.server.shutdown()
+        recorder.server.server_close()
+
+    assert recorder.bodies == [f"{secret}|k6-tok-55|visible".encode()]
+    assert run.spec["env"] == {"SINK": recorder.url, "DB_PASSWORD": "••••", "K6_TOKEN": "••••", "PLAIN": "visible"}
+    assert "using ••••" in run.log and secret not in run.log
+    assert bytes(RunArtifact.objects.get(run=run).content) == "••••".encode()
+    # Sealed values reach k6 through its own environment; a K6_ name (which would configure k6) as -e.
+    launch = k6.Launch("script.js", {"PLAIN": "visible"}, {"DB_PASSWORD": secret, "K6_TOKEN": "k6-tok-55"})
+    assert secret not in " ".join(launch.arguments()) and launch.environment() == {"DB_PASSWORD": secret}
