@@ -20,8 +20,8 @@ class RunResultInline(admin.StackedInline):
     model = RunResult
     can_delete = False
     extra = 0
-    readonly_fields = ("metrics", "sla", "thresholds", "checks", "endpoints", "failures", "ingest")
-    exclude = ("timeseries", "groups")
+    readonly_fields = ("metrics", "sla", "thresholds", "checks", "custom_metrics", "endpoints", "failures", "ingest")
+    exclude = ("timeseries", "groups", "scenarios")  # long per-second series and trees: the run page shows them
 
 
 @admin.register(Run)

@@ -30,7 +30,17 @@ from runs.engine.delivery import Ending, Plan, delivery_for
 from runs.engine.k6_log import LogCapture
 from runs.engine.presets import GRACEFUL_STOP_S
 from runs.engine.resources import CpuSampler
-from runs.engine.results import SampleIngester, read_summary, summary_checks, summary_metrics, summary_thresholds, url_origin
+from runs.engine.results import (
+    SampleIngester,
+    custom_metrics,
+    group_tree,
+    read_summary,
+    scenario_summaries,
+    summary_checks,
+    summary_metrics,
+    summary_thresholds,
+    url_origin,
+)
 from runs.engine.scoring import Delivered, SlaThresholds, score_run
 from runs.engine.script import render_script
 from runs.engine.secrets import (
@@ -130,6 +140,7 @@ def run_create_from_script(
                 "max_vus": needs.max_vus,
                 "duration_s": needs.duration_s,
                 "executors": list(needs.executors),
+                "scenarios": dict(needs.scenario_executors),
             },
             script=bundle.entry_source(),
             bundle=bundle.pack(),
@@ -428,7 +439,9 @@ def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ti
             "endpoints": ingester.endpoint_stats(),
             "thresholds": thresholds,
             "checks": checks,
-            "groups": groups,
+            "groups": group_tree(checks, groups),
+            "scenarios": scenario_summaries(ingester.scenario_stats(), thresholds, run.spec or {}),
+            "custom_metrics": custom_metrics(metrics, thresholds),
             "failures": ingester.failures(),
             "sla": scorecard,
             "delivery": delivery,

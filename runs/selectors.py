@@ -8,7 +8,7 @@ from django.db.models import Prefetch, QuerySet
 
 from runs.api.downloads import artifact_listing, available_downloads, download_url
 from runs.engine.k6_codes import describe_exit
-from runs.engine.results import custom_metrics, request_timings
+from runs.engine.results import custom_metrics, group_tree, request_timings
 from runs.engine.verdict import NOT_GRADED, VerdictFacts, verdict_for
 from runs.models import ApiKey, Run, RunResult
 
@@ -115,10 +115,11 @@ def run_result(run: Run) -> dict[str, Any]:
         "sla": sla,
         "delivery": result.delivery if result else {},
         "timings": request_timings(metrics),
-        "custom_metrics": custom_metrics(metrics),
+        "scenarios": result.scenarios if result else [],
+        "custom_metrics": _custom_metrics(result),
         "thresholds": result.thresholds if result else [],
         "checks": result.checks if result else [],
-        "groups": result.groups if result else [],
+        "groups": _group_tree(result),
         "endpoints": result.endpoints if result else [],
         "timeseries": result.timeseries if result else [],
         "failures": result.failures if result else {},
@@ -141,6 +142,21 @@ def _scorecard_shown(scorecard: dict[str, Any], graded: bool) -> dict[str, Any]:
         return scorecard
     criteria = [{**c, "points": None} for c in scorecard.get("criteria", [])]
     return {**scorecard, "criteria": criteria, "score": None, "grade": None, "grade_label": None, "passed": None, "graded": False}
+
+
+def _custom_metrics(result: RunResult | None) -> list[dict[str, Any]]:
+    if result is None:
+        return []
+    # Results stored before custom metrics were (with their thresholds) have them in their metrics.
+    return result.custom_metrics or custom_metrics(result.metrics, result.thresholds)
+
+
+def _group_tree(result: RunResult | None) -> list[dict[str, Any]]:
+    if result is None:
+        return []
+    if all(isinstance(group, dict) for group in result.groups):
+        return result.groups
+    return group_tree(result.checks, result.groups)  # stored before groups were a tree: a list of paths
 
 
 def _analyzers(run: Run) -> dict[str, Any]:

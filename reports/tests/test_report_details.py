@@ -67,7 +67,7 @@ def test_load_delivered_timings_and_custom_metrics_read_alike_in_both_reports(re
         "Waiting (time to first byte) 15.5 ms 35.2 ms",
         "Custom metrics",
         "cart_errors rate rate 12.50 %, passes 1, fails 7",
-        "checkout_duration trend avg 120, med 110, p90 150, p95 170, p99 190, max 200",
+        "checkout_duration trend avg 120, min 100, med 110, p90 150, p95 170, p99 190, max 200",
     ]
     text = html_text(document, tmp_path)
     pdf = " ".join(pdf_pages(document, tmp_path))

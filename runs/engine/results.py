@@ -1,9 +1,9 @@
 """Turning k6's outputs into results.
 
 The overall summary comes from k6's own `--summary-export` (so p90/p95/p99 are
-exactly k6's). Time series, per-endpoint stats and failed-request samples come
-from k6's CSV sample stream, read incrementally while k6 runs: only the
-samples of the last few seconds are held in memory, so memory stays flat
+exactly k6's). Time series, per-endpoint and per-scenario stats and failed-request
+samples come from k6's CSV sample stream, read incrementally while k6 runs: only
+the samples of the last few seconds are held in memory, so memory stays flat
 however long the run is.
 """
 
@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
@@ -27,14 +28,36 @@ from runs.engine.secrets import mask_url
 # second); a second is closed once samples this many seconds newer are seen.
 OPEN_WINDOW_S = 2
 READ_CHUNK_BYTES = 1 << 20
-WANTED_PREFIXES = ("http_req_duration,", "http_req_failed,", "vus,", "iterations,", "dropped_iterations,")
+WANTED_PREFIXES = (
+    "http_req_duration,", "http_req_failed,", "vus,", "iterations,", "iteration_duration,", "dropped_iterations,",
+)  # fmt: skip
 HDR_MAX_US = 3_600_000_000  # one hour
 ENDPOINT_OVERFLOW = "(other endpoints)"
+MAX_SCENARIOS = 20  # scenarios with a row and series of their own; a script names them, so the rest share one
+SCENARIO_OVERFLOW = "(other scenarios)"
+SETUP_TEARDOWN = "(setup and teardown)"  # k6 tags the samples of setup() and teardown() with no scenario
 MAX_FAILURE_REASONS = 50
 FAILURE_REASON_OVERFLOW = ("", "", "(other reasons)")
 SAMPLE_URLS_PER_REASON = 3
 FAILURE_SERIES = 5  # reasons drawn over time; the rest are summed as "other"
 MAX_ORIGINS = 1000  # distinct origins counted for the busiest one (a script cannot grow this without end)
+MAX_REMEMBERED_URLS = 4096  # URLs whose origin is remembered while a run is read (a run requests the same few again)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def capped_entry(table: dict[K, V], key: K, cap: int, overflow: K, make: Callable[[K], V]) -> V:
+    """`table[key]`, made by `make(key)` while the table has fewer than `cap` entries; after that, the overflow entry."""
+    entry = table.get(key)
+    if entry is None:
+        if len(table) >= cap:
+            key = overflow
+            entry = table.get(key)
+        if entry is None:
+            entry = table[key] = make(key)
+    return entry
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -80,6 +103,29 @@ class SecondBucket:
         }
 
 
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(1, HDR_MAX_US, 3)
+
+
+def record_ms(histogram: HdrHistogram, value_ms: float) -> None:
+    histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
+
+
+def request_stats(count: int, failed: int, histogram: HdrHistogram) -> dict[str, Any]:
+    """Error rate and latency percentiles (ms, from a histogram of microseconds) of `count` requests."""
+
+    def pct_ms(pct: float) -> float:
+        return round(histogram.get_value_at_percentile(pct) / 1000, 3) if count else 0.0
+
+    return {
+        "error_rate": round(failed / count, 6) if count else 0.0,
+        "p50_ms": pct_ms(50),
+        "p95_ms": pct_ms(95),
+        "p99_ms": pct_ms(99),
+        "max_ms": round(histogram.get_max_value() / 1000, 3) if count else 0.0,
+    }
+
+
 @dataclass
 class EndpointStats:
     name: str
@@ -87,23 +133,110 @@ class EndpointStats:
     status: str
     count: int = 0
     failed: int = 0
-    histogram: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, HDR_MAX_US, 3))
+    histogram: HdrHistogram = field(default_factory=new_histogram)
 
     def as_dict(self) -> dict[str, Any]:
-        def pct_ms(pct: float) -> float:
-            return round(self.histogram.get_value_at_percentile(pct) / 1000, 3) if self.count else 0.0
-
         return {
             "name": self.name,
             "method": self.method,
             "status": self.status,
             "count": self.count,
             "failed": self.failed,
-            "error_rate": round(self.failed / self.count, 6) if self.count else 0.0,
-            "p50_ms": pct_ms(50),
-            "p95_ms": pct_ms(95),
-            "p99_ms": pct_ms(99),
-            "max_ms": round(self.histogram.get_max_value() / 1000, 3) if self.count else 0.0,
+            **request_stats(self.count, self.failed, self.histogram),
+        }
+
+
+@dataclass(slots=True)
+class ScenarioSecond:
+    requests: int = 0
+    failed: int = 0
+    iterations: int = 0
+    busy_ms: float = 0.0  # iteration time the scenario's VUs spent in this second
+    durations_ms: list[float] | None = field(default_factory=list)
+    p95_ms: float = 0.0
+
+    def close(self) -> None:
+        self.p95_ms = percentile(sorted(self.durations_ms or ()), 0.95)
+        self.durations_ms = None  # closed: the percentile is final
+
+
+@dataclass
+class ScenarioStats:
+    """One scenario's share of the run: the samples whose `scenario` tag names it."""
+
+    name: str
+    requests: int = 0
+    failed: int = 0
+    iterations: int = 0
+    first_second: int | None = None
+    last_second: int = 0
+    histogram: HdrHistogram = field(default_factory=new_histogram)
+    seconds: dict[int, ScenarioSecond] = field(default_factory=dict)
+
+    def request(self, second: int, duration_ms: float, closed_before: int) -> None:
+        self.requests += 1
+        if self.first_second is None or second < self.first_second:
+            self.first_second = second
+        if second > self.last_second:
+            self.last_second = second
+        bucket = self.seconds.get(second) or self._second(second, closed_before)
+        bucket.requests += 1
+        if bucket.durations_ms is not None:
+            bucket.durations_ms.append(duration_ms)
+        record_ms(self.histogram, duration_ms)
+
+    def failure(self, second: int, closed_before: int) -> None:
+        self.failed += 1
+        (self.seconds.get(second) or self._second(second, closed_before)).failed += 1
+
+    def iteration(self, second: int, closed_before: int) -> None:
+        self.iterations += 1
+        (self.seconds.get(second) or self._second(second, closed_before)).iterations += 1
+
+    def iteration_time(self, second: int, duration_ms: float, closed_before: int, run_start: int) -> None:
+        """Little's law by the second: the iteration time spent in a second is how many VUs were busy in it
+        (k6's `vus` is one number for the whole test). k6 stamps an iteration with the whole second it ended
+        in; taken to end in the middle of it, its time is credited to each second it overlapped."""
+        end_ms, start_ms = 500.0, 500.0 - duration_ms  # from the start of `second`
+        while end_ms > start_ms and second >= run_start:
+            (self.seconds.get(second) or self._second(second, closed_before)).busy_ms += end_ms - max(start_ms, 0.0)
+            end_ms, start_ms, second = 1000.0, start_ms + 1000.0, second - 1
+
+    def _second(self, second: int, closed_before: int) -> ScenarioSecond:
+        bucket = self.seconds.get(second)
+        if bucket is None:
+            bucket = self.seconds[second] = ScenarioSecond(durations_ms=None if second < closed_before else [])
+        return bucket
+
+    def close(self, second: int | None = None) -> None:
+        """Close one second (its p95 is then final), or every second still open."""
+        buckets = self.seconds.values() if second is None else [self.seconds.get(second)]
+        for bucket in buckets:
+            if bucket is not None and bucket.durations_ms is not None:
+                bucket.close()
+
+    def as_dict(self, seconds: range) -> dict[str, Any]:
+        """Totals over the run, and a column per measure over `seconds` (the run's, so scenarios line up)."""
+        active_s = self.last_second - self.first_second + 1 if self.first_second is not None else 0
+        buckets = [self.seconds.get(second) or ScenarioSecond(durations_ms=None) for second in seconds]
+        busy_vus = [round(bucket.busy_ms / 1000, 2) for bucket in buckets]
+        return {
+            "name": self.name,
+            "requests": self.requests,
+            "failed": self.failed,
+            **request_stats(self.requests, self.failed, self.histogram),
+            "active_s": active_s,
+            "rps": round(self.requests / active_s, 3) if active_s else 0.0,
+            "iterations": self.iterations,
+            "busy_vus_max": max(busy_vus, default=0.0),
+            "timeseries": {
+                "t": [second - seconds.start for second in seconds],
+                "requests": [bucket.requests for bucket in buckets],
+                "errors": [bucket.failed for bucket in buckets],
+                "p95_ms": [round(bucket.p95_ms, 3) for bucket in buckets],
+                "iterations": [bucket.iterations for bucket in buckets],
+                "busy_vus": busy_vus,
+            },
         }
 
 
@@ -139,10 +272,11 @@ class FailureReason:
 class SampleIngester:
     """Reads k6's CSV output as it grows; `poll()` often, `finish()` once k6 has exited."""
 
-    def __init__(self, path: Path, *, max_endpoints: int, max_failed_samples: int) -> None:
+    def __init__(self, path: Path, *, max_endpoints: int, max_failed_samples: int, max_scenarios: int = MAX_SCENARIOS) -> None:
         self.path = path
         self.max_endpoints = max_endpoints
         self.max_failed_samples = max_failed_samples
+        self.max_scenarios = max_scenarios
         self._file: BinaryIO | None = None
         self._pending = b""
         self._columns: dict[str, int] | None = None
@@ -150,6 +284,7 @@ class SampleIngester:
         self.newest_second = 0
         self.seconds: dict[int, SecondBucket] = {}
         self.endpoints: dict[tuple[str, str, str], EndpointStats] = {}
+        self.scenarios: dict[str, ScenarioStats] = {}
         self.failure_reasons: dict[tuple[str, str, str], FailureReason] = {}
         self.failure_samples: list[dict[str, Any]] = []
         self.samples_read = 0
@@ -159,6 +294,7 @@ class SampleIngester:
         self.total_iterations = 0
         self.max_vus_seen = 0
         self.origin_requests: Counter[str] = Counter()  # at most MAX_ORIGINS distinct origins
+        self._origin_of: dict[str, str | None] = {}
         self._closed_before = 0  # every second below this is closed
 
     # --- reading -------------------------------------------------------------
@@ -182,6 +318,8 @@ class SampleIngester:
         for bucket in self.seconds.values():
             if bucket.durations_ms is not None:
                 bucket.close()
+        for scenario in self.scenarios.values():
+            scenario.close()
         self._closed_before = self.newest_second + 1
 
     def _consume(self, chunk: bytes) -> None:
@@ -204,18 +342,28 @@ class SampleIngester:
         second = int(row[col["timestamp"]])
         bucket = self._bucket(second)
         metric, value = row[0], float(row[col["metric_value"]])
-        if metric == "http_req_duration":
-            self._duration(bucket, row, col, value)
-        elif metric == "http_req_failed":
-            self._failed(bucket, row, col, second, value)
-        elif metric == "vus":
+        if metric == "vus":
             bucket.vus = max(bucket.vus, int(value))
             self.max_vus_seen = max(self.max_vus_seen, int(value))
-        elif metric == "dropped_iterations":
+            return
+        if metric == "dropped_iterations":
             bucket.dropped += int(value)
-        else:
+            return
+        name = row[col["scenario"]] or SETUP_TEARDOWN
+        scenario = self.scenarios.get(name) or self._scenario(name)
+        if metric == "http_req_duration":
+            self._duration(bucket, row, col, value)
+            scenario.request(second, value, self._closed_before)
+        elif metric == "http_req_failed":
+            if value >= 0.5:
+                self._failed(bucket, row, col, second)
+                scenario.failure(second, self._closed_before)
+        elif metric == "iterations":
             bucket.iterations += 1
             self.total_iterations += 1
+            scenario.iteration(second, self._closed_before)
+        else:
+            scenario.iteration_time(second, value, self._closed_before, self.first_second or second)
 
     def _bucket(self, second: int) -> SecondBucket:
         if self.first_second is None:
@@ -238,15 +386,13 @@ class SampleIngester:
             bucket.durations_ms.append(value_ms)
         endpoint = self._endpoint(row[col["name"]], row[col["method"]], status)
         endpoint.count += 1
-        if (origin := url_origin(row[col["url"]])) and (
+        if (origin := self._origin(row[col["url"]])) and (
             origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS
         ):
             self.origin_requests[origin] += 1
         endpoint.histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
 
-    def _failed(self, bucket: SecondBucket, row: list[str], col: dict[str, int], second: int, value: float) -> None:
-        if value < 0.5:
-            return
+    def _failed(self, bucket: SecondBucket, row: list[str], col: dict[str, int], second: int) -> None:
         bucket.failed += 1
         self.total_failed += 1
         status, error_code, error = row[col["status"]], row[col["error_code"]], row[col["error"]]
@@ -269,28 +415,27 @@ class SampleIngester:
                 }
             )
 
+    def _origin(self, url: str) -> str | None:
+        if url not in self._origin_of:
+            if len(self._origin_of) >= MAX_REMEMBERED_URLS:
+                self._origin_of.clear()
+            self._origin_of[url] = url_origin(url)
+        return self._origin_of[url]
+
     def _failure_reason(self, status: str, error_code: str, error: str, second: int) -> FailureReason:
-        key = (status, error_code, error)
-        reason = self.failure_reasons.get(key)
-        if reason is None:
-            if len(self.failure_reasons) >= MAX_FAILURE_REASONS:
-                key = FAILURE_REASON_OVERFLOW
-                reason = self.failure_reasons.get(key)
-            if reason is None:
-                first_s = second - (self.first_second or second)
-                reason = self.failure_reasons[key] = FailureReason(*key, index=len(self.failure_reasons), first_seen_s=first_s)
-        return reason
+        def make(key: tuple[str, str, str]) -> FailureReason:
+            first_s = second - (self.first_second or second)
+            return FailureReason(*key, index=len(self.failure_reasons), first_seen_s=first_s)
+
+        reasons = self.failure_reasons
+        return capped_entry(reasons, (status, error_code, error), MAX_FAILURE_REASONS, FAILURE_REASON_OVERFLOW, make)
 
     def _endpoint(self, name: str, method: str, status: str) -> EndpointStats:
-        key = (name, method, status)
-        stats = self.endpoints.get(key)
-        if stats is None:
-            if len(self.endpoints) >= self.max_endpoints:
-                key = (ENDPOINT_OVERFLOW, "", "")
-                stats = self.endpoints.get(key)
-            if stats is None:
-                stats = self.endpoints[key] = EndpointStats(*key)
-        return stats
+        overflow = (ENDPOINT_OVERFLOW, "", "")
+        return capped_entry(self.endpoints, (name, method, status), self.max_endpoints, overflow, lambda key: EndpointStats(*key))
+
+    def _scenario(self, name: str) -> ScenarioStats:
+        return capped_entry(self.scenarios, name, self.max_scenarios, SCENARIO_OVERFLOW, ScenarioStats)
 
     def _close_old_seconds(self) -> None:
         horizon = self.newest_second - OPEN_WINDOW_S
@@ -298,6 +443,8 @@ class SampleIngester:
             bucket = self.seconds.get(second)
             if bucket is not None and bucket.durations_ms is not None:
                 bucket.close()
+            for scenario in self.scenarios.values():
+                scenario.close(second)
         self._closed_before = max(self._closed_before, horizon)
 
     # --- output --------------------------------------------------------------
@@ -350,6 +497,12 @@ class SampleIngester:
     def endpoint_stats(self) -> list[dict[str, Any]]:
         stats = sorted(self.endpoints.values(), key=lambda e: e.count, reverse=True)
         return [endpoint.as_dict() for endpoint in stats]
+
+    def scenario_stats(self) -> list[dict[str, Any]]:
+        """Each scenario by name (setup/teardown and the overflow last), its series over the run's seconds."""
+        seconds = range(self.first_second, self.newest_second + 1) if self.first_second is not None else range(0)
+        named = sorted(self.scenarios.values(), key=lambda s: (s.name in (SETUP_TEARDOWN, SCENARIO_OVERFLOW), s.name))
+        return [scenario.as_dict(seconds) for scenario in named]
 
     def failures(self) -> dict[str, Any]:
         """Why requests failed: each distinct (status, k6 error code, message), and the top ones per second."""
@@ -435,6 +588,20 @@ def summary_thresholds(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (row["metric"], row["expression"]))
 
 
+def metric_tags(name: str) -> dict[str, str]:
+    """The tags a submetric selects: `http_req_duration{scenario:browse, status:200}` → {"scenario": "browse", "status": "200"}."""
+    if "{" not in name or not name.endswith("}"):
+        return {}
+    pairs = (part.split(":", 1) for part in name[name.index("{") + 1 : -1].split(",") if ":" in part)
+    return {key.strip(): value.strip().strip("\"'`") for key, value in pairs}
+
+
+def without_tag(metric: str, tag: str) -> str:
+    """A submetric's name without one of its tags: `http_reqs{scenario:buy,status:200}` → `http_reqs{status:200}`."""
+    tags = [f"{key}:{value}" for key, value in metric_tags(metric).items() if key != tag]
+    return metric.split("{", 1)[0] + ("{" + ",".join(tags) + "}" if tags else "")
+
+
 def summary_checks(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """Every check (with its group path) and every group path, walking the group tree."""
     checks: list[dict[str, Any]] = []
@@ -459,6 +626,90 @@ def summary_checks(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
     return checks, sorted(groups)
 
 
+def group_tree(checks: list[dict[str, Any]], paths: Iterable[str]) -> list[dict[str, Any]]:
+    """The top-level groups, each with its checks and the groups nested in it, as the script nested them.
+
+    Built from k6's group paths (`::outer::inner`) and each check's group, so the flat lists stored before
+    groups were a tree give the same tree. A group's passes and fails count the checks in its subgroups too;
+    its rate is None when it has no checks at all. Checks outside any group are the ones with group "".
+    """
+    nodes: dict[str, dict[str, Any]] = {}
+
+    def node(path: str) -> dict[str, Any]:
+        if path not in nodes:
+            parent, _, name = path.rpartition("::")
+            nodes[path] = {"name": name, "path": path, "passes": 0, "fails": 0, "rate": None, "checks": [], "groups": []}
+            if parent:
+                node(parent)["groups"].append(nodes[path])
+        return nodes[path]
+
+    for path in sorted({*paths, *(check["group"] for check in checks)} - {""}):
+        node(path)
+    for check in checks:
+        if check["group"]:
+            node(check["group"])["checks"].append({key: check[key] for key in ("name", "passes", "fails", "rate")})
+    roots = [group for path, group in nodes.items() if not path.rpartition("::")[0]]
+    for group in roots:
+        _count_checks(group)
+    return roots
+
+
+def _count_checks(group: dict[str, Any]) -> tuple[int, int]:
+    passes, fails = sum(c["passes"] for c in group["checks"]), sum(c["fails"] for c in group["checks"])
+    for child in group["groups"]:
+        child_passes, child_fails = _count_checks(child)
+        passes, fails = passes + child_passes, fails + child_fails
+    group["passes"], group["fails"] = passes, fails
+    group["rate"] = round(passes / (passes + fails), 6) if passes + fails else None
+    return passes, fails
+
+
+def group_rows(groups: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The group tree as table rows, depth first: the checks outside any group, then each group (with the
+    totals of everything in it) followed by its own checks and its subgroups."""
+    rows = [_tree_row("check", 0, check) for check in checks if not check["group"]]
+
+    def walk(group: dict[str, Any], depth: int) -> None:
+        rows.append(_tree_row("group", depth, group))
+        rows.extend(_tree_row("check", depth + 1, check) for check in group["checks"])
+        for child in group["groups"]:
+            walk(child, depth + 1)
+
+    for group in groups:
+        walk(group, 0)
+    return rows
+
+
+def _tree_row(kind: str, depth: int, item: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "depth": depth, **{key: item[key] for key in ("name", "passes", "fails", "rate")}}
+
+
+def scenario_summaries(
+    scenarios: list[dict[str, Any]], thresholds: list[dict[str, Any]], spec: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each scenario with its executor (when the run's stored options tell it) and the thresholds set on its
+    submetrics (`http_req_duration{scenario:checkout}`)."""
+    return [
+        {
+            "name": scenario["name"],
+            "executor": scenario_executor(spec, scenario["name"]),
+            **scenario,
+            "thresholds": [t for t in thresholds if metric_tags(t["metric"]).get("scenario") == scenario["name"]],
+        }
+        for scenario in scenarios
+    ]
+
+
+def scenario_executor(spec: dict[str, Any], name: str) -> str | None:
+    """A scenario's executor, as the run's checked options name it (`scenarios`: name → executor); for a run
+    stored before those were kept, the only executor when the options had one."""
+    named = spec.get("scenarios")
+    if isinstance(named, dict) and name in named:
+        return str(named[name])
+    executors = spec.get("executors") or []
+    return str(executors[0]) if len(executors) == 1 and name not in (SETUP_TEARDOWN, SCENARIO_OVERFLOW) else None
+
+
 # --- what the page shows beside the headline numbers ---------------------------
 
 # k6's request phases, in the order a request goes through them.
@@ -478,11 +729,21 @@ BUILTIN_METRICS = {
 BUILTIN_PREFIXES = ("ws_", "grpc_", "browser_", "webvitals_")
 # What each kind of custom metric shows.
 CUSTOM_KEYS = {
-    "trend": ("avg", "med", "p90", "p95", "p99", "max"),
+    "trend": ("avg", "min", "med", "p90", "p95", "p99", "max"),
     "rate": ("rate", "passes", "fails"),
     "counter": ("count", "rate"),
     "gauge": ("value", "min", "max"),
 }
+
+
+# A scenario's per-second columns, as every surface draws them.
+SCENARIO_SERIES = (
+    ("requests", "Requests per second"),
+    ("errors", "Failed requests per second"),
+    ("p95_ms", "p95 latency (ms)"),
+    ("iterations", "Iterations per second"),
+    ("busy_vus", "Busy VUs (from iteration time)"),
+)
 
 
 def request_timings(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -494,15 +755,20 @@ def request_timings(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def custom_metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every metric the script defined itself (Trend, Rate, Counter, Gauge) with the values of its type."""
+def custom_metrics(metrics: dict[str, Any], thresholds: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Every metric the script defined itself (Trend, Rate, Counter, Gauge) with the values of its type and
+    the thresholds set on it; a submetric (`cart_time{step:pay}`) is a row of its own, after its metric."""
+    set_on: dict[str, list[dict[str, Any]]] = {}
+    for threshold in thresholds:
+        set_on.setdefault(threshold["metric"], []).append({"expression": threshold["expression"], "ok": threshold["ok"]})
     rows = []
-    for name, values in sorted(metrics.items()):
+    for name, values in sorted(metrics.items(), key=lambda item: (item[0].split("{", 1)[0], item[0])):
         base = name.split("{", 1)[0]
         if base in BUILTIN_METRICS or base.startswith(BUILTIN_PREFIXES):
             continue
         kind = _metric_type(values)
-        rows.append({"name": name, "type": kind, "values": {key: values.get(key) for key in CUSTOM_KEYS[kind]}})
+        shown = {key: values.get(key) for key in CUSTOM_KEYS[kind]}
+        rows.append({"name": name, "type": kind, "values": shown, "thresholds": set_on.get(name, [])})
     return rows
 
 

@@ -70,6 +70,7 @@ class ScriptRequirements:
     target_url: str
     graceful_stop_s: int = 0  # what k6's totalDuration adds on top (gracefulStop, gracefulRampDown)
     executors: tuple[str, ...] = ()
+    scenario_executors: tuple[tuple[str, str], ...] = ()  # (name, executor) of each scenario, for its results
 
 
 @dataclass(frozen=True)
@@ -261,10 +262,12 @@ def _requirements(options: dict, bundle: Bundle) -> ScriptRequirements:
         problems.append(f"The script runs for up to {total_s} s; the limit is MAX_DURATION={settings.MAX_DURATION_S} s.")
     if problems:
         raise ScriptRejected(problems)
-    scenarios = (options.get("scenarios") or {}).values()
+    named = options.get("scenarios") or {}
+    scenarios = named.values()
     load_s = min(total_s, max((_scenario_load_s(scenario) for scenario in scenarios), default=total_s)) or total_s
     executors = tuple(sorted({str(scenario.get("executor")) for scenario in scenarios}))
-    return ScriptRequirements(max_vus, max(load_s, 1), _first_url(bundle), max(0, total_s - load_s), executors)
+    by_name = tuple(sorted((name, str(scenario.get("executor"))) for name, scenario in named.items()))
+    return ScriptRequirements(max_vus, max(load_s, 1), _first_url(bundle), max(0, total_s - load_s), executors, by_name)
 
 
 def _first_url(bundle: Bundle) -> str:

@@ -7,16 +7,35 @@ from pathlib import Path
 
 import pytest
 
-from runs.engine.results import SampleIngester, percentile, summary_checks, summary_metrics, summary_thresholds
+from runs.engine.results import (
+    SampleIngester,
+    custom_metrics,
+    group_rows,
+    group_tree,
+    metric_tags,
+    percentile,
+    scenario_executor,
+    scenario_summaries,
+    summary_checks,
+    summary_metrics,
+    summary_thresholds,
+)
 
 HEADER = "metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,name,proto,scenario,service,status,subproto,tls_version,url,extra_tags,metadata\n"
 
 
 def row(
-    metric: str, second: int, value: float, status: str = "200", name: str = "http://t/a", url: str | None = None, error: str = ""
+    metric: str,
+    second: int,
+    value: float,
+    status: str = "200",
+    name: str = "http://t/a",
+    url: str | None = None,
+    error: str = "",
+    scenario: str = "default",
 ) -> str:
     url = url or name
-    return f"{metric},{second},{value:.6f},,{error},,true,,GET,{name},HTTP/1.1,default,,{status},,,{url},,\n"
+    return f"{metric},{second},{value:.6f},,{error},,true,,GET,{name},HTTP/1.1,{scenario},,{status},,,{url},,\n"
 
 
 def request(second: int, ms: float, status: str = "200", **kw: str) -> str:
@@ -31,7 +50,12 @@ def request(second: int, ms: float, status: str = "200", **kw: str) -> str:
 def ingest(tmp_path: Path, text: str, **caps: int) -> SampleIngester:
     path = tmp_path / "samples.csv"
     path.write_text(HEADER + text)
-    ingester = SampleIngester(path, max_endpoints=caps.get("max_endpoints", 100), max_failed_samples=caps.get("max_failed", 10))
+    ingester = SampleIngester(
+        path,
+        max_endpoints=caps.get("max_endpoints", 100),
+        max_failed_samples=caps.get("max_failed", 10),
+        max_scenarios=caps.get("max_scenarios", 20),
+    )
     ingester.finish()
     return ingester
 
@@ -144,3 +168,93 @@ def test_summary_export_is_read_as_k6_wrote_it() -> None:
     checks, groups = summary_checks(summary)
     assert groups == ["::login"]
     assert {(c["name"], c["group"], c["rate"]) for c in checks} == {("ok", "", 0.75), ("c", "::login", 1.0)}
+
+
+def test_each_scenario_counts_its_own_requests_errors_and_iterations_per_second(tmp_path: Path) -> None:
+    text = "".join(request(10, ms, scenario="browse") for ms in range(1, 21))  # 1..20 ms
+    text += request(11, 50, "503", scenario="buy") + request(11, 70, scenario="buy") + row("iterations", 11, 1, scenario="buy")
+    text += request(12, 9, scenario="")  # teardown(): k6 tags it with no scenario
+    browse, buy, teardown = ingest(tmp_path, text).scenario_stats()
+    assert (browse["name"], browse["requests"], browse["failed"], browse["active_s"]) == ("browse", 20, 0, 1)
+    assert browse["timeseries"]["p95_ms"] == [pytest.approx(19.05), 0.0, 0.0]  # k6's interpolation, per second
+    assert browse["p95_ms"] == pytest.approx(19, rel=0.002)  # over the run, from the histogram
+    assert (buy["requests"], buy["failed"], buy["error_rate"], buy["iterations"]) == (2, 1, 0.5, 1)
+    assert buy["timeseries"] == {
+        "t": [0, 1, 2], "requests": [0, 2, 0], "errors": [0, 1, 0], "p95_ms": [0.0, 69.0, 0.0], "iterations": [0, 1, 0],
+        "busy_vus": [0.0, 0.0, 0.0],
+    }  # fmt: skip
+    assert (teardown["name"], teardown["requests"]) == ("(setup and teardown)", 1)
+
+
+def test_iteration_time_is_spread_over_the_seconds_it_took_as_busy_vus(tmp_path: Path) -> None:
+    # Two VUs: one iteration of 2.5 s ending in second 13, and one of 0.5 s ending in second 12.
+    text = request(10, 5, scenario="s")
+    text += row("iteration_duration", 13, 2500, scenario="s") + row("iteration_duration", 12, 500, scenario="s")
+    [scenario] = ingest(tmp_path, text).scenario_stats()
+    # Taken to end mid-second: 13 ← 0.5 s, 12 ← 1 s + 0.5 s, 11 ← 1 s.
+    assert scenario["timeseries"]["busy_vus"] == [0.0, 1.0, 1.5, 0.5]
+    assert scenario["busy_vus_max"] == 1.5
+
+
+def test_scenarios_are_capped_with_an_overflow_row(tmp_path: Path) -> None:
+    text = "".join(request(1, 10, scenario=f"s{n}") for n in range(5))
+    stats = ingest(tmp_path, text, max_scenarios=3).scenario_stats()
+    assert [(s["name"], s["requests"]) for s in stats] == [("s0", 1), ("s1", 1), ("s2", 1), ("(other scenarios)", 2)]
+
+
+def test_scenarios_get_their_executor_and_the_thresholds_on_their_submetrics() -> None:
+    thresholds = [
+        {"metric": "http_req_duration{scenario:buy}", "expression": "p(95)<500", "ok": True},
+        {"metric": "http_reqs{ scenario: buy , status:200}", "expression": "count>1", "ok": False},
+        {"metric": "http_req_duration{scenario:buyer}", "expression": "p(95)<1", "ok": False},
+        {"metric": "http_req_duration", "expression": "p(95)<1", "ok": False},
+    ]
+    [buy] = scenario_summaries([{"name": "buy", "requests": 3}], thresholds, {"executors": ["constant-vus"]})
+    assert buy == {"name": "buy", "executor": "constant-vus", "requests": 3, "thresholds": thresholds[:2]}
+    assert metric_tags("http_reqs{ scenario: buy , status:200}") == {"scenario": "buy", "status": "200"}
+    assert metric_tags("http_reqs") == {} and metric_tags("cart{url:http://t/a}") == {"url": "http://t/a"}
+    named = {"scenarios": {"buy": "shared-iterations"}, "executors": ["constant-vus", "shared-iterations"]}
+    assert scenario_executor(named, "buy") == "shared-iterations"
+    assert scenario_executor(named, "browse") is None  # two executors and no name: it cannot be told
+    assert scenario_executor({"executors": ["constant-vus"]}, "(setup and teardown)") is None
+
+
+def test_custom_metrics_carry_their_own_thresholds_and_submetrics_follow_them() -> None:
+    metrics = summary_metrics(
+        {
+            "metrics": {
+                "cart_time_total": {"count": 3, "rate": 1.5},
+                "cart_time{step:pay}": {"avg": 2, "min": 1, "med": 2, "max": 3, "p(90)": 3, "p(95)": 3, "p(99)": 3,
+                                        "thresholds": {"max<2": True}},
+                "cart_time": {"avg": 2, "min": 1, "med": 2, "max": 3, "p(90)": 3, "p(95)": 3, "p(99)": 3},
+                "http_req_duration{scenario:a}": {"avg": 1},
+            }
+        }
+    )  # fmt: skip
+    rows = custom_metrics(metrics, [{"metric": "cart_time{step:pay}", "expression": "max<2", "ok": False}])
+    assert [(r["name"], r["type"], r["thresholds"]) for r in rows] == [
+        ("cart_time", "trend", []),
+        ("cart_time{step:pay}", "trend", [{"expression": "max<2", "ok": False}]),
+        ("cart_time_total", "counter", []),
+    ]
+    assert rows[1]["values"] == {"avg": 2, "min": 1, "med": 2, "p90": 3, "p95": 3, "p99": 3, "max": 3}
+
+
+def test_groups_nest_and_the_flat_lists_of_earlier_runs_give_the_same_tree() -> None:
+    checks = [
+        {"name": "ok", "group": "", "passes": 3, "fails": 1, "rate": 0.75},
+        {"name": "status is 200", "group": "::a", "passes": 4, "fails": 0, "rate": 1.0},
+        {"name": "status is 200", "group": "::a::b", "passes": 1, "fails": 1, "rate": 0.5},
+    ]
+    tree = group_tree(checks, ["::a", "::a::b", "::empty"])
+    a, empty = tree
+    assert (a["name"], a["passes"], a["fails"], a["rate"]) == ("a", 5, 1, pytest.approx(5 / 6, abs=1e-6))
+    assert a["groups"][0] == {"name": "b", "path": "::a::b", "passes": 1, "fails": 1, "rate": 0.5,
+                              "checks": [{"name": "status is 200", "passes": 1, "fails": 1, "rate": 0.5}], "groups": []}  # fmt: skip
+    assert (empty["name"], empty["rate"], empty["checks"]) == ("empty", None, [])
+    assert group_tree(checks, []) == [a]  # a group is known from its checks too
+    rows = [(r["kind"], r["depth"], r["name"], r["passes"]) for r in group_rows(tree, checks)]
+    assert rows == [
+        ("check", 0, "ok", 3), ("group", 0, "a", 5), ("check", 1, "status is 200", 4), ("group", 1, "b", 1),
+        ("check", 2, "status is 200", 1), ("group", 0, "empty", 0),
+    ]  # fmt: skip
