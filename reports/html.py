@@ -1,7 +1,7 @@
 """The self-contained HTML report: one file, no external requests, interactive charts.
 
-The text of the verdict, scorecard, delivered-load, failure, timing and custom-metric
-tables is built here once; the PDF renders the same rows, so both reports read alike.
+The text of the verdict, scorecard, delivered-load, failure, scenario, timing, custom-metric
+and check tables is built here once; the PDF renders the same rows, so both reports read alike.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from django.template.loader import render_to_string
 
 from reports.charts import svg_series
 from runs.engine.delivery import ending_text
-from runs.engine.formatting import custom_value, evidence_text, milliseconds, percent, seconds
+from runs.engine.formatting import custom_value, evidence_text, milliseconds, percent, seconds, thresholds_text
+from runs.engine.results import SCENARIO_SERIES, group_rows, without_tag
 from runs.engine.scoring import format_value
 
 ANALYZER_TITLES = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
@@ -25,7 +26,23 @@ FAILURE_LABEL_CHARS = 40  # a chart legend entry; the table has the whole messag
 SCORECARD_HEADER = ["Criterion", "Value", "Limit", "Met", "Points"]
 FAILURES_HEADER = ["Count", "First seen", "Reason", "Meaning", "Example URL"]
 TIMINGS_HEADER = ["Request phase", "avg", "p95"]
-CUSTOM_HEADER = ["Metric", "Type", "Values"]
+CUSTOM_HEADER = ["Metric", "Type", "Values", "Thresholds"]
+SCENARIO_HEADER = [
+    "Scenario",
+    "Executor",
+    "Requests",
+    "Req/s",
+    "Error rate",
+    "p95",
+    "Iterations",
+    "Busy VUs (peak)",
+]
+SCENARIO_THRESHOLDS_HEADER = ["Scenario", "Threshold", "Result"]
+SCENARIO_NOTE = (
+    "Req/s: over the seconds the scenario sent requests. Busy VUs: the iteration time the scenario's VUs spent in a "
+    "second (k6 counts VUs for the whole test only)."
+)
+CHECKS_HEADER = ["Group / check", "Passed", "Failed", "Pass rate"]
 
 
 def render_html(document: dict[str, Any], result_dir: Path) -> str:
@@ -33,6 +50,7 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
     analyzers = document.get("analyzers") or {}
     pagetest = analyzers.get("pagetest") or {}
     failures = document.get("failures") or {}
+    scenarios = document.get("scenarios") or []
     context = {
         "doc": document,
         "verdict": verdict_shown(document),
@@ -41,10 +59,16 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
         "delivery": delivery_rows(document.get("delivery") or {}),
         "failures": failure_rows(failures),
         "failures_total": failures.get("total") or 0,
+        "scenarios": scenario_rows(scenarios),
+        "scenario_header": SCENARIO_HEADER,
+        "scenario_thresholds": scenario_threshold_rows(scenarios) if len(scenarios) > 1 else [],
+        "scenario_note": SCENARIO_NOTE,
+        "scenario_charts": SCENARIO_SERIES if len(scenarios) > 1 else (),
         "timings": timing_rows(document.get("timings") or []),
         "custom_metrics": custom_metric_rows(document.get("custom_metrics") or []),
+        "checks": check_rows(document),
         "insights": [{**i, "evidence_text": evidence_text(i["evidence"])} for i in document.get("insights") or []],
-        "charts": _charts(series, (document.get("sla") or {}).get("thresholds", {}).get("p90_ms"), failures),
+        "charts": _charts(series, (document.get("sla") or {}).get("thresholds", {}).get("p90_ms"), failures, scenarios),
         "analyzer_sections": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TITLES],
         "pagetest_rows": _pagetest_rows(pagetest),
         "filmstrip": _filmstrip(pagetest, result_dir),
@@ -151,22 +175,74 @@ def timing_rows(timings: list[dict[str, Any]]) -> list[list[str]]:
 
 def custom_metric_rows(metrics: list[dict[str, Any]]) -> list[list[str]]:
     return [
-        [m["name"], m["type"], ", ".join(f"{key} {custom_value(m['type'], key, value)}" for key, value in m["values"].items())]
+        [
+            m["name"],
+            m["type"],
+            ", ".join(f"{key} {custom_value(m['type'], key, value)}" for key, value in m["values"].items()),
+            thresholds_text(m.get("thresholds") or []),
+        ]
         for m in metrics
+    ]
+
+
+def scenario_rows(scenarios: list[dict[str, Any]]) -> list[list[str]]:
+    """A row per scenario; none for a single scenario (the run's own numbers are its numbers)."""
+    if len(scenarios) < 2:
+        return []
+    return [
+        [
+            s["name"],
+            s.get("executor") or "–",
+            f"{s['requests']:,}",
+            f"{s['rps']:,.1f}",
+            percent(s["error_rate"]),
+            milliseconds(s["p95_ms"]),
+            f"{s['iterations']:,}",
+            f"{s['busy_vus_max']:.1f}",
+        ]
+        for s in scenarios
+    ]
+
+
+def scenario_threshold_rows(scenarios: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [s["name"], f"{without_tag(t['metric'], 'scenario')} {t['expression']}", "passed" if t["ok"] else "FAILED"]
+        for s in scenarios
+        for t in s["thresholds"]
+    ]
+
+
+def scenario_chart_points(scenarios: list[dict[str, Any]], key: str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """One per-second measure of every scenario, as time-series points (one key per scenario) for the report's charts."""
+    times = scenarios[0]["timeseries"]["t"] if scenarios else []
+    points = [{"t": t, **{s["name"]: s["timeseries"][key][i] for s in scenarios}} for i, t in enumerate(times)]
+    return points, tuple(s["name"] for s in scenarios)
+
+
+def check_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The group tree as rows (depth, group or check) with the four columns of CHECKS_HEADER as text."""
+    return [
+        {**row, "cells": [row["name"], f"{row['passes']:,}", f"{row['fails']:,}", percent(row["rate"])]}
+        for row in group_rows(document.get("groups") or [], document.get("checks") or [])
     ]
 
 
 # --- HTML only ---------------------------------------------------------------------
 
 
-def _charts(series: list[dict[str, Any]], p90_ms: float | None, failures: dict[str, Any]) -> dict[str, Any]:
+def _charts(
+    series: list[dict[str, Any]], p90_ms: float | None, failures: dict[str, Any], scenarios: list[dict[str, Any]]
+) -> dict[str, Any]:
     points, keys = failure_chart_points(failures)
-    return {
+    charts = {
         "latency": {**svg_series(series, ("p50_ms", "p95_ms", "p99_ms")), "sla": p90_ms},
         "errors": svg_series(series, ("error_rate",), scale=100),
         "throughput": svg_series(series, ("rps", "vus")),
         "failures": svg_series(points, keys),
     }
+    if len(scenarios) > 1:
+        charts |= {f"scenario_{key}": svg_series(*scenario_chart_points(scenarios, key)) for key, _ in SCENARIO_SERIES}
+    return charts
 
 
 def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:

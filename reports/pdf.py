@@ -33,25 +33,34 @@ from reportlab.platypus import (
 
 from reports.charts import HEIGHT, line_chart
 from reports.html import (
+    CHECKS_HEADER,
     CUSTOM_HEADER,
     FAILURES_HEADER,
+    SCENARIO_HEADER,
+    SCENARIO_NOTE,
+    SCENARIO_THRESHOLDS_HEADER,
     SCORECARD_HEADER,
     TIMINGS_HEADER,
+    check_rows,
     custom_metric_rows,
     delivery_rows,
     failure_chart_points,
     failure_rows,
+    scenario_chart_points,
+    scenario_rows,
+    scenario_threshold_rows,
     score_line,
     scorecard_rows,
     timing_rows,
     verdict_shown,
 )
 from runs.engine.formatting import evidence_text, percent
+from runs.engine.results import SCENARIO_SERIES
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}
 VERDICT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828"}  # not graded and pending are grey
-FAILURE_COLOURS = ("#e45756", "#f58518", "#4c78a8", "#54a24b", "#b279a2", "#9d755d")
+LINE_COLOURS = ("#e45756", "#f58518", "#4c78a8", "#54a24b", "#b279a2", "#9d755d")  # lines named at run time
 SCRIPT_LINES = 250
 Flowables = list[Any]
 MAX_CELL_CHARS = 300  # characters of script-controlled text in one table cell
@@ -275,9 +284,14 @@ def failures(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir:
 
 
 def failure_chart(points: list[dict[str, Any]], keys: tuple[str, ...]) -> Drawing:
-    """The report's line chart, with a colour per reason and a two-row legend (reason labels are long)."""
-    drawing = line_chart(points, keys, "Failed requests per second, by reason")
-    pairs = [(colors.HexColor(FAILURE_COLOURS[i % len(FAILURE_COLOURS)]), key) for i, key in enumerate(keys)]
+    return named_lines_chart(points, keys, "Failed requests per second, by reason")
+
+
+def named_lines_chart(points: list[dict[str, Any]], keys: tuple[str, ...], title: str) -> Drawing:
+    """The report's line chart, with a colour per named line (failure reasons, scenarios) and a two-row legend
+    (their labels are long)."""
+    drawing = line_chart(points, keys, title)
+    pairs = [(colors.HexColor(LINE_COLOURS[i % len(LINE_COLOURS)]), key) for i, key in enumerate(keys)]
     for item in drawing.contents:
         if isinstance(item, LinePlot):
             for index, (colour, _) in enumerate(pairs):
@@ -315,6 +329,23 @@ def trends(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: P
     ]
 
 
+def scenarios(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    shown = doc.get("scenarios") or []
+    rows = scenario_rows(shown)
+    if not rows:
+        return []
+    widths = [38 * mm, 34 * mm, 17 * mm, 14 * mm, 16 * mm, 16 * mm, 19 * mm, 16 * mm]
+    flow: Flowables = [_p("Scenarios", styles["h1"]), _table([SCENARIO_HEADER, *rows], styles, widths)]
+    flow.append(_p(SCENARIO_NOTE, styles["small"]))
+    if thresholds := scenario_threshold_rows(shown):
+        widths = [38 * mm, 110 * mm, 22 * mm]
+        flow += [_p("Thresholds on scenarios", styles["h2"]), _table([SCENARIO_THRESHOLDS_HEADER, *thresholds], styles, widths)]
+    for key, label in SCENARIO_SERIES:
+        points, names = scenario_chart_points(shown, key)
+        flow.append(KeepTogether([_p(label, styles["h2"]), named_lines_chart(points, names, f"{label}, by scenario")]))
+    return flow
+
+
 def endpoints(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
     rows = [["Endpoint", "Method", "Status", "Count", "Errors", "p50", "p95", "p99"]]
     for e in (doc.get("endpoints") or [])[:25]:
@@ -335,7 +366,7 @@ def custom_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], resul
     rows = custom_metric_rows(doc.get("custom_metrics") or [])
     if not rows:
         return []
-    return [_p("Custom metrics", styles["h1"]), _table([CUSTOM_HEADER, *rows], styles, [55 * mm, 18 * mm, 105 * mm])]
+    return [_p("Custom metrics", styles["h1"]), _table([CUSTOM_HEADER, *rows], styles, [45 * mm, 16 * mm, 80 * mm, 37 * mm])]
 
 
 def thresholds_and_checks(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -344,12 +375,21 @@ def thresholds_and_checks(doc: dict[str, Any], styles: dict[str, ParagraphStyle]
         [t["metric"], t["expression"], "passed" if t["ok"] else "FAILED"] for t in doc.get("thresholds") or []
     ]
     flow.append(_table(thresholds, styles) if len(thresholds) > 1 else _p("The script defines no thresholds.", styles["body"]))
-    checks = [["Check", "Group", "Passed", "Failed", "Rate"]] + [
-        [c["name"], c["group"] or "–", _num(c["passes"]), _num(c["fails"]), percent(c["rate"])] for c in doc.get("checks") or []
-    ]
-    flow.append(Spacer(1, 3 * mm))
-    flow.append(_table(checks, styles) if len(checks) > 1 else _p("The script defines no checks.", styles["body"]))
+    flow.append(_p("Checks, by group", styles["h2"]))
+    flow.append(
+        _check_tree(check_rows(doc), styles) if doc.get("checks") else _p("The script defines no checks.", styles["body"])
+    )
     return flow
+
+
+def _check_tree(rows: list[dict[str, Any]], styles: dict[str, ParagraphStyle]) -> Table:
+    """Checks under their groups, each level indented; a group's row counts everything in it."""
+    table = _table([CHECKS_HEADER, *(row["cells"] for row in rows)], styles, [110 * mm, 22 * mm, 22 * mm, 24 * mm])
+    indents = [("LEFTPADDING", (0, line), (0, line), 3 + 12 * row["depth"]) for line, row in enumerate(rows, start=1)]
+    groups = [("BACKGROUND", (0, line), (-1, line), colors.HexColor("#f5f7f9")) for line, row in enumerate(rows, start=1)
+              if row["kind"] == "group"]  # fmt: skip
+    table.setStyle(TableStyle(indents + groups))
+    return table
 
 
 def insights(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -489,6 +529,6 @@ def appendix(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir:
 
 
 SECTIONS = [
-    cover, executive_summary, scorecard, load_delivered, key_metrics, failures, trends, endpoints, request_timings,
+    cover, executive_summary, scorecard, load_delivered, key_metrics, failures, trends, scenarios, endpoints, request_timings,
     custom_metrics, thresholds_and_checks, insights, ai_analysis, security_headers, tls, page_test, lighthouse, appendix,
 ]  # fmt: skip

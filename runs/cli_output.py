@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.engine.formatting import custom_value, milliseconds, percent, seconds
+from runs.engine.formatting import custom_value, milliseconds, percent, seconds, thresholds_text
+from runs.engine.results import without_tag
 from runs.engine.scoring import format_value
 
 MAX_ENDPOINT_ROWS = 10
@@ -24,7 +25,8 @@ def format_summary(doc: dict[str, Any]) -> str:
     metrics = doc["metrics"]
     if metrics.get("http_reqs", {}).get("count"):
         lines += _metrics(metrics) + _delivery(doc["delivery"]) + _scorecard(doc["sla"])
-        lines += _failures(doc["failures"]) + _endpoints(doc["endpoints"]) + _timings(doc["timings"])
+        lines += _failures(doc["failures"]) + _scenarios(doc.get("scenarios") or []) + _endpoints(doc["endpoints"])
+        lines += _timings(doc["timings"])
         lines += _custom(doc["custom_metrics"]) + _thresholds(doc["thresholds"])
     return "\n".join(lines) + "\n"
 
@@ -105,6 +107,21 @@ def _failures(failures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scenarios(scenarios: list[dict[str, Any]]) -> list[str]:
+    if len(scenarios) < 2:  # one scenario's numbers are the run's
+        return []
+    lines = ["", f"{'Scenario':<24}{'executor':<22}{'requests':>9}{'req/s':>9}{'errors':>10}{'p95':>11}{'iters':>8}"]
+    for s in scenarios:
+        lines.append(
+            f"{s['name'][:23]:<24}{(s.get('executor') or '–')[:21]:<22}{s['requests']:>9}{s['rps']:>9.1f}"
+            f"{percent(s['error_rate']):>10}{milliseconds(s['p95_ms']):>11}{s['iterations']:>8}"
+        )
+        if s["thresholds"]:
+            shown = [{**t, "metric": without_tag(t["metric"], "scenario")} for t in s["thresholds"]]
+            lines.append(f"  {'':<22}thresholds: {thresholds_text(shown, with_metric=True)}")
+    return lines
+
+
 def _endpoints(endpoints: list[dict[str, Any]]) -> list[str]:
     lines = ["", f"{'Endpoint':<48}{'method':<8}{'status':<7}{'count':>8}{'errors':>10}{'p50':>9}{'p95':>9}{'p99':>9}"]
     for e in endpoints[:MAX_ENDPOINT_ROWS]:
@@ -129,6 +146,8 @@ def _custom(rows: list[dict[str, Any]]) -> list[str]:
     for row in rows:
         values = "  ".join(f"{key} {custom_value(row['type'], key, value)}" for key, value in row["values"].items())
         lines.append(f"  {row['name']} ({row['type']}): {values}")
+        if row.get("thresholds"):
+            lines.append(f"    thresholds: {thresholds_text(row['thresholds'])}")
     return lines
 
 

@@ -116,3 +116,21 @@ def test_script_controlled_names_of_any_length_still_make_a_pdf(result_document:
     document["endpoints"] = [{**document["endpoints"][0], "name": huge}, {**document["endpoints"][0], "name": "a " * 60_000}]
     pages = pdf_pages(document, tmp_path)
     assert any("GET /items/xxxx" in page for page in pages)
+
+
+def test_scenarios_get_a_section_only_when_there_are_several(result_document: Build, tmp_path: Path) -> None:
+    def scenario(name: str, requests: int) -> dict[str, Any]:
+        series = {"t": [0, 1], "requests": [requests, 0], "errors": [1, 0], "p95_ms": [40.0, 0.0], "iterations": [requests, 0],
+                  "busy_vus": [2.5, 0.0]}  # fmt: skip
+        return {"name": name, "executor": "constant-vus", "requests": requests, "failed": 1, "error_rate": 1 / requests,
+                "rps": float(requests), "p95_ms": 40.0, "iterations": requests, "busy_vus_max": 2.5, "timeseries": series,
+                "thresholds": [{"metric": f"http_reqs{{scenario:{name}}}", "expression": "count>1", "ok": True}]}  # fmt: skip
+
+    document = result_document("passed")
+    document["scenarios"] = [scenario("default", 500)]
+    assert "Scenarios" not in html_text(document, tmp_path) and "Scenarios" not in " ".join(pdf_pages(document, tmp_path))
+    document["scenarios"] = [scenario("browse", 400), scenario("buy", 100)]
+    html, pdf = html_text(document, tmp_path), " ".join(pdf_pages(document, tmp_path))
+    for text in (html, pdf):
+        assert "buy constant-vus 100 100.0 1.00 % 40.0 ms 100 2.5" in text
+        assert "Thresholds on scenarios Scenario Threshold Result browse http_reqs count>1 passed buy http_reqs count>1" in text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 
 def percent(rate: float | None) -> str:
@@ -50,6 +50,15 @@ def custom_value(kind: str, key: str, value: float | None) -> str:
     if kind == "rate" and key == "rate":
         return percent(value)
     return f"{value:.4g}"
+
+
+def thresholds_text(thresholds: list[dict[str, Any]], with_metric: bool = False) -> str:
+    """Thresholds on one line: 'p(95)<10 FAILED, avg<15 passed' (each with its metric first when asked), '–' for none."""
+    parts = [
+        f"{threshold['metric'] + ' ' if with_metric else ''}{threshold['expression']} {'passed' if threshold['ok'] else 'FAILED'}"
+        for threshold in thresholds
+    ]
+    return ", ".join(parts) or "–"
 
 
 def _is_rate_key(key: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from runs.engine import delivery, formatting
+from runs.engine import delivery, formatting, results
 
 register = template.Library()
 
@@ -32,6 +32,12 @@ def bytes_readable(value_bytes: int | None) -> str:
 @register.filter
 def evidence(values: dict[str, object]) -> str:
     return formatting.evidence_text(values)
+
+
+@register.filter
+def without_scenario(metric: str) -> str:
+    """A threshold's metric as a scenario's row shows it: without the scenario it is on."""
+    return results.without_tag(metric, "scenario")
 
 
 @register.filter

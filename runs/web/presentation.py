@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import reverse
 
 from runs.engine import formatting
+from runs.engine.results import SCENARIO_SERIES, group_rows
 from runs.events import last_event_seq
 from runs.models import Run
 from runs.selectors import run_is_cancellable as is_cancellable
@@ -60,6 +61,8 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         "filmstrip": _filmstrip(run, analyzers.get("pagetest") or {}),
         "waterfall": _waterfall(analyzers.get("pagetest") or {}),
         "chart_data": _chart_data(document),
+        "scenario_charts": SCENARIO_SERIES if len(document["scenarios"]) > 1 else (),
+        "group_rows": group_rows(document["groups"], document["checks"]),
     }
 
 
@@ -95,7 +98,16 @@ def _chart_data(document: dict[str, Any]) -> dict[str, Any]:
     data["sla_p90_ms"] = (document.get("sla") or {}).get("thresholds", {}).get("p90_ms") or document["config"]["sla"].get(
         "p90_ms"
     )
+    data["scenarios"] = _scenario_columns(document["scenarios"])
     return data
+
+
+def _scenario_columns(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+    """A line per scenario for each per-second measure; nothing to draw for a single scenario (the run's charts are it)."""
+    if len(scenarios) < 2:
+        return {}
+    columns = {key: [s["timeseries"][key] for s in scenarios] for key, _ in SCENARIO_SERIES}
+    return {"t": scenarios[0]["timeseries"]["t"], "names": [s["name"] for s in scenarios], **columns}
 
 
 def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:

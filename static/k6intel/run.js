@@ -43,6 +43,7 @@
     chart('chart-latency', latency, latencyData);
     chart('chart-errors', [line('errors %', COLOURS.errors, { fill: 'rgba(198,40,40,.1)' })], [stored.t, stored.error_percent]);
     drawFailures();
+    drawScenarios();
     chart('chart-throughput',
       [line('req/s', COLOURS.rps), line('VUs', COLOURS.vus, { scale: 'vus' })],
       [stored.t, stored.rps, stored.vus],
@@ -57,6 +58,17 @@
       over.series.map((s, i) => line(s.label, palette[i % palette.length])),
       [over.t].concat(over.series.map((s) => s.counts)),
       { axes: [{ label: 'seconds' }, { label: 'failed requests/s' }] });
+  }
+
+  function drawScenarios() {
+    const scenarios = stored.scenarios;
+    if (!scenarios || !scenarios.names) return;
+    const palette = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#ff9da6', '#9d755d', '#8a94a3'];
+    document.querySelectorAll('[id^="chart-scenario-"]').forEach((box) => {
+      const key = box.id.slice('chart-scenario-'.length);
+      const lines = scenarios.names.map((name, i) => line(name, palette[i % palette.length]));  // uPlot keeps state on each
+      chart(box.id, lines, [scenarios.t].concat(scenarios[key]));
+    });
   }
 
   // --- while it runs: events from the websocket ------------------------------------------------

@@ -413,3 +413,28 @@ def test_repeated_wrong_passwords_lock_that_user_name_out(users: dict[str, Any],
     assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()  # even the right password
     other = client.post("/accounts/login/", {"username": "stranger", "password": PASSWORD})
     assert other.status_code == 302  # another user name is not affected
+
+
+def test_a_run_stored_before_group_trees_shows_its_checks_under_their_groups(users: dict[str, Any]) -> None:
+    # As results were stored before issue 16: groups as a flat list of paths, custom metrics only in the metrics.
+    run = stored_run(users["owner"])
+    RunResult.objects.filter(run=run).update(
+        groups=["::login", "::login::form"],
+        checks=[
+            {"name": "status is 200", "group": "::login", "passes": 9, "fails": 1, "rate": 0.9},
+            {"name": "status is 200", "group": "::login::form", "passes": 4, "fails": 0, "rate": 1.0},
+        ],
+        metrics={"http_reqs": {"count": 14, "rate": 7.0}, "login_ms": {"avg": 12.5, "p95": 30.0}},
+        thresholds=[{"metric": "login_ms", "expression": "p(95)<20", "ok": False}],
+    )
+    page = browser(users["owner"]).get(f"/runs/{run.pk}/").content.decode()
+    rows = re.findall(
+        r'<tr class="tree-(\w+)" data-depth="(\d)"><td[^>]*>(?:<strong>)?([^<]+)(?:</strong>)?</td><td class="num">(\d+)', page
+    )
+    assert rows == [
+        ("group", "0", "login", "13"),
+        ("check", "1", "status is 200", "9"),
+        ("group", "1", "form", "4"),
+        ("check", "2", "status is 200", "4"),
+    ]
+    assert re.search(r"<code>login_ms</code>.*?<code>p\(95\)&lt;20</code> <span class=\"fail\">failed</span>", page, re.S)
