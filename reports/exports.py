@@ -1,31 +1,85 @@
-"""Machine-readable exports for CI: the JSON result, the time series as CSV, and JUnit XML."""
+"""Machine-readable exports for CI: the JSON result, the time series and the summary as CSV, and JUnit XML."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import orjson
 
+from runs.engine.results import SCENARIO_SERIES
 from runs.engine.scoring import criterion_sentence
 
 CSV_COLUMNS = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "iterations")
+SUMMARY_COLUMNS = ("section", "name", "statistic", "value")
+SCENARIO_STATISTICS = (
+    "executor", "requests", "failed", "error_rate", "rps", "active_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "iterations",
+    "busy_vus_max",
+)  # fmt: skip
 
 
 def json_export(document: dict[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 
 
-def csv_export(timeseries: list[dict[str, Any]]) -> bytes:
+def csv_export(timeseries: list[dict[str, Any]], scenarios: Sequence[dict[str, Any]] = ()) -> bytes:
+    """A row per second: the run's numbers, the count of each status, then each scenario's (`scenario:NAME:requests`...)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     statuses = sorted({status for point in timeseries for status in point.get("statuses", {})})
-    writer.writerow([*CSV_COLUMNS, *(f"status_{status}" for status in statuses)])
-    for point in timeseries:
-        writer.writerow([*(point[column] for column in CSV_COLUMNS), *(point.get("statuses", {}).get(s, 0) for s in statuses)])
+    per_scenario = [(s, key) for s in scenarios for key, _ in SCENARIO_SERIES]
+    writer.writerow(
+        [*CSV_COLUMNS, *(f"status_{status}" for status in statuses), *(f"scenario:{s['name']}:{key}" for s, key in per_scenario)]
+    )
+    for index, point in enumerate(timeseries):
+        writer.writerow(
+            [
+                *(point[column] for column in CSV_COLUMNS),
+                *(point.get("statuses", {}).get(status, 0) for status in statuses),
+                *(s["timeseries"][key][index] for s, key in per_scenario),
+            ]
+        )
     return out.getvalue().encode()
+
+
+def summary_csv_export(document: dict[str, Any]) -> bytes:
+    """The result as long rows of (section, name, statistic, value): every k6 metric (a custom one with its type),
+    each scenario, each threshold (value `passed` or `failed`), each group and each check by its k6 path
+    (`::group::sub::check`), so two checks named alike in different groups stay apart."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    writer.writerows(_summary_rows(document))
+    return out.getvalue().encode()
+
+
+def _summary_rows(document: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    kinds = {m["name"]: m["type"] for m in document.get("custom_metrics") or []}
+    rows: list[tuple[str, str, str, Any]] = []
+    for name, values in sorted((document.get("metrics") or {}).items()):
+        rows += [("metric", name, "type", kinds[name])] if name in kinds else []
+        rows += [("metric", name, statistic, value) for statistic, value in values.items()]
+    for scenario in document.get("scenarios") or []:
+        rows += [("scenario", scenario["name"], statistic, scenario.get(statistic)) for statistic in SCENARIO_STATISTICS]
+    rows += [
+        ("threshold", t["metric"], t["expression"], "passed" if t["ok"] else "failed") for t in document.get("thresholds") or []
+    ]
+    rows += _group_rows(document.get("groups") or [])
+    for check in document.get("checks") or []:
+        path = f"{check['group']}::{check['name']}"
+        rows += [("check", path, statistic, check[statistic]) for statistic in ("passes", "fails", "rate")]
+    return rows
+
+
+def _group_rows(groups: list[dict[str, Any]]) -> list[tuple[str, str, str, Any]]:
+    rows: list[tuple[str, str, str, Any]] = []
+    for group in groups:
+        rows += [("group", group["path"], statistic, group[statistic]) for statistic in ("passes", "fails", "rate")]
+        rows += _group_rows(group["groups"])
+    return rows
 
 
 def junit_export(document: dict[str, Any]) -> bytes:

@@ -7,13 +7,20 @@ from typing import Any
 
 from django.utils import timezone
 
-from reports.exports import csv_export, json_export, junit_export
+from reports.exports import csv_export, json_export, junit_export, summary_csv_export
 from reports.html import render_html
 from reports.pdf import render_pdf
 from runs.models import Run
 from runs.purge import run_files_dir
 
-FILES = {"pdf": "report.pdf", "html": "report.html", "json": "result.json", "csv": "timeseries.csv", "junit": "junit.xml"}
+FILES = {
+    "pdf": "report.pdf",
+    "html": "report.html",
+    "json": "result.json",
+    "csv": "timeseries.csv",
+    "summary_csv": "summary.csv",
+    "junit": "junit.xml",
+}
 
 
 def report_path(run_id: object, kind: str) -> Path:
@@ -27,7 +34,8 @@ def render_run(run: Run) -> None:
     directory = run_files_dir(run.pk)
     directory.mkdir(parents=True, exist_ok=True)
     _write(report_path(run.pk, "json"), json_export(document))
-    _write(report_path(run.pk, "csv"), csv_export(document.get("timeseries") or []))
+    _write(report_path(run.pk, "csv"), csv_export(document.get("timeseries") or [], document.get("scenarios") or []))
+    _write(report_path(run.pk, "summary_csv"), summary_csv_export(document))
     _write(report_path(run.pk, "junit"), junit_export(document))
     _write(report_path(run.pk, "html"), render_html(document, directory).encode())
     pdf = report_path(run.pk, "pdf")

@@ -130,6 +130,7 @@ def test_files_are_linked_and_served_to_their_owner_only(finished: Any, api: Any
         "html": "text/html",
         "json": "application/json",
         "csv": "text/csv",
+        "summary_csv": "text/csv",
         "junit": "application/xml",
     }
     for kind, content_type in expected.items():

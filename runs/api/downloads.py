@@ -17,6 +17,7 @@ DOWNLOADS = {
     "html": ("report.html", "text/html; charset=utf-8", "the HTML report"),
     "json": ("result.json", "application/json", "the JSON export"),
     "csv": ("timeseries.csv", "text/csv; charset=utf-8", "the CSV time series"),
+    "summary_csv": ("summary.csv", "text/csv; charset=utf-8", "the CSV summary"),
     "junit": ("junit.xml", "application/xml", "the JUnit XML"),
 }
 
