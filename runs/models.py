@@ -17,6 +17,24 @@ class Project(models.Model):
         return self.name
 
 
+class LoadTest(models.Model):
+    """What runs are compared within: a project's named test (builder: method and URL path; script: its entry file)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tests")
+    name = models.CharField(max_length=200)
+    baseline = models.ForeignKey(
+        "Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Every new run is compared with it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_test_name_per_project")]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} · {self.name}"
+
+
 class ApiKey(models.Model):
     """A named, revocable API key. Only its SHA-256 is stored; the key is shown once, at creation."""
 
@@ -81,6 +99,13 @@ class Run(models.Model):
         help_text="The browser user who started it.",
     )
     mode = models.CharField(max_length=10, choices=Mode.choices)
+    test = models.ForeignKey(LoadTest, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    labels = models.JSONField(default=dict, blank=True, help_text="Free key/value: variant, git_sha, branch, environment…")
+    repeat_group = models.UUIDField(null=True, blank=True, db_index=True, help_text="Runs started together by `repeat`.")
+    repeat_index = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1…N within its repeat group.")
+    comparison = models.JSONField(
+        default=dict, blank=True, help_text="Its comparison with the test's baseline, made when it ended."
+    )
     target_url = models.CharField(max_length=2048, blank=True)
     spec = models.JSONField(default=dict, blank=True, help_text="The validated builder input or script options.")
     script = models.TextField(help_text="The k6 script exactly as it ran (a bundle's entry file).")
@@ -149,6 +174,9 @@ class RunResult(models.Model):
     ingest = models.JSONField(default=dict, help_text="How the raw samples were processed.")
     delivery = models.JSONField(default=dict, help_text="Planned against delivered load: duration, VUs, dropped iterations.")
     scenarios = models.JSONField(default=list, help_text="Per-scenario summaries and time series.")
+    histograms = models.JSONField(
+        default=dict, help_text="Encoded HDR histograms of request durations: all requests and each endpoint."
+    )
     custom_metrics = models.JSONField(default=list, help_text="The script's own metrics, with their thresholds.")
 
     def __str__(self) -> str:

@@ -56,6 +56,7 @@ from runs.engine.secrets import (
 )
 from runs.engine.verdict import NOT_GRADED
 from runs.engine.vetting import ScriptOptions, ScriptRejected, vet_upload
+from runs.loadtests import RunMeta, compare_with_baseline, default_test_name, test_for
 from runs.models import ApiKey, Project, Run, RunArtifact, RunResult
 from runs.outage import TRANSIENT, drop_connection, retry_through_outage
 from runs.selectors import run_verdict, stored_scorecard
@@ -79,20 +80,25 @@ AfterK6 = Callable[[Any], object]  # what it returns is ignored
 # --- creating ----------------------------------------------------------------
 
 
-def run_create_from_builder(serializer: BuilderRunSerializer, api_key: ApiKey | None = None, owner: User | None = None) -> Run:
+def run_create_from_builder(
+    serializer: BuilderRunSerializer, api_key: ApiKey | None = None, owner: User | None = None, meta: RunMeta | None = None
+) -> Run:
     """Store a queued run from validated builder input (call `is_valid()` first)."""
     plan = serializer.to_plan()
     data = serializer.validated_data
     sla = SlaThresholds.from_settings(data.get("sla"))
+    spec = _public_spec(dict(serializer.initial_data), plan.preset)
+    target_url = plan.request.full_url()  # credential query parameters are not in it: they are sealed
     with transaction.atomic():
         project, _ = Project.objects.get_or_create(name=plan.project_name)
         return Run.objects.create(
             project=project,
+            **_belonging(project, meta, Run.Mode.BUILDER, spec, target_url),
             mode=Run.Mode.BUILDER,
-            target_url=plan.request.full_url(),  # credential query parameters are not in it: they are sealed
+            target_url=target_url,
             api_key=api_key,
             owner=owner,
-            spec=_public_spec(dict(serializer.initial_data), plan.preset),
+            spec=spec,
             script=render_script(plan),
             sealed_secrets=seal(serializer.secrets()),
             planned_duration_s=plan.shape.planned_duration_s,
@@ -111,6 +117,7 @@ def run_create_from_script(
     owner: User | None = None,
     options: ScriptOptions | None = None,
     shown_name: str = "",
+    meta: RunMeta | None = None,
 ) -> Run:
     """Vet an uploaded script or bundle and store it as a queued run; raises ScriptRejected and stores nothing."""
     options = options or ScriptOptions()
@@ -120,28 +127,31 @@ def run_create_from_script(
     launch = k6.Launch(options.entry or k6.SCRIPT_NAME, plain_env, secret_env, options.overrides())
     suite = vet_upload(raw, filename, launch)
     bundle, needs = suite.bundle, suite.needs
+    target_url = options.target or _url_in(plain_env) or needs.target_url
+    spec = {
+        "filename": shown_name or Path(filename).name,
+        "entry": bundle.entry,
+        "k6_archive": bundle.k6_archive,
+        "files": sorted(bundle.files) if not bundle.k6_archive else [],
+        "modules": bundle.modules,
+        "env": {**plain_env, **dict.fromkeys(secret_env, MASK)},
+        **options.overrides(),
+        "target": options.target,
+        "max_vus": needs.max_vus,
+        "duration_s": needs.duration_s,
+        "executors": list(needs.executors),
+        "scenarios": dict(needs.scenario_executors),
+    }
     with transaction.atomic():
         project, _ = Project.objects.get_or_create(name=project_name)
         return Run.objects.create(
             project=project,
+            **_belonging(project, meta, Run.Mode.SCRIPT, spec, target_url),
             api_key=api_key,
             owner=owner,
             mode=Run.Mode.SCRIPT,
-            target_url=options.target or _url_in(plain_env) or needs.target_url,
-            spec={
-                "filename": shown_name or Path(filename).name,
-                "entry": bundle.entry,
-                "k6_archive": bundle.k6_archive,
-                "files": sorted(bundle.files) if not bundle.k6_archive else [],
-                "modules": bundle.modules,
-                "env": {**plain_env, **dict.fromkeys(secret_env, MASK)},
-                **options.overrides(),
-                "target": options.target,
-                "max_vus": needs.max_vus,
-                "duration_s": needs.duration_s,
-                "executors": list(needs.executors),
-                "scenarios": dict(needs.scenario_executors),
-            },
+            target_url=target_url,
+            spec=spec,
             script=bundle.entry_source(),
             bundle=bundle.pack(),
             sealed_secrets=seal({"env": secret_env} if secret_env else {}),
@@ -152,8 +162,11 @@ def run_create_from_script(
         )
 
 
-def run_create_again(earlier: Run, options: ScriptOptions, api_key: ApiKey | None = None, owner: User | None = None) -> Run:
-    """'Run again' for a script run: its stored files (modules in place), vetted again with these options."""
+def run_create_again(
+    earlier: Run, options: ScriptOptions, api_key: ApiKey | None = None, owner: User | None = None, meta: RunMeta | None = None
+) -> Run:
+    """'Run again' for a script run: its stored files (modules in place), vetted again with these options, in
+    its test with its labels unless told otherwise."""
     files = unpack(bytes(earlier.bundle)) if earlier.bundle else {k6.SCRIPT_NAME: earlier.script.encode()}
     if earlier.spec.get("k6_archive"):
         raw, kind = files[K6_ARCHIVE_NAME], K6_ARCHIVE_NAME
@@ -161,7 +174,16 @@ def run_create_again(earlier: Run, options: ScriptOptions, api_key: ApiKey | Non
         raw, kind = Bundle(files, "").pack(), "bundle.tar.gz"
     options = replace(options, entry=options.entry or earlier.spec.get("entry") or k6.SCRIPT_NAME)
     shown_name = earlier.spec.get("filename") or kind
-    return run_create_from_script(earlier.project.name, raw, kind, dict(earlier.sla_config), api_key, owner, options, shown_name)
+    meta = meta or RunMeta(test=earlier.test.name if earlier.test else "", labels=dict(earlier.labels))
+    return run_create_from_script(
+        earlier.project.name, raw, kind, dict(earlier.sla_config), api_key, owner, options, shown_name, meta
+    )
+
+
+def _belonging(project: Project, meta: RunMeta | None, mode: str, spec: dict[str, Any], target_url: str) -> dict[str, Any]:
+    """The test a new run joins (its name, or the default for what it runs) and its labels."""
+    meta = meta or RunMeta()
+    return {"test": test_for(project, meta.test or default_test_name(mode, spec, target_url)), "labels": dict(meta.labels)}
 
 
 def _url_in(env: dict[str, str]) -> str:
@@ -169,6 +191,17 @@ def _url_in(env: dict[str, str]) -> str:
     `name` tag replaces its URL in them)."""
     origins = (url_origin(value.strip()) for value in env.values())
     return next((f"{origin}/" for origin in origins if origin), "")
+
+
+def _keep_histograms(run: Run, ingester: SampleIngester) -> None:
+    RunResult.objects.filter(run=run).update(histograms=ingester.histograms())
+
+
+def _compare_with_baseline(run: Run) -> None:
+    """Before the reports are written: they show the comparison with the test's baseline, when there is one."""
+    if run.status in (Run.Status.ANALYZING, Run.Status.DONE) and (comparison := compare_with_baseline(run)):
+        Run.objects.filter(pk=run.pk).update(comparison=comparison)
+        run.comparison = comparison
 
 
 def _run_files(run: Run) -> dict[str, bytes] | str:
@@ -234,7 +267,9 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
         outcome, ingester, resources = _stage_k6(run, workdir, on_progress)
         # k6 has finished: what it measured is stored even through a database outage of OUTAGE_TOLERANCE_S.
         retry_through_outage(lambda: _stage_results(run, outcome, ingester, resources), "storing k6's results")
+        retry_through_outage(lambda: _keep_histograms(run, ingester), "storing the latency distributions")
         retry_through_outage(lambda: _finish(run, outcome), "ending the run")
+        retry_through_outage(lambda: _compare_with_baseline(run), "comparing with the baseline")
     except Exception as exc:  # the run must still end with a reason
         log.exception("run %s failed in stage %s", run.pk, run.stage)
         _fail(run, f"Internal error during the {run.stage or 'k6'} stage: {exc!r}")

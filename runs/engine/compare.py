@@ -23,6 +23,7 @@ from hdrh.histogram import HdrHistogram
 from scipy import stats
 
 from runs.engine.formatting import milliseconds, percent
+from runs.engine.results import ALL_REQUESTS
 
 ALPHA = 0.01
 MAX_SAMPLES_PER_SIDE = 200_000  # a bigger distribution is scaled down, its shape kept, before ranking
@@ -32,7 +33,6 @@ MWU_RPS = "Mann-Whitney U (two-sided) on requests per second"
 FISHER = "Fisher's exact test on the counts"
 NO_TEST = "count, no test"
 LATENCY_KEYS = {"p50": "med", "p90": "p90", "p95": "p95", "p99": "p99"}
-ALL_REQUESTS = "__all__"  # the run-wide histogram's key beside the endpoints'
 
 
 @dataclass(frozen=True)

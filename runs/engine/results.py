@@ -40,6 +40,7 @@ MAX_FAILURE_REASONS = 50
 FAILURE_REASON_OVERFLOW = ("", "", "(other reasons)")
 SAMPLE_URLS_PER_REASON = 3
 FAILURE_SERIES = 5  # reasons drawn over time; the rest are summed as "other"
+ALL_REQUESTS = "__all__"  # the run-wide histogram's key beside the endpoints'
 MAX_ORIGINS = 1000  # distinct origins counted for the busiest one (a script cannot grow this without end)
 MAX_REMEMBERED_URLS = 4096  # URLs whose origin is remembered while a run is read (a run requests the same few again)
 
@@ -134,6 +135,11 @@ class EndpointStats:
     count: int = 0
     failed: int = 0
     histogram: HdrHistogram = field(default_factory=new_histogram)
+
+    @property
+    def key(self) -> str:
+        """How comparisons match an endpoint across runs (runs/engine/compare.py)."""
+        return f"{self.method} {self.name} {self.status}".strip()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -493,6 +499,19 @@ class SampleIngester:
         """The origin (scheme, host, port) the run sent the most requests to: what the test was about."""
         top = self.origin_requests.most_common(1)
         return top[0][0] if top else None
+
+    def histograms(self) -> dict[str, str]:
+        """Every endpoint's request durations and all of them together, as encoded HDR histograms (a few
+        hundred bytes each): what comparisons test distributions on."""
+        merged = new_histogram()
+        encoded = {}
+        for endpoint in self.endpoints.values():
+            if endpoint.count:
+                merged.add(endpoint.histogram)
+                encoded[endpoint.key] = endpoint.histogram.encode().decode()
+        if merged.get_total_count():
+            encoded[ALL_REQUESTS] = merged.encode().decode()
+        return encoded
 
     def endpoint_stats(self) -> list[dict[str, Any]]:
         stats = sorted(self.endpoints.values(), key=lambda e: e.count, reverse=True)

@@ -149,7 +149,8 @@ def assert_matches_raw(run: Run, reference: dict[str, Any], exact: tuple[str, ..
             assert ours[name]["value"] == theirs[name]["value"], name
         if "p95" in theirs[name]:
             assert ours[name]["p95"] == pytest.approx(theirs[name]["p95"], rel=0.5, abs=20), name
-    assert ours["http_req_duration"]["p95"] == pytest.approx(theirs["http_req_duration"]["p95"], rel=0.3, abs=5)
+    # Timing, not counting: the two runs are seconds apart on a shared machine.
+    assert ours["http_req_duration"]["p95"] == pytest.approx(theirs["http_req_duration"]["p95"], rel=0.3, abs=8)
 
 
 def test_a_multi_file_suite_with_env_data_and_a_remote_module_runs_as_raw_k6_does(
@@ -196,7 +197,7 @@ def test_a_typescript_suite_as_tar_gz_and_as_a_k6_archive(
 
     for run in (as_tar_gz, as_archive):
         assert_matches_raw(run, reference)
-        assert run.result.metrics["http_reqs"]["count"] == 8
+        assert run.result.metrics["http_reqs"]["count"] == 40
     assert as_archive.spec["k6_archive"] and "interface Target" in as_archive.script
 
 

@@ -9,7 +9,7 @@ interface Target {
 
 const target: Target = { url: `${__ENV.BASE_URL}/typed`, expect: { status: 200 } };
 
-export const options = { vus: 2, iterations: 8 };
+export const options = { vus: 2, iterations: 40 };
 
 export default function (): void {
   const res = http.get(target.url);

@@ -1,0 +1,153 @@
+"""Tests (a project's named series of runs), their baselines, comparisons and trends.
+
+A run belongs to a test: by default the builder's method and URL path, or a
+script's entry file; "Run again" and re-runs with the same name add to it. A
+test may have a baseline run; every run of the test that ends is compared with
+it (stored with the run), and any two runs can be compared on demand. The
+statistics are the engine's (runs/engine/compare.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from runs.engine.compare import RunFacts, compare_groups, compare_runs
+from runs.models import LoadTest, Project, Run, RunResult
+
+MAX_TREND_POINTS = 200
+LABEL_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_LABELS = 20
+MAX_LABEL_VALUE_CHARS = 200
+CONVENTIONAL_LABELS = ("variant", "git_sha", "branch", "environment")
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """Where a new run belongs: its test (by name; empty: the default) and its labels."""
+
+    test: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def label_problems(labels: dict[str, str]) -> list[str]:
+    problems = [f"At most {MAX_LABELS} labels."] if len(labels) > MAX_LABELS else []
+    for key, value in labels.items():
+        if not LABEL_KEY.fullmatch(key):
+            problems.append(f"{key!r} is not a label name (letters, digits, '_', '.', '-'; at most 64).")
+        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE_CHARS:
+            problems.append(f"The value of {key} must be text of at most {MAX_LABEL_VALUE_CHARS} characters.")
+    return problems
+
+
+class NotComparable(ValueError):
+    """A run without results (it failed before k6 measured anything, or has not ended)."""
+
+
+def default_test_name(mode: str, spec: dict[str, Any], target_url: str) -> str:
+    if mode == Run.Mode.SCRIPT:
+        return str(spec.get("entry") or spec.get("filename") or "script.js")[:200]
+    path = urlsplit(target_url or str(spec.get("url") or "")).path or "/"
+    return f"{spec.get('method') or 'GET'} {path}"[:200]
+
+
+def test_for(project: Project, name: str) -> LoadTest:
+    test, _ = LoadTest.objects.get_or_create(project=project, name=name[:200])
+    return test
+
+
+def set_baseline(run: Run) -> LoadTest:
+    """Make `run` its test's baseline; NotComparable if it has nothing to compare."""
+    if run.test_id is None:
+        raise NotComparable(f"Run {run.pk} belongs to no test.")
+    facts_of(run)  # a baseline must have results
+    LoadTest.objects.filter(pk=run.test_id).update(baseline=run)
+    return LoadTest.objects.get(pk=run.test_id)
+
+
+def facts_of(run: Run) -> RunFacts:
+    try:
+        result = run.result
+    except RunResult.DoesNotExist:
+        raise NotComparable(f"Run {run.pk} has no results to compare ({run.status}).") from None
+    return RunFacts(
+        id=str(run.pk),
+        metrics=result.metrics,
+        timeseries=result.timeseries,
+        endpoints=result.endpoints,
+        scenarios=result.scenarios,
+        thresholds=result.thresholds,
+        checks=result.checks,
+        delivery=result.delivery,
+        histograms=result.histograms,
+        config={"spec": run.spec, "max_vus": run.max_vus, "planned_duration_s": run.planned_duration_s, "labels": run.labels},
+        script=run.script,
+    )
+
+
+def comparison(base: Run, run: Run) -> dict[str, Any]:
+    """`run` against `base`: the engine's comparison, with the test it was made in."""
+    document = compare_runs(facts_of(base), facts_of(run), settings.REGRESSION_TOLERANCE)
+    return {**document, "test": run.test.name if run.test else None, "base_labels": base.labels, "run_labels": run.labels}
+
+
+def compare_with_baseline(run: Run) -> dict[str, Any]:
+    """Stored with a run that ended done: its comparison with its test's baseline (nothing without one)."""
+    test = run.test
+    if test is None or test.baseline_id is None or test.baseline_id == run.pk or run.status != Run.Status.DONE:
+        return {}
+    try:
+        return comparison(test.baseline, run)  # type: ignore[arg-type]  # baseline_id is set
+    except NotComparable:
+        return {}
+
+
+def variant_comparison(test: LoadTest, key: str, base_value: str, run_value: str) -> dict[str, Any]:
+    """The experiment view: the done runs labelled key=base_value against those labelled key=run_value."""
+    groups = [
+        [facts_of(run) for run in _done_runs(test).filter(**{f"labels__{key}": value}).select_related("result")]
+        for value in (base_value, run_value)
+    ]
+    if not groups[0] or not groups[1]:
+        missing = base_value if not groups[0] else run_value
+        raise NotComparable(f"Test {test.name!r} has no finished run labelled {key}={missing}.")
+    return {**compare_groups(groups[0], groups[1], settings.REGRESSION_TOLERANCE), "test": test.name, "label": key,
+            "variants": [base_value, run_value]}  # fmt: skip
+
+
+def trend(test: LoadTest, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """p95, p99, RPS, error rate and score of the test's finished runs, oldest first, each with its labels."""
+    runs = _done_runs(test).filter(**{f"labels__{key}": value for key, value in (labels or {}).items()})
+    recent = list(runs.select_related("result").order_by("-created_at")[:MAX_TREND_POINTS])[::-1]
+    return {
+        "test": {"id": test.pk, "name": test.name, "project": test.project.name},
+        "baseline_id": str(test.baseline_id) if test.baseline_id else None,
+        "points": [_trend_point(run, test) for run in recent],
+    }
+
+
+def _trend_point(run: Run, test: LoadTest) -> dict[str, Any]:
+    metrics = run.result.metrics
+    duration = metrics.get("http_req_duration") or {}
+    return {
+        "run_id": str(run.pk),
+        "created_at": run.created_at.isoformat(),
+        "labels": run.labels,
+        "baseline": run.pk == test.baseline_id,
+        "grade": run.grade or None,
+        "verdict": run.verdict or None,
+        "p95": duration.get("p95"),
+        "p99": duration.get("p99"),
+        "rps": (metrics.get("http_reqs") or {}).get("rate"),
+        "error_rate": (metrics.get("http_req_failed") or {}).get("rate"),
+        "score": run.score,
+    }
+
+
+def _done_runs(test: LoadTest) -> QuerySet[Run]:
+    return test.runs.filter(status=Run.Status.DONE, result__isnull=False)
