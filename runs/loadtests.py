@@ -18,9 +18,10 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from runs.engine.compare import RunFacts, compare_groups, compare_runs
-from runs.models import LoadTest, Project, Run, RunResult
+from runs.models import LoadTest, Project, Run, RunDocument, RunResult
 
 MAX_TREND_POINTS = 200
+ON_DEMAND_ONLY = ("timeseries", "config_diff", "script_diff")  # large: not stored with each run
 LABEL_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_LABELS = 20
 MAX_LABEL_VALUE_CHARS = 200
@@ -67,6 +68,7 @@ def set_baseline(run: Run) -> LoadTest:
         raise NotComparable(f"Run {run.pk} belongs to no test.")
     facts_of(run)  # a baseline must have results
     LoadTest.objects.filter(pk=run.test_id).update(baseline=run)
+    RunDocument.objects.filter(run__test_id=run.test_id).delete()  # each says which run is its test's baseline
     return LoadTest.objects.get(pk=run.test_id)
 
 
@@ -97,14 +99,16 @@ def comparison(base: Run, run: Run) -> dict[str, Any]:
 
 
 def compare_with_baseline(run: Run) -> dict[str, Any]:
-    """Stored with a run that ended done: its comparison with its test's baseline (nothing without one)."""
+    """Stored with a run once k6 has finished: its comparison with its test's baseline (nothing without one),
+    without the series and diffs, which GET /api/compare gives."""
     test = run.test
-    if test is None or test.baseline_id is None or test.baseline_id == run.pk or run.status != Run.Status.DONE:
+    if test is None or test.baseline_id is None or test.baseline_id == run.pk:
         return {}
     try:
-        return comparison(test.baseline, run)  # type: ignore[arg-type]  # baseline_id is set
+        full = comparison(test.baseline, run)  # type: ignore[arg-type]  # baseline_id is set
     except NotComparable:
         return {}
+    return {key: value for key, value in full.items() if key not in ON_DEMAND_ONLY}
 
 
 def variant_comparison(test: LoadTest, key: str, base_value: str, run_value: str) -> dict[str, Any]:

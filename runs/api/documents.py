@@ -46,6 +46,9 @@ LIFECYCLE_FIELDS = (
     "verdict",
     "grade",
     "score",
+    "labels",
+    "test_id",
+    "comparison",
 )
 # Apps whose code shapes a document (run_result reads from all three).
 RENDERING_APPS = ("runs", "scanners", "reports")
