@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from runs.api import comparisons
 from runs.api import views as api
 
 urlpatterns = [
@@ -19,6 +20,12 @@ urlpatterns = [
     path("api/download/<uuid:run_id>", api.DownloadView.as_view(), name="api-download"),
     path("api/download/<uuid:run_id>/<str:kind>", api.DownloadExportView.as_view(), name="api-download-kind"),
     path("api/runs/<uuid:run_id>/artifacts/<path:name>", api.ArtifactView.as_view(), name="api-artifact"),
+    path("api/compare", comparisons.CompareView.as_view(), name="api-compare"),
+    path("api/run/<uuid:run_id>/baseline", comparisons.BaselineView.as_view(), name="api-run-baseline"),
+    path("api/tests", comparisons.TestListView.as_view(), name="api-tests"),
+    path("api/tests/<int:test_id>", comparisons.TestDetailView.as_view(), name="api-test"),
+    path("api/tests/<int:test_id>/trend", comparisons.TrendView.as_view(), name="api-test-trend"),
+    path("api/tests/<int:test_id>/experiment", comparisons.ExperimentView.as_view(), name="api-test-experiment"),
     path("api/resetdata", api.ResetDataView.as_view(), name="api-resetdata"),
     path("api/run/<uuid:run_id>/events", api.run_events, name="api-run-events"),
     path("api/run/<uuid:run_id>/cancel", api.CancelView.as_view(), name="api-run-cancel"),

@@ -155,3 +155,39 @@ def _thresholds(thresholds: list[dict[str, Any]]) -> list[str]:
     if not thresholds:
         return []
     return ["", "Thresholds"] + [f"  {'ok  ' if t['ok'] else 'FAIL'} {t['metric']}: {t['expression']}" for t in thresholds]
+
+
+COMPARED = ("p50", "p90", "p95", "p99", "rps", "error_rate", "checks", "dropped_iterations")
+
+
+def format_comparison(comparison: dict[str, Any] | None) -> str:
+    """The comparison with the base run: each metric's change, whether it is significant, and the verdict."""
+    if not comparison:
+        return ""
+    if comparison.get("error"):
+        return f"\nComparison with {comparison['base_id']}: {comparison['error']}\n"
+    lines = [
+        "",
+        f"Compared with {comparison.get('base_id')} (tolerance {comparison.get('tolerance_pct')} %, p < {comparison.get('alpha')}):",
+    ]
+    for name in COMPARED:
+        if (delta := comparison["metrics"].get(name)) is None:
+            continue
+        change = f"{delta['delta_pct']:+.1f} %" if delta.get("delta_pct") is not None else f"{delta['delta']:+g}"
+        verdict = "REGRESSION" if delta["regression"] else ("significant" if delta["significant"] else "not significant")
+        spread = delta.get("spread") or {}
+        median = " (medians)" if spread else ""
+        lines.append(
+            f"  {name:<19} {_compared_value(name, delta['base']):>12} → {_compared_value(name, delta['run']):>12}  {change:>9}  {verdict}{median}"
+        )
+    regressions = comparison.get("regressions") or []
+    lines.append("Regressions: " + ("; ".join(regressions) if regressions else "none"))
+    return "\n".join(lines) + "\n"
+
+
+def _compared_value(name: str, value: float) -> str:
+    if name.startswith("p") and name[1:].isdigit():
+        return milliseconds(value)
+    if name in ("error_rate", "checks"):
+        return percent(value)
+    return f"{value:.4g}"

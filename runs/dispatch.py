@@ -87,6 +87,25 @@ def _mark_dispatched(run_id: Any) -> None:
         log.warning("could not record that run %s was queued", run_id, exc_info=True)
 
 
+def held_by_repeat(run: Run) -> bool:
+    """Runs started with `repeat` go one after another: each waits until the one before it has ended."""
+    if run.repeat_group is None or (run.repeat_index or 0) <= 1:
+        return False
+    earlier = Run.objects.filter(repeat_group=run.repeat_group, repeat_index__lt=run.repeat_index)
+    return earlier.exclude(status__in=Run.TERMINAL).exists()
+
+
+def dispatch_next_repeat(run_id: Any) -> None:
+    """Once a step of a repeated run is over: if the run has ended, start the next of its group."""
+    run = Run.objects.filter(pk=run_id).only("status", "repeat_group", "repeat_index").first()
+    if run is None or run.repeat_group is None or not run.is_terminal:
+        return
+    waiting = Run.objects.filter(repeat_group=run.repeat_group, status=Run.Status.QUEUED, repeat_index__gt=run.repeat_index or 0)
+    following = waiting.order_by("repeat_index").first()
+    if following is not None and not held_by_repeat(following):
+        dispatch_run(following.pk, following.planned_duration_s)
+
+
 def in_line(run_id: Any) -> bool:
     """Whether this process's embedded executor already holds the run."""
     with _in_line_lock:
@@ -115,6 +134,7 @@ def _execute_embedded(run_id: Any, step: Callable[[Any], object]) -> None:
     close_old_connections()
     try:
         step(run_id)
+        dispatch_next_repeat(run_id)
     finally:
         with _in_line_lock:
             _in_line.discard(str(run_id))

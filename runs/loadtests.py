@@ -24,6 +24,7 @@ MAX_TREND_POINTS = 200
 ON_DEMAND_ONLY = ("timeseries", "config_diff", "script_diff")  # large: not stored with each run
 LABEL_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_LABELS = 20
+MAX_REPEAT = 10
 MAX_LABEL_VALUE_CHARS = 200
 CONVENTIONAL_LABELS = ("variant", "git_sha", "branch", "environment")
 
@@ -111,10 +112,20 @@ def compare_with_baseline(run: Run) -> dict[str, Any]:
     return {key: value for key, value in full.items() if key not in ON_DEMAND_ONLY}
 
 
-def variant_comparison(test: LoadTest, key: str, base_value: str, run_value: str) -> dict[str, Any]:
+def group_comparison(base: list[Run], runs: list[Run]) -> dict[str, Any]:
+    """Repeated runs against a base (a run, or repeated runs too): medians with their range, and the tests."""
+    if not runs:
+        raise NotComparable("None of the repeated runs finished.")
+    document = compare_groups([facts_of(run) for run in base], [facts_of(run) for run in runs], settings.REGRESSION_TOLERANCE)
+    return {**document, "base_id": str(base[0].pk), "test": runs[0].test.name if runs[0].test else None}
+
+
+def variant_comparison(
+    test: LoadTest, key: str, base_value: str, run_value: str, among: QuerySet[Run] | None = None
+) -> dict[str, Any]:
     """The experiment view: the done runs labelled key=base_value against those labelled key=run_value."""
     groups = [
-        [facts_of(run) for run in _done_runs(test).filter(**{f"labels__{key}": value}).select_related("result")]
+        [facts_of(run) for run in _done_runs(test, among).filter(**{f"labels__{key}": value}).select_related("result")]
         for value in (base_value, run_value)
     ]
     if not groups[0] or not groups[1]:
@@ -124,9 +135,10 @@ def variant_comparison(test: LoadTest, key: str, base_value: str, run_value: str
             "variants": [base_value, run_value]}  # fmt: skip
 
 
-def trend(test: LoadTest, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """p95, p99, RPS, error rate and score of the test's finished runs, oldest first, each with its labels."""
-    runs = _done_runs(test).filter(**{f"labels__{key}": value for key, value in (labels or {}).items()})
+def trend(test: LoadTest, labels: dict[str, str] | None = None, among: QuerySet[Run] | None = None) -> dict[str, Any]:
+    """p95, p99, RPS, error rate and score of the test's finished runs (of `among`, when given), oldest
+    first, each with its labels."""
+    runs = _done_runs(test, among).filter(**{f"labels__{key}": value for key, value in (labels or {}).items()})
     recent = list(runs.select_related("result").order_by("-created_at")[:MAX_TREND_POINTS])[::-1]
     return {
         "test": {"id": test.pk, "name": test.name, "project": test.project.name},
@@ -153,5 +165,6 @@ def _trend_point(run: Run, test: LoadTest) -> dict[str, Any]:
     }
 
 
-def _done_runs(test: LoadTest) -> QuerySet[Run]:
-    return test.runs.filter(status=Run.Status.DONE, result__isnull=False)
+def _done_runs(test: LoadTest, among: QuerySet[Run] | None = None) -> QuerySet[Run]:
+    runs = among.filter(test=test) if among is not None else test.runs.all()
+    return runs.filter(status=Run.Status.DONE, result__isnull=False)

@@ -13,6 +13,7 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -73,6 +74,14 @@ WORKDIR_PREFIX = "k6intel-run-"  # then the run's id: the sweeper knows whose di
 NOT_GRADED_FIELDS = {"verdict": NOT_GRADED, "grade": "", "score": None}
 K6_LOG_MSG = re.compile(r'level=(error|fatal)\s+msg="((?:[^"\\]|\\.)*)"')
 
+# What a run started by `repeat` copies of the first (everything it was created with).
+REPEATED_FIELDS = (
+    "project", "test", "labels", "api_key", "owner", "mode", "target_url", "spec", "script", "bundle",
+    "sealed_secrets", "planned_duration_s", "graceful_stop_s", "max_vus", "sla_config",
+)  # fmt: skip
+
+RUN_META_FIELDS = ("test", "labels", "repeat")
+
 ProgressCallback = Callable[[dict[str, Any]], None]
 AfterK6 = Callable[[Any], object]  # what it returns is ignored
 
@@ -87,7 +96,9 @@ def run_create_from_builder(
     plan = serializer.to_plan()
     data = serializer.validated_data
     sla = SlaThresholds.from_settings(data.get("sla"))
-    spec = _public_spec(dict(serializer.initial_data), plan.preset)
+    # The input as given, but only what the builder reads: test, labels and repeat are the run's own columns.
+    given = {key: value for key, value in serializer.initial_data.items() if key in serializer.fields}
+    spec = _public_spec({key: value for key, value in given.items() if key not in RUN_META_FIELDS}, plan.preset)
     target_url = plan.request.full_url()  # credential query parameters are not in it: they are sealed
     with transaction.atomic():
         project, _ = Project.objects.get_or_create(name=plan.project_name)
@@ -180,6 +191,23 @@ def run_create_again(
     )
 
 
+def run_create_repeats(first: Run, times: int) -> list[Run]:
+    """`repeat`: the run and `times - 1` copies of it in one group. They run one after another: start the
+    first (run_enqueue), and each that ends starts the next (runs/dispatch.py)."""
+    if times <= 1:
+        return [first]
+    group = uuid.uuid4()
+    copies = [
+        Run(**{field: getattr(first, field) for field in REPEATED_FIELDS}, repeat_group=group, repeat_index=index)
+        for index in range(2, times + 1)
+    ]
+    with transaction.atomic():
+        Run.objects.filter(pk=first.pk).update(repeat_group=group, repeat_index=1)
+        Run.objects.bulk_create(copies)
+    first.repeat_group, first.repeat_index = group, 1
+    return [first, *copies]
+
+
 def _belonging(project: Project, meta: RunMeta | None, mode: str, spec: dict[str, Any], target_url: str) -> dict[str, Any]:
     """The test a new run joins (its name, or the default for what it runs) and its labels."""
     meta = meta or RunMeta()
@@ -199,7 +227,8 @@ def _keep_histograms(run: Run, ingester: SampleIngester) -> None:
 
 def _compare_with_baseline(run: Run) -> None:
     """Before the reports are written: they show the comparison with the test's baseline, when there is one."""
-    if run.status in (Run.Status.ANALYZING, Run.Status.DONE) and (comparison := compare_with_baseline(run)):
+    stored = Run.objects.select_related("test", "result").get(pk=run.pk)  # with its histograms, just stored
+    if run.status in (Run.Status.ANALYZING, Run.Status.DONE) and (comparison := compare_with_baseline(stored)):
         Run.objects.filter(pk=run.pk).update(comparison=comparison)
         run.comparison = comparison
 

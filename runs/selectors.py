@@ -54,6 +54,24 @@ def runs_for_listing(runs: QuerySet[Run], headline_metrics: bool = True) -> Quer
     return runs
 
 
+def headline_metrics(run: Run) -> dict[str, Any] | None:
+    """What a list row shows of a run's numbers (its result prefetched by runs_for_listing)."""
+    result = _result_or_none(run)
+    if result is None:
+        return None
+    metrics = result.metrics
+    duration = metrics.get("http_req_duration") or {}
+    return {
+        "p50_ms": duration.get("med"),
+        "p95_ms": duration.get("p95"),
+        "p99_ms": duration.get("p99"),
+        "rps": (metrics.get("http_reqs") or {}).get("rate"),
+        "error_rate": (metrics.get("http_req_failed") or {}).get("rate"),
+        "checks_rate": (metrics.get("checks") or {}).get("rate"),
+        "requests": (metrics.get("http_reqs") or {}).get("count"),
+    }
+
+
 def run_links(run: Run) -> dict[str, str]:
     """Where to follow and fetch the run. Report files are linked only once they exist."""
     links = {

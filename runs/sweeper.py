@@ -63,7 +63,8 @@ def sweep(reap: bool = True) -> dict[str, int]:
 def requeue_stranded() -> list[Run]:
     now = timezone.now()
     waiting = Run.objects.filter(Q(status=Run.Status.QUEUED) | Q(status=Run.Status.ANALYZING, stage=""), cancel_requested=False)
-    requeued = [run for run in waiting.order_by("created_at") if _due(run, now) and _requeue(run)]
+    due = [run for run in waiting.order_by("created_at") if _due(run, now) and not dispatch.held_by_repeat(run)]
+    requeued = [run for run in due if _requeue(run)]
     for run in requeued:
         log.warning("run %s (%s) had no queue message that anyone took; queued again", run.pk, run.status)
     return requeued

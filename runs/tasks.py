@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from runs.dispatch import dispatch_post_stages
+from runs.dispatch import dispatch_next_repeat, dispatch_post_stages
 from runs.pipeline import run_execute
 from runs.shutdown import graceful_sigterm
 from runs.stages import run_post_stages
@@ -15,9 +15,13 @@ from runs.stages import run_post_stages
 @shared_task(acks_late=True, max_retries=0)
 def execute_run(run_id: str) -> str:
     with graceful_sigterm():  # a worker asked to stop ends the test early and keeps its results
-        return run_execute(run_id, after_k6=dispatch_post_stages).status
+        status = run_execute(run_id, after_k6=dispatch_post_stages).status
+    dispatch_next_repeat(run_id)  # `repeat`: the next run of the group, once this one has ended
+    return status
 
 
 @shared_task(acks_late=True, max_retries=0)
 def post_k6_stages(run_id: str) -> str:
-    return run_post_stages(run_id).status
+    status = run_post_stages(run_id).status
+    dispatch_next_repeat(run_id)
+    return status

@@ -18,6 +18,7 @@ from runs.engine.script import BODY_TYPES, METHODS, Checks, RequestSpec, ScriptP
 from runs.engine.secrets import split_headers, split_query
 from runs.engine.targets import TargetRejected, check_target_url
 from runs.engine.vetting import MAX_ENV_VALUE_CHARS, ScriptOptions, split_env_pairs
+from runs.loadtests import MAX_REPEAT, RunMeta, label_problems
 from scanners import KINDS as ANALYZER_KINDS
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -57,7 +58,55 @@ class SlaSerializer(serializers.Serializer):
     p90_ms = serializers.FloatField(min_value=1.0, max_value=3_600_000.0, required=False)
 
 
-class BuilderRunSerializer(serializers.Serializer):
+class PairsField(serializers.ListField):
+    """Key/value pairs (run variables as k6's `-e`, labels): repeated `KEY=VALUE` form fields, or one JSON
+    object of strings (in a JSON body, the object itself)."""
+
+    child = serializers.CharField(max_length=MAX_ENV_VALUE_CHARS + 200, trim_whitespace=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:  # type: ignore[override]  # pairs in, a mapping out
+        if isinstance(data, dict):
+            pairs = data
+        elif len(data) == 1 and isinstance(data[0], str) and data[0].lstrip().startswith("{"):
+            try:
+                pairs = orjson.loads(data[0])
+            except orjson.JSONDecodeError as exc:
+                raise serializers.ValidationError(f"Not a JSON object: {exc}.") from None
+        else:
+            try:
+                return split_env_pairs(super().to_internal_value(data))
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        if not isinstance(pairs, dict) or not all(isinstance(value, str) for value in pairs.values()):
+            raise serializers.ValidationError('Give {"KEY": "value", …} with text values, or KEY=VALUE fields.')
+        return {str(key): value for key, value in pairs.items()}
+
+
+class RunMetaSerializer(serializers.Serializer):
+    """Where a run belongs: its test and labels; and `repeat`, to run it several times in a row."""
+
+    test = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="the test it belongs to (default: method and URL path, or the script's entry file)",
+    )
+    labels = PairsField(required=False, help_text="e.g. variant, git_sha, branch, environment: K=V fields or one JSON object")
+    repeat = serializers.IntegerField(
+        min_value=1, max_value=MAX_REPEAT, default=1, help_text="run it this many times, one after another"
+    )
+
+    def validate_labels(self, value: dict[str, str]) -> dict[str, str]:
+        if problems := label_problems(value):
+            raise serializers.ValidationError(problems)
+        return value
+
+    def to_meta(self) -> RunMeta:
+        data = self.validated_data
+        return RunMeta(test=(data.get("test") or "").strip(), labels=data.get("labels") or {})
+
+
+class BuilderRunSerializer(RunMetaSerializer):
     project_name = serializers.CharField(max_length=100, default="default")
     url = serializers.CharField(max_length=2048)
     method = serializers.ChoiceField(choices=METHODS, default="GET")
@@ -206,30 +255,7 @@ def _shape(attrs: dict[str, Any]) -> LoadShape:
     return constant_shape(vus, attrs.get("duration") or DEFAULT_DURATION_S)
 
 
-class EnvField(serializers.ListField):
-    """Run variables as k6's `-e`: repeated `KEY=VALUE` form fields, or one JSON object of strings."""
-
-    child = serializers.CharField(max_length=MAX_ENV_VALUE_CHARS + 200, trim_whitespace=False)
-
-    def to_internal_value(self, data: Any) -> dict[str, str]:  # type: ignore[override]  # pairs in, a mapping out
-        if isinstance(data, dict):
-            pairs = data
-        elif len(data) == 1 and isinstance(data[0], str) and data[0].lstrip().startswith("{"):
-            try:
-                pairs = orjson.loads(data[0])
-            except orjson.JSONDecodeError as exc:
-                raise serializers.ValidationError(f"Not a JSON object: {exc}.") from None
-        else:
-            try:
-                return split_env_pairs(super().to_internal_value(data))
-            except ValueError as exc:
-                raise serializers.ValidationError(str(exc)) from None
-        if not isinstance(pairs, dict) or not all(isinstance(value, str) for value in pairs.values()):
-            raise serializers.ValidationError('Give {"KEY": "value", …} with text values, or KEY=VALUE fields.')
-        return {str(key): value for key, value in pairs.items()}
-
-
-class ScriptOptionsSerializer(serializers.Serializer):
+class ScriptOptionsSerializer(RunMetaSerializer):
     """What a script run may set, like k6's flags: the bundle's entry, `-e` variables, vus/duration/iterations."""
 
     entry = serializers.CharField(
@@ -238,7 +264,9 @@ class ScriptOptionsSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="the bundle's script to run (default: script.js, index.js, the only one)",
     )
-    env = EnvField(required=False, help_text="KEY=VALUE (repeat the field), or one JSON object; secret-looking names are sealed")
+    env = PairsField(
+        required=False, help_text="KEY=VALUE (repeat the field), or one JSON object; secret-looking names are sealed"
+    )
     vus = serializers.IntegerField(required=False, allow_null=True, help_text="overrides the script's VUs, as k6's --vus")
     duration = serializers.CharField(required=False, allow_blank=True, max_length=20, help_text="as k6's --duration, e.g. 30s")
     iterations = serializers.IntegerField(required=False, allow_null=True, help_text="as k6's --iterations")

@@ -12,10 +12,10 @@ import orjson
 from asgiref.sync import sync_to_async
 from django import forms
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, QueryDict, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, parsers, renderers, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
@@ -37,9 +37,9 @@ from runs.engine.verdict import FAILED, NOT_GRADED, PASSED
 from runs.engine.vetting import ScriptRejected
 from runs.events import end_seq, history
 from runs.models import ApiKey, Run
-from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script
+from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script, run_create_repeats
 from runs.purge import reset_all
-from runs.selectors import run_links, runs_for_listing, runs_visible_to, runs_visible_to_user
+from runs.selectors import headline_metrics, run_links, runs_for_listing, runs_visible_to, runs_visible_to_user
 
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
@@ -67,8 +67,11 @@ def _visible_run(request: Request, run_id: Any) -> Run:
     return run
 
 
-def _accepted(run: Run) -> Response:
-    return Response({"run_id": str(run.pk), "status": run.status, "links": run_links(run)}, status=status.HTTP_202_ACCEPTED)
+def _accepted(run: Run, repeats: list[Run] | None = None) -> Response:
+    body: dict[str, Any] = {"run_id": str(run.pk), "status": run.status, "test": run.test.name if run.test else None}
+    if repeats and len(repeats) > 1:
+        body["repeat_run_ids"] = [str(each.pk) for each in repeats]  # run one after another, in this order
+    return Response({**body, "links": run_links(run)}, status=status.HTTP_202_ACCEPTED)
 
 
 class RunCreateView(APIView):
@@ -89,11 +92,12 @@ class RunCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         key = request_key(request)
         _within_quota(key)
-        run = run_create_from_builder(serializer, api_key=key)
-        run_enqueue(run)
+        run = run_create_from_builder(serializer, api_key=key, meta=serializer.to_meta())
+        runs = run_create_repeats(run, serializer.validated_data["repeat"])
+        run_enqueue(run)  # a repeat's next run starts when the one before it ends
         if request.accepted_renderer.format == "sse":
             return event_stream(run.pk)
-        return _accepted(run)
+        return _accepted(run, runs)
 
 
 def _within_quota(api_key: ApiKey) -> None:
@@ -144,7 +148,10 @@ class RunScriptView(APIView):
         options = form.to_options(data)
         try:
             with transaction.atomic():  # the captcha is used up with the run it starts, or not at all
-                run = run_create_from_script(data["project_name"], upload.read(), upload.name, api_key=key, options=options)
+                run = run_create_from_script(
+                    data["project_name"], upload.read(), upload.name, api_key=key, options=options, meta=form.to_meta()
+                )
+                runs = run_create_repeats(run, data["repeat"])
                 if answer is not None:
                     captcha_spend(answer)
         except ScriptRejected as exc:
@@ -152,7 +159,7 @@ class RunScriptView(APIView):
         except CaptchaInvalid as exc:
             raise _captcha_refused(exc) from None
         run_enqueue(run)
-        return _accepted(run)
+        return _accepted(run, runs)
 
 
 def _captcha_answer(key: ApiKey, data: dict[str, Any]) -> Answer | None:
@@ -226,6 +233,9 @@ class RunListFilter(django_filters.FilterSet):
     verdict = django_filters.ChoiceFilter(choices=[(v, v) for v in (PASSED, FAILED, NOT_GRADED)])
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    test = django_filters.NumberFilter(field_name="test_id", help_text="a test's id")
+    test_name = django_filters.CharFilter(field_name="test__name")
+    label = django_filters.CharFilter(method="filter_label", help_text="KEY:VALUE (repeat it for several labels)")
     ordering = django_filters.OrderingFilter(fields=("created_at", "score", "grade", "status"))
 
     class Meta:
@@ -233,16 +243,33 @@ class RunListFilter(django_filters.FilterSet):
         form = RunListForm
         fields = ["project", "status", "grade", "verdict"]
 
+    def filter_label(self, runs: Any, name: str, value: str) -> Any:
+        labels = self.data.getlist("label") if isinstance(self.data, QueryDict) else [value]
+        for item in labels:
+            key, separator, wanted = item.partition(":")
+            if not separator or not key:
+                raise ApiError(400, "invalid", "label is KEY:VALUE, e.g. label=variant:cached.", {"label": [item]})
+            runs = runs.filter(**{f"labels__{key}": wanted})
+        return runs
+
 
 class RunListItemSerializer(serializers.ModelSerializer):
     run_id = serializers.UUIDField(source="pk")
     project = serializers.CharField(source="project.name")
+    test = serializers.CharField(source="test.name", allow_null=True, default=None)
+    metrics = serializers.SerializerMethodField(help_text="headline numbers: p50/p95/p99 ms, requests/s, error rate, checks")
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_metrics(self, run: Run) -> dict[str, Any] | None:
+        return headline_metrics(run)
 
     class Meta:
         model = Run
         fields = [
             "run_id",
             "project",
+            "test",
+            "labels",
             "mode",
             "target_url",
             "status",
@@ -252,6 +279,7 @@ class RunListItemSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
             "k6_exit_code",
+            "metrics",
         ]
 
 
@@ -287,6 +315,11 @@ class ResultListView(generics.ListAPIView):
         known = set(RunListFilter.base_filters) | {"page", "page_size"}
         problems = {name: ["Unknown parameter."] for name in request.query_params if name not in known}
         problems |= {
+            name: ["Give it once."]
+            for name in request.query_params
+            if name != "label" and len(request.query_params.getlist(name)) > 1
+        }
+        problems |= {
             name: ["Leave the filter out rather than sending it empty."]
             for name, value in request.query_params.items()
             if value == ""
@@ -298,8 +331,7 @@ class ResultListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no key
             return Run.objects.none()
-        # The list shows no metrics: fetching and decoding them took a third of its database time.
-        return runs_for_listing(runs_visible_to(request_key(self.request)), headline_metrics=False).order_by("-created_at")
+        return runs_for_listing(runs_visible_to(request_key(self.request))).order_by("-created_at")
 
 
 class DownloadView(APIView):

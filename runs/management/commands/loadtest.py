@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -11,15 +12,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from runs.api.serializers import BuilderRunSerializer
-from runs.cli_output import format_progress, format_summary
+from runs.cli_output import format_comparison, format_progress, format_summary
 from runs.dispatch import run_enqueue
 from runs.engine.presets import PRESETS
 from runs.engine.targets import TargetRejected, check_target_url
 from runs.engine.verdict import FAILED
 from runs.engine.vetting import ScriptOptions, ScriptRejected, split_env_pairs
 from runs.events import history
+from runs.loadtests import MAX_REPEAT, NotComparable, RunMeta, comparison, group_comparison, label_problems, set_baseline
 from runs.models import Run
-from runs.pipeline import run_create_from_builder, run_create_from_script, run_execute
+from runs.pipeline import run_create_from_builder, run_create_from_script, run_create_repeats, run_execute
 from runs.selectors import run_result
 
 VERDICT_FAILED = 1
@@ -87,26 +89,50 @@ class Command(BaseCommand):
             "or too many arrival-rate iterations dropped",
         )
         parser.add_argument("--queue", action="store_true", help="hand the run to a Celery worker and follow its progress")
+        parser.add_argument(
+            "--test", default="", help="the test the run belongs to (default: method and URL path, or the entry file)"
+        )
+        parser.add_argument("--label", action="append", default=[], metavar="K=V", help="e.g. variant=cached, git_sha=$SHA")
+        parser.add_argument("--repeat", type=int, default=1, help=f"run it N times in a row (at most {MAX_REPEAT})")
+        parser.add_argument(
+            "--compare-to", metavar="RUN_ID|baseline", help="compare the result with this run, or the test's baseline"
+        )
+        parser.add_argument(
+            "--fail-on-regression", action="store_true", help="exit 1 when the comparison finds a significant regression"
+        )
+        parser.add_argument("--set-baseline", action="store_true", help="make this run its test's baseline once it is done")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["queue"] and not settings.REDIS_URL:
             raise CommandError(
                 "--queue needs workers: set REDIS_URL (and start `celery -A k6intel worker -Q k6`).", returncode=BAD_INPUT
             )
-        run = _create_run(options)
+        if not 1 <= options["repeat"] <= MAX_REPEAT:
+            raise CommandError(f"--repeat takes 1 to {MAX_REPEAT}.", returncode=BAD_INPUT)
+        if options["fail_on_regression"] and not options["compare_to"]:
+            raise CommandError("--fail-on-regression needs --compare-to RUN_ID|baseline.", returncode=BAD_INPUT)
+        runs = run_create_repeats(_create_run(options), options["repeat"])
+        base = _comparison_base(runs[0], options["compare_to"])  # the baseline before this run may replace it
         progress = None if options["verbosity"] == 0 else _progress_printer()
-        if options["queue"]:
-            run = _follow_queued(run, progress)
-        else:
-            run = run_execute(run.pk, on_progress=progress)
+        for index, queued in enumerate(runs):
+            if len(runs) > 1:
+                sys.stderr.write(f"Run {index + 1} of {len(runs)}: {queued.pk}\n")
+            runs[index] = _follow_queued(queued, progress) if options["queue"] else run_execute(queued.pk, on_progress=progress)
+        run = runs[-1]
         document = run_result(run)
+        if base is not None:
+            document["comparison"] = _comparison(base, runs)
+        if options["set_baseline"] and run.status == Run.Status.DONE:
+            run.test = set_baseline(run)
+            document["test"] = run_result(run)["test"]
         if options["json"]:
             sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
             sys.stdout.flush()
         else:
             self.stdout.write(format_summary(document))
+            self.stdout.write(format_comparison(document.get("comparison")))
             self.stdout.write(_report_paths(run))
-        _exit(run, document, options["fail_on_verdict"])
+        _exit(run, document, options["fail_on_verdict"], options["fail_on_regression"])
 
 
 def _follow_queued(run: Run, progress: Any) -> Run:
@@ -142,12 +168,48 @@ def _report_paths(run: Run) -> str:
     return "\n".join(["Reports:", *lines]) if lines else "No report files were generated."
 
 
-def _exit(run: Run, document: dict[str, Any], fail_on_verdict: bool) -> None:
+def _comparison_base(run: Run, compare_to: str | None) -> Run | None:
+    """The run to compare with: one named by id, or the test's baseline (None when it has none yet)."""
+    if not compare_to:
+        return None
+    if compare_to == "baseline":
+        baseline = run.test.baseline if run.test else None
+        if baseline is None:
+            sys.stderr.write(f"Test {run.test.name if run.test else '?'!r} has no baseline yet: nothing to compare with.\n")
+        return baseline
+    base = Run.objects.filter(pk=compare_to).first() if _is_uuid(compare_to) else None
+    if base is None:
+        raise CommandError(f"--compare-to {compare_to!r}: no such run; give a run id or 'baseline'.", returncode=BAD_INPUT)
+    return base
+
+
+def _comparison(base: Run, runs: list[Run]) -> dict[str, Any]:
+    """This run against the base; repeated runs as the medians of the group, with their range."""
+    try:
+        if len(runs) == 1:
+            return {k: v for k, v in comparison(base, runs[0]).items() if k not in ("timeseries", "config_diff", "script_diff")}
+        return group_comparison([base], [run for run in runs if run.status == Run.Status.DONE])
+    except NotComparable as exc:
+        return {"base_id": str(base.pk), "error": str(exc), "metrics": {}, "regressions": []}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _exit(run: Run, document: dict[str, Any], fail_on_verdict: bool, fail_on_regression: bool = False) -> None:
     if run.status != Run.Status.DONE:
         sys.stderr.write(f"Run {run.status}: {run.error}\n")
         sys.exit(RUN_FAILED)
     verdict = document["verdict"] or {}
     if fail_on_verdict and verdict.get("status") == FAILED:
+        sys.exit(VERDICT_FAILED)
+    if fail_on_regression and (document.get("comparison") or {}).get("regressions"):
+        sys.stderr.write("Regression: " + "; ".join(document["comparison"]["regressions"]) + "\n")
         sys.exit(VERDICT_FAILED)
 
 
@@ -158,10 +220,17 @@ def _create_run(options: dict[str, Any]) -> Run:
         raise CommandError("Give a target URL, or --script FILE|BUNDLE.", returncode=BAD_INPUT)
     if options["iterations"] is not None or options["env"] or options["entry"]:
         raise CommandError("--iterations, --env and --entry are for --script runs.", returncode=BAD_INPUT)
-    serializer = BuilderRunSerializer(data=_builder_data(options))
+    serializer = BuilderRunSerializer(data={**_builder_data(options), **_meta_data(options)})
     if not serializer.is_valid():
         raise CommandError(_field_errors(serializer.errors), returncode=BAD_INPUT)
-    return run_create_from_builder(serializer)
+    return run_create_from_builder(serializer, meta=serializer.to_meta())
+
+
+def _meta_data(options: dict[str, Any]) -> dict[str, Any]:
+    labels = dict(_split_pair(label, "=", "--label", "key=value") for label in options["label"])
+    if problems := label_problems(labels):
+        raise CommandError("--label: " + " ".join(problems), returncode=BAD_INPUT)
+    return {"test": options["test"], "labels": labels}
 
 
 def _create_script_run(options: dict[str, Any]) -> Run:
@@ -188,7 +257,10 @@ def _create_script_run(options: dict[str, Any]) -> Run:
         target=options["url"] or "",
     )
     try:
-        return run_create_from_script(options["project"], raw, path.name, _sla(options) or None, options=script_options)
+        meta = RunMeta(**_meta_data(options))
+        return run_create_from_script(
+            options["project"], raw, path.name, _sla(options) or None, options=script_options, meta=meta
+        )
     except ScriptRejected as exc:
         raise CommandError("The script was rejected:\n  " + "\n  ".join(exc.findings), returncode=BAD_INPUT) from None
 

@@ -1,0 +1,96 @@
+"""Tests, baselines, comparisons and the CI gate with real k6 against local targets of known latency.
+
+The truth is the targets' own latency distributions: a variant at 30–60 ms is slower than a baseline at
+10–30 ms, and runs against the same 10–30 ms target are not different, however often they are repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from django.core.management import call_command
+
+from runs.engine.compare import MWU_LATENCY
+from runs.models import LoadTest, Run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LOAD = ("--vus", "4", "--duration", "3s")
+
+
+@pytest.fixture(autouse=True)
+def k6_only(settings: Any) -> None:
+    """The comparisons are of k6's numbers; the analyzers would only add minutes."""
+    settings.RUN_POST_STAGES = []
+
+
+def loadtest(capsysbinary: pytest.CaptureFixture[bytes], url: str, *flags: str) -> tuple[int, dict[str, Any]]:
+    """`manage.py loadtest URL … --json`: its exit status and the document it printed."""
+    try:
+        call_command("loadtest", url, *LOAD, "--json", "--project", "shop", *flags)
+        status = 0
+    except SystemExit as exited:
+        status = int(exited.code or 0)
+    return status, orjson.loads(capsysbinary.readouterr().out)
+
+
+def test_the_ci_gate_flags_a_slower_variant_and_never_the_same_configuration(
+    demo_target: Callable[..., Any], capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    baseline_target = demo_target(latency_min_ms=10, latency_max_ms=30)
+    slow_target = demo_target(latency_min_ms=30, latency_max_ms=60)
+    gate = ("--test", "checkout", "--compare-to", "baseline", "--fail-on-regression")
+
+    status, first = loadtest(
+        capsysbinary, baseline_target.url, "--test", "checkout", "--label", "variant=baseline", "--set-baseline"
+    )
+    assert status == 0 and first["test"]["is_baseline"] and first["labels"] == {"variant": "baseline"}
+
+    status, slow = loadtest(capsysbinary, slow_target.url, *gate, "--label", "variant=slow")
+    comparison = slow["comparison"]
+    p95 = comparison["metrics"]["p95"]
+    assert status == 1, comparison
+    assert p95["regression"] and p95["significant"] and p95["method"] == MWU_LATENCY and p95["delta_pct"] > 50
+    assert comparison["base_id"] == first["id"] and comparison["test"] == "checkout"
+    assert any(text.startswith("p95 went from") for text in comparison["regressions"])
+
+    for attempt in range(3):  # the same configuration again and again: no false alarm
+        status, same = loadtest(capsysbinary, baseline_target.url, *gate, "--label", f"variant=again-{attempt}")
+        assert status == 0 and same["comparison"]["regressions"] == [], same["comparison"]["metrics"]
+
+    test = LoadTest.objects.get(name="checkout")
+    assert test.baseline_id is not None and str(test.baseline_id) == first["id"]
+    assert test.runs.count() == 5
+    stored = Run.objects.get(pk=slow["id"]).comparison  # compared with the baseline when k6 had finished
+    assert stored["base_id"] == first["id"] and stored["metrics"]["p95"]["regression"]
+
+
+def test_repeated_runs_report_medians_with_their_spread(
+    demo_target: Callable[..., Any], capsysbinary: pytest.CaptureFixture[bytes], api: Any, keys: dict[str, Any]
+) -> None:
+    baseline_target = demo_target(latency_min_ms=20, latency_max_ms=40)
+    cached_target = demo_target(latency_min_ms=2, latency_max_ms=6)
+    experiment = ("--test", "catalogue", "--repeat", "3")
+
+    status, baseline = loadtest(capsysbinary, baseline_target.url, *experiment, "--label", "variant=baseline", "--set-baseline")
+    assert status == 0
+    status, cached = loadtest(
+        capsysbinary, cached_target.url, *experiment, "--label", "variant=cached", "--compare-to", "baseline"
+    )
+
+    assert status == 0
+    p95 = cached["comparison"]["metrics"]["p95"]
+    assert p95["spread"]["run"]["n"] == 3 and p95["spread"]["run"]["min"] <= p95["run"] <= p95["spread"]["run"]["max"]
+    assert p95["significant"] and not p95["regression"] and p95["delta_pct"] < -60
+    test = LoadTest.objects.get(name="catalogue")
+    assert test.runs.filter(labels__variant="cached").count() == 3
+    assert len({run.repeat_group for run in test.runs.filter(labels__variant="cached")}) == 1
+
+    Run.objects.update(api_key=keys["user"][0])
+    document = api("user").get(f"/api/tests/{test.pk}/experiment?label=variant&base=baseline&run=cached").json()
+    assert document["metrics"]["p95"]["spread"]["base"]["n"] == 3 and document["metrics"]["p95"]["spread"]["run"]["n"] == 3
+    assert document["metrics"]["p95"]["significant"] and document["variants"] == ["baseline", "cached"]
+    trend = api("user").get(f"/api/tests/{test.pk}/trend?label=variant:cached").json()
+    assert len(trend["points"]) == 3 and all(point["labels"]["variant"] == "cached" for point in trend["points"])
