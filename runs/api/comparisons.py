@@ -6,6 +6,7 @@ trends and comparisons are made of those runs only.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import Count, Max, QuerySet
@@ -52,6 +53,14 @@ def _labels(request: Request) -> dict[str, str]:
     return labels
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _comparable(make: Any) -> Response:
     try:
         return Response(make())
@@ -70,7 +79,8 @@ class CompareView(APIView):
     )
     def get(self, request: Request) -> Response:
         ids = {name: request.query_params.get(name, "") for name in ("base", "run")}
-        missing = {name: ["Give a run id."] for name, value in ids.items() if not value}
+        missing = {name: ["Give a run id (a UUID)."] for name, value in ids.items() if not _is_uuid(value)}
+        missing |= {name: ["Give it once."] for name in ids if len(request.query_params.getlist(name)) > 1}
         if missing:
             raise ApiError(400, "invalid", "Give both runs: /api/compare?base=RUN_ID&run=RUN_ID.", missing)
         base, run = _run(request, ids["base"], "base"), _run(request, ids["run"], "compared")

@@ -67,6 +67,8 @@ class PairsField(serializers.ListField):
     def to_internal_value(self, data: Any) -> dict[str, str]:  # type: ignore[override]  # pairs in, a mapping out
         if isinstance(data, dict):
             pairs = data
+        elif not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise serializers.ValidationError('Give {"KEY": "value", …} or KEY=VALUE items.')
         elif len(data) == 1 and isinstance(data[0], str) and data[0].lstrip().startswith("{"):
             try:
                 pairs = orjson.loads(data[0])
