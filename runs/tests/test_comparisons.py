@@ -6,7 +6,9 @@ The truth is the targets' own latency distributions: a variant at 30–60 ms is 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -94,3 +96,23 @@ def test_repeated_runs_report_medians_with_their_spread(
     assert document["metrics"]["p95"]["significant"] and document["variants"] == ["baseline", "cached"]
     trend = api("user").get(f"/api/tests/{test.pk}/trend?label=variant:cached").json()
     assert len(trend["points"]) == 3 and all(point["labels"]["variant"] == "cached" for point in trend["points"])
+
+
+def test_the_api_repeat_runs_one_after_another_in_embedded_mode(
+    demo_target: Callable[..., Any], api: Any, keys: dict[str, Any], settings: Any
+) -> None:
+    settings.REDIS_URL = None
+    settings.EMBEDDED_WORKERS = 3  # room for all three at once: only the repeat keeps them apart
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    body = {"url": target.url, "vus": 2, "duration": "2s", "repeat": 3, "test": "home", "labels": {"variant": "a"}}
+    accepted = api("user").post("/api/run", body, format="json")
+    assert accepted.status_code == 202, accepted.content
+    ids = accepted.json()["repeat_run_ids"]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not all(run.is_terminal for run in Run.objects.filter(pk__in=ids)):
+        time.sleep(0.3)
+    runs = sorted(Run.objects.filter(pk__in=ids), key=lambda run: run.repeat_index or 0)
+    assert [run.status for run in runs] == ["done"] * 3 and {run.test.name for run in runs if run.test} == {"home"}
+    assert all(later.started_at >= earlier.finished_at for earlier, later in pairwise(runs))  # type: ignore[operator]
+    listed = api("user").get("/api/result/list?label=variant:a&test_name=home").json()
+    assert listed["count"] == 3 and all(row["metrics"]["p95_ms"] > 0 for row in listed["results"])

@@ -25,7 +25,7 @@ from django.db import connection
 from runs.api.serializers import BuilderRunSerializer
 from runs.conftest import wait_until, worker_database_url
 from runs.models import Run
-from runs.pipeline import run_create_from_builder
+from runs.pipeline import run_create_from_builder, run_create_repeats
 from runs.routing import websocket_urlpatterns
 from runs.sweeper import reap_stale_runs
 from runs.tasks import execute_run
@@ -205,3 +205,18 @@ def test_post_k6_stages_run_on_the_analyzers_queue(start_worker: Callable[..., A
     stage_pid = run.events.get(kind="log", data__has_key="pid").data["pid"]
     assert stage_pid in {child.pid for child in psutil.Process(analyzers_worker.pid).children(recursive=True)}
     assert k6_worker.poll() is None
+
+
+def test_repeated_runs_go_one_after_another_across_workers(
+    start_worker: Callable[[], Any], demo_target: Callable[..., Any]
+) -> None:
+    start_worker()
+    start_worker()  # two free workers: only the repeat keeps the runs apart
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    runs = run_create_repeats(builder_run(target.url, vus=2, duration="2s"), 3)
+    queue(runs[0])
+    wait_until(lambda: all(refreshed(run).is_terminal for run in runs), 120, "the three runs to end")
+    assert [run.status for run in runs] == ["done"] * 3 and [run.repeat_index for run in runs] == [1, 2, 3]
+    for earlier, later in pairwise(runs):
+        assert earlier.finished_at is not None and later.started_at is not None
+        assert later.started_at >= earlier.finished_at  # never two at once
