@@ -5,24 +5,7 @@
   const config = JSON.parse(document.getElementById('run-config').textContent);
   const stored = JSON.parse(document.getElementById('chart-data').textContent);
   const COLOURS = { vus: '#54a24b', rps: '#4c78a8', p50: '#72b7b2', p95: '#f58518', p99: '#e45756', errors: '#c62828', sla: '#c62828' };
-
-  function chart(id, series, data, extra) {
-    const box = document.getElementById(id);
-    if (!box || typeof uPlot === 'undefined') return null;
-    const options = Object.assign({
-      width: Math.max(box.clientWidth, 280), height: 220,
-      scales: { x: { time: false } },
-      axes: [{ label: 'seconds' }, {}],
-      series: [{ label: 't (s)' }].concat(series),
-    }, extra || {});
-    const plot = new uPlot(options, data, box);
-    new ResizeObserver(() => plot.setSize({ width: Math.max(box.clientWidth, 280), height: 220 })).observe(box);
-    return plot;
-  }
-
-  function line(label, colour, extra) {
-    return Object.assign({ label: label, stroke: colour, width: 1.5, spanGaps: true }, extra || {});
-  }
+  const { chart, line } = window.K6Charts;
 
   // --- after the run: the stored per-second series ---------------------------------------------
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from captcha.models import CaptchaStore
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import FileResponse
 from django.test import Client
@@ -19,8 +18,8 @@ from runs.engine.bundle import MAX_UPLOAD_BYTES
 from runs.models import Project, Run, RunResult
 from runs.purge import run_files_dir
 from runs.web import views as web_views
+from runs.web.tests.conftest import PASSWORD
 
-PASSWORD = "a-long-test-password-31"
 SCRIPT = b"export const options = { vus: 1, duration: '1s' };\nexport default function () {}\n"
 BUILDER = {
     "project_name": "shop",
@@ -36,16 +35,6 @@ BUILDER = {
     "sla_success_percent": "95",
     "analyzers": ["headers"],
 }
-
-
-@pytest.fixture
-def users(db: None) -> dict[str, Any]:
-    model = get_user_model()
-    return {
-        "owner": model.objects.create_user("owner", password=PASSWORD),
-        "stranger": model.objects.create_user("stranger", password=PASSWORD),
-        "staff": model.objects.create_user("staff", password=PASSWORD, is_staff=True),
-    }
 
 
 def browser(user: Any = None) -> Client:
