@@ -239,6 +239,9 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=64 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploaded files go to a temporary file, not memory
 MAX_DROPPED_RATIO = env_float("MAX_DROPPED_RATIO", 0.05, minimum=0.0, maximum=1.0)
+# Signed, expiring, read-only links to a run's HTML report for people without an account: off unless enabled.
+SHARE_LINKS = env_bool("SHARE_LINKS", False)
+SHARE_LINK_MAX_HOURS = env_int("SHARE_LINK_MAX_HOURS", 7 * 24, minimum=1, maximum=365 * 24)
 # A run is worse than the one it is compared with only by more than this (relative) and significantly (p < 0.01).
 REGRESSION_TOLERANCE = env_float("REGRESSION_TOLERANCE", 0.10, minimum=0.0, maximum=10.0)
 MAX_LOG_BYTES = env_int("MAX_LOG_BYTES", 1_000_000, minimum=10_000)

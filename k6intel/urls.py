@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from runs.api import comparisons
+from reports.views import shared_report
+from runs.api import comparisons, sharing
 from runs.api import views as api
 
 urlpatterns = [
@@ -20,6 +21,8 @@ urlpatterns = [
     path("api/download/<uuid:run_id>", api.DownloadView.as_view(), name="api-download"),
     path("api/download/<uuid:run_id>/<str:kind>", api.DownloadExportView.as_view(), name="api-download-kind"),
     path("api/runs/<uuid:run_id>/artifacts/<path:name>", api.ArtifactView.as_view(), name="api-artifact"),
+    path("share/<str:token>", shared_report, name="shared-report"),
+    path("api/run/<uuid:run_id>/share", sharing.ShareView.as_view(), name="api-run-share"),
     path("api/compare", comparisons.CompareView.as_view(), name="api-compare"),
     path("api/run/<uuid:run_id>/baseline", comparisons.BaselineView.as_view(), name="api-run-baseline"),
     path("api/tests", comparisons.TestListView.as_view(), name="api-tests"),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 from runs.models import Run
@@ -18,3 +20,23 @@ class RunAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"Analysis of {self.run_id}"
+
+
+class ShareLink(models.Model):
+    """A signed, expiring, read-only link to a run's HTML report for people without an account (reports/sharing.py).
+
+    Kept so that every link's creation is on record (who, when, until when) and a link can be revoked."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="share_links")
+    created_by = models.CharField(max_length=200, help_text="The user or API key that made it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    views = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Share link of {self.run_id} until {self.expires_at:%Y-%m-%d %H:%M}"
