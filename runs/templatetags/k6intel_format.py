@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from runs.engine import delivery, formatting, results
+from runs.loadtests import CONVENTIONAL_LABELS
 
 register = template.Library()
 
@@ -43,3 +44,11 @@ def without_scenario(metric: str) -> str:
 @register.filter
 def ending(end_reason: str) -> str:
     return delivery.ending_text(end_reason or "")
+
+
+@register.filter
+def label_pairs(labels: dict[str, str] | None) -> list[tuple[str, str]]:
+    """A run's labels in the order pages show them: the conventional ones first, then the rest by name.
+    (A template iterating `labels.items` would find a label named "items" instead.)"""
+    order = {key: index for index, key in enumerate(CONVENTIONAL_LABELS)}
+    return sorted((labels or {}).items(), key=lambda pair: (order.get(pair[0], len(order)), pair[0]))

@@ -1,1 +1,1 @@
-"""The browser UI: views, forms, and what the run page shows."""
+"""The browser UI: views, forms, what the run page shows, and the compare, test and trend pages."""

@@ -19,6 +19,7 @@ from runs.api.serializers import MAX_BODY_CHARS, BuilderRunSerializer, ScriptOpt
 from runs.engine.bundle import MAX_UPLOAD_BYTES, SIZE_LIMITS
 from runs.engine.presets import PRESET_DESCRIPTIONS, PRESETS
 from runs.engine.script import BODY_TYPES, METHODS
+from runs.loadtests import CONVENTIONAL_LABELS, LABEL_KEY, MAX_REPEAT, RunMeta
 from runs.models import Run
 from runs.web.captcha import KeptCaptchaField, captcha_spend
 from scanners import KINDS as ANALYZER_KINDS
@@ -43,7 +44,66 @@ def _textarea(rows: int, placeholder: str) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows, "placeholder": placeholder, "spellcheck": "false"})
 
 
-class BuilderForm(forms.Form):
+class RunMetaFields(forms.Form):
+    """Where a run belongs and how often it runs (test, labels, repeat), as the API takes them: the run
+    form's serializer (a RunMetaSerializer) judges them, and a valid form keeps `meta` and `repeat_count`."""
+
+    test = forms.CharField(label="Test", required=False, max_length=200)
+    labels = forms.CharField(
+        required=False,
+        widget=_textarea(3, "\n".join(f"{key}=…" for key in CONVENTIONAL_LABELS)),
+        help_text=f"One KEY=VALUE per line; conventional: {', '.join(CONVENTIONAL_LABELS)}. "
+        "Runs are filtered and compared by them.",
+    )
+    repeat = forms.IntegerField(
+        label="Runs",
+        required=False,  # empty: once
+        min_value=1,
+        max_value=MAX_REPEAT,
+        initial=1,
+        help_text=f"1 to {MAX_REPEAT}, one after another: an experiment compares the medians of repeated runs.",
+    )
+    test_default = ""  # what an empty test name stands for, shown as its placeholder
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["test"].widget.attrs["placeholder"] = self.test_default
+        self.fields["test"].help_text = f"Runs of one test are compared and trended together. Empty: {self.test_default}."
+        self.meta = RunMeta()
+        self.repeat_count = 1
+
+    def _meta_payload(self) -> dict[str, Any]:
+        return {
+            "test": self.cleaned_data.get("test") or "",
+            "labels": self._pairs("labels", "=", "KEY=VALUE"),
+            "repeat": self.cleaned_data.get("repeat") or 1,
+        }
+
+    def _keep_meta(self, serializer: Any) -> None:
+        self.meta, self.repeat_count = serializer.to_meta(), serializer.validated_data["repeat"]
+
+    def _lines(self, name: str) -> list[tuple[int, str]]:
+        text = self.cleaned_data.get(name) or ""
+        return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+    def _pairs(self, name: str, separator: str, example: str) -> dict[str, str]:
+        pairs = {}
+        for number, line in self._lines(name):
+            key, found, value = line.partition(separator)
+            if not found or not key.strip():
+                self.add_error(name, f"Line {number}: write it as {example}.")
+                continue
+            pairs[key.strip()] = value.strip()
+        return pairs
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """A run's labels as the labels field shows them."""
+    return "\n".join(f"{key}={value}" for key, value in labels.items())
+
+
+class BuilderForm(RunMetaFields):
+    test_default = "the method and the URL's path, like GET /items"
     project_name = forms.CharField(max_length=100, initial="default")
     url = forms.CharField(
         label="Target URL", max_length=2048, widget=forms.TextInput(attrs={"placeholder": "https://api.example.com/items"})
@@ -130,6 +190,7 @@ class BuilderForm(forms.Form):
         serializer = BuilderRunSerializer(data=payload)
         if serializer.is_valid():
             self.serializer = serializer
+            self._keep_meta(serializer)
         else:
             self._add_serializer_errors(serializer.errors)
         return cleaned
@@ -139,12 +200,13 @@ class BuilderForm(forms.Form):
             "project_name": cleaned["project_name"],
             "url": cleaned["url"].strip(),
             "method": cleaned["method"],
-            "headers": self._pairs("headers", ":"),
-            "query": self._pairs("query", "="),
+            "headers": self._pairs("headers", ":", "Name: value"),
+            "query": self._pairs("query", "=", "name=value"),
             "body_type": cleaned["body_type"],
             "vus": cleaned["vus"],
             "thresholds": self._thresholds(),
             "analyzers": cleaned["analyzers"],
+            **self._meta_payload(),
             "sla": {
                 "p90_ms": cleaned["sla_p90_ms"],
                 "error_rate": cleaned["sla_error_percent"] / 100,
@@ -166,21 +228,6 @@ class BuilderForm(forms.Form):
         if any(value is not None for value in checks.values()):
             payload["checks"] = checks
         return payload
-
-    def _lines(self, name: str) -> list[tuple[int, str]]:
-        text = self.cleaned_data.get(name) or ""
-        return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-    def _pairs(self, name: str, separator: str) -> dict[str, str]:
-        pairs = {}
-        for number, line in self._lines(name):
-            key, found, value = line.partition(separator)
-            if not found or not key.strip():
-                example = "Name: value" if separator == ":" else "name=value"
-                self.add_error(name, f"Line {number}: write it as {example}.")
-                continue
-            pairs[key.strip()] = value.strip()
-        return pairs
 
     def _stages(self) -> list[dict[str, Any]]:
         stages = []
@@ -216,7 +263,7 @@ class BuilderForm(forms.Form):
                 self.add_error("body", "The JSON is nested too deeply.")
                 return None
         if body_type == "form":
-            return self._pairs("body", "=")
+            return self._pairs("body", "=", "name=value")
         return text
 
     def _add_serializer_errors(self, errors: dict[str, Any]) -> None:
@@ -272,9 +319,11 @@ class CaptchaForm(forms.Form):
             raise CaptchaUsed
 
 
-class ScriptUploadForm(forms.Form):
+class ScriptUploadForm(RunMetaFields):
     """A script, a folder bundle or a k6 archive, with what k6's flags would set; or, for 'Run again',
     no file and the earlier run's stored files."""
+
+    test_default = "the entry file, like script.js"
 
     project_name = forms.CharField(max_length=100, initial="default")
     file = forms.FileField(
@@ -320,15 +369,15 @@ class ScriptUploadForm(forms.Form):
         if not cleaned.get("file") and not cleaned.get("again") and "file" not in self.errors:
             self.add_error("file", "Choose a script or bundle to upload.")
         lines = [line for line in (cleaned.get("env") or "").splitlines() if line.strip()]
-        options = ScriptOptionsSerializer(
-            data={**{k: v for k, v in cleaned.items() if k in OPTION_FIELDS and v not in (None, "")}, "env": lines}
-        )
+        given = {k: v for k, v in cleaned.items() if k in OPTION_FIELDS and v not in (None, "")}
+        options = ScriptOptionsSerializer(data={**given, "env": lines, **self._meta_payload()})
         if not options.is_valid():
             for field, messages in options.errors.items():
                 for message in messages if isinstance(messages, list) else [messages]:
                     self.add_error(field if field in self.fields else None, str(message))
         else:
             self.options = options.to_options(options.validated_data)
+            self._keep_meta(options)
         return cleaned
 
 
@@ -338,9 +387,45 @@ OPTION_FIELDS = ("entry", "vus", "duration", "iterations", "target_url")
 GRADES = [("", "any grade")] + [(grade, grade) for grade in "ABCF"]
 
 
+class LabelFilterField(forms.CharField):
+    """KEY:VALUE, as the API's label filter; cleaned to {KEY: VALUE} (empty: no filter)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        widget = forms.TextInput(attrs={"placeholder": "variant:cached", "list": "label-filters"})
+        super().__init__(label="Label", required=False, max_length=300, widget=widget, **kwargs)
+
+    def clean(self, value: Any) -> dict[str, str]:  # text in, a mapping out
+        text = super().clean(value)
+        if not text:
+            return {}
+        key, separator, wanted = text.partition(":")
+        if not separator or not LABEL_KEY.fullmatch(key.strip()):
+            raise forms.ValidationError("Write it as KEY:VALUE, like variant:cached.")
+        return {key.strip(): wanted.strip()}
+
+
+class LabelFilterForm(forms.Form):
+    label = LabelFilterField()
+
+
+class ExperimentForm(forms.Form):
+    """Two variants of a test: its runs labelled KEY=BASE against those labelled KEY=RUN."""
+
+    key = forms.RegexField(rf"^{LABEL_KEY.pattern}$", label="Label", max_length=64, initial="variant")
+    base = forms.CharField(label="Base variant", max_length=200, widget=forms.TextInput(attrs={"list": "label-values"}))
+    run = forms.CharField(label="Compared variant", max_length=200, widget=forms.TextInput(attrs={"list": "label-values"}))
+
+
+class CompareForm(forms.Form):
+    base = forms.UUIDField(label="Base run", required=False, help_text="The run compared with, e.g. the baseline.")
+    run = forms.UUIDField(label="Compared run", required=False)
+
+
 class RunFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"}))
     project = forms.CharField(required=False, max_length=100)
+    test = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"list": "test-names"}))
+    label = LabelFilterField()
     status = forms.ChoiceField(required=False, choices=[("", "any status")] + list(Run.Status.choices))
     grade = forms.ChoiceField(required=False, choices=GRADES)
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from runs.engine import formatting
@@ -12,6 +13,7 @@ from runs.events import last_event_seq
 from runs.models import Run
 from runs.selectors import run_is_cancellable as is_cancellable
 from runs.selectors import run_result
+from runs.web.comparisons import run_belonging
 
 # The stepper: (key, label). A run passes through them in order; post-k6 stages are named by RUN_POST_STAGES.
 STEPS = (
@@ -39,7 +41,8 @@ PAGETEST_METRICS = (
 )
 
 
-def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
+def run_page_context(run: Run, downloads: list[str], visible: QuerySet[Run]) -> dict[str, Any]:
+    """`visible`: the runs the user may see; the test's baseline and comparisons are shown only from those."""
     rendered_seq = last_event_seq(run.pk)  # before reading: anything stored later makes the page reload
     document = run_result(run)
     analyzers = document.get("analyzers") or {}
@@ -63,6 +66,7 @@ def run_page_context(run: Run, downloads: list[str]) -> dict[str, Any]:
         "chart_data": _chart_data(document),
         "scenario_charts": SCENARIO_SERIES if len(document["scenarios"]) > 1 else (),
         "group_rows": group_rows(document["groups"], document["checks"]),
+        **run_belonging(run, visible),
     }
 
 

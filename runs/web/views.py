@@ -1,4 +1,4 @@
-"""The browser UI: dashboard, new test, script upload, run page, run list. Views stay thin."""
+"""The browser UI: dashboard, new test, script upload, run page, run list, tests, comparisons. Views stay thin."""
 
 from __future__ import annotations
 
@@ -25,14 +25,28 @@ from runs.engine.presets import preset_outline
 from runs.engine.script import render_script
 from runs.engine.secrets import MASK
 from runs.engine.vetting import ScriptRejected
+from runs.loadtests import NotComparable, set_baseline
 from runs.models import Run
-from runs.pipeline import run_cancel, run_create_again, run_create_from_builder, run_create_from_script
+from runs.pipeline import run_cancel, run_create_again, run_create_from_builder, run_create_from_script, run_create_repeats
 from runs.purge import run_files_dir
 from runs.selectors import runs_for_listing, runs_visible_to_user
-from runs.web.forms import BuilderForm, CaptchaForm, CaptchaUsed, RunFilterForm, ScriptUploadForm
+from runs.web import comparisons
+from runs.web.forms import (
+    BuilderForm,
+    CaptchaForm,
+    CaptchaUsed,
+    CompareForm,
+    ExperimentForm,
+    LabelFilterForm,
+    RunFilterForm,
+    RunMetaFields,
+    ScriptUploadForm,
+    labels_text,
+)
 from runs.web.presentation import is_cancellable, run_page_context
 
 RUNS_PER_PAGE = 20
+TESTS_PER_PAGE = 50
 FILMSTRIP_FILE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.(jpg|jpeg|png)$")
 
 
@@ -67,21 +81,36 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 def run_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = RunFilterForm(request.GET or None)
-    runs = runs_for_listing(runs_visible_to_user(request.user)).order_by("-created_at")
+    visible = runs_visible_to_user(request.user)
+    runs = runs_for_listing(visible).order_by("-created_at")
     if form.is_bound and form.is_valid():
         runs = _filtered(runs, form.cleaned_data)
+    context = {
+        "form": form,
+        **_runs_page(request, runs),
+        "test_names": comparisons.tests_of(visible).values_list("name", flat=True)[:200],
+        "suggestions": comparisons.label_suggestions(visible),
+    }
+    return render(request, "runs/run_list.html", context)
+
+
+def _runs_page(request: HttpRequest, runs: QuerySet[Run]) -> dict[str, Any]:
+    """A page of runs as table rows, and the query string that keeps the filters from page to page."""
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "runs": _with_metrics(page.object_list), "query": query.urlencode()}
-    return render(request, "runs/run_list.html", context)
+    return {"page": page, "rows": _with_metrics(page.object_list), "query": query.urlencode()}
 
 
 def _filtered(runs: QuerySet[Run], filters: dict[str, Any]) -> QuerySet[Run]:
     if filters["q"]:
-        runs = runs.filter(Q(target_url__icontains=filters["q"]) | Q(project__name__icontains=filters["q"]))
+        query = filters["q"]
+        runs = runs.filter(Q(target_url__icontains=query) | Q(project__name__icontains=query) | Q(test__name__icontains=query))
     if filters["project"]:
         runs = runs.filter(project__name=filters["project"])
+    if filters["test"]:
+        runs = runs.filter(test__name=filters["test"])
+    runs = comparisons.labelled(runs, filters["label"])
     if filters["status"]:
         runs = runs.filter(status=filters["status"])
     if filters["grade"]:
@@ -104,6 +133,7 @@ def _with_metrics(runs: Iterable[Run]) -> list[dict[str, Any]]:
                 "p95_ms": metrics.get("http_req_duration", {}).get("p95"),
                 "error_rate": metrics.get("http_req_failed", {}).get("rate"),
                 "rps": metrics.get("http_reqs", {}).get("rate"),
+                "is_baseline": run.test is not None and run.test.baseline_id == run.pk,
             }
         )
     return rows
@@ -123,9 +153,10 @@ def run_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         elif _all_valid(form, captcha) and _within_quota(request, form):
             serializer = form.serializer
             assert serializer is not None
-            if run := _create_spending(captcha, lambda: run_create_from_builder(serializer, owner=request.user)):
-                run_enqueue(run)
-                return redirect("run-detail", run_id=run.pk)
+            if run := _create_spending(
+                captcha, lambda: run_create_from_builder(serializer, owner=request.user, meta=form.meta), form
+            ):
+                return _started(request, run, form.repeat_count)
     else:
         form, captcha = BuilderForm(initial=_initial_from(request)), CaptchaForm(user=request.user)
     outlines = {preset["value"]: _outline_points(preset["value"]) for preset in form.preset_choices()}
@@ -143,7 +174,12 @@ def _initial_from(request: HttpRequest) -> dict[str, Any]:
     )
     if source is None:
         return {}
-    return _spec_as_initial(source.spec)
+    return _spec_as_initial(source.spec) | _meta_initial(source)
+
+
+def _meta_initial(earlier: Run) -> dict[str, Any]:
+    """'Run again' stays in the earlier run's test, with its labels."""
+    return {"test": earlier.test.name if earlier.test else "", "labels": labels_text(earlier.labels)}
 
 
 def _spec_as_initial(spec: dict[str, Any]) -> dict[str, Any]:
@@ -206,12 +242,11 @@ def run_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         earlier = _earlier_script_run(request, request.POST.get("again"))
         if _all_valid(form, captcha) and _within_quota(request, form):
             try:
-                run = _create_spending(captcha, _script_run_creator(request, form, earlier))
+                run = _create_spending(captcha, _script_run_creator(request, form, earlier), form)
             except ScriptRejected as exc:
                 run, findings = None, _findings_shown(exc)
             if run is not None:
-                run_enqueue(run)
-                return redirect("run-detail", run_id=run.pk)
+                return _started(request, run, form.repeat_count)
     else:
         earlier = _earlier_script_run(request, request.GET.get("from"))
         form, captcha = ScriptUploadForm(initial=_script_initial(earlier)), CaptchaForm(user=request.user)
@@ -230,10 +265,12 @@ def _script_run_creator(request: AuthenticatedHttpRequest, form: ScriptUploadFor
     data, upload = form.cleaned_data, form.cleaned_data.get("file")
     if upload:
         raw = upload.read()
-        return lambda: run_create_from_script(data["project_name"], raw, upload.name, owner=request.user, options=form.options)
+        return lambda: run_create_from_script(
+            data["project_name"], raw, upload.name, owner=request.user, options=form.options, meta=form.meta
+        )
     if earlier is None:
         raise ScriptRejected(["The run to start again is gone, or not yours to see; upload the files instead."])
-    return lambda: run_create_again(earlier, form.options, owner=request.user)
+    return lambda: run_create_again(earlier, form.options, owner=request.user, meta=form.meta)
 
 
 def _script_initial(earlier: Run | None) -> dict[str, Any]:
@@ -244,7 +281,8 @@ def _script_initial(earlier: Run | None) -> dict[str, Any]:
     env = spec.get("env") or {}
     initial = {key: spec[key] for key in ("entry", "vus", "duration", "iterations") if spec.get(key)}
     initial["env"] = "\n".join(f"{key}={'' if value == MASK else value}" for key, value in env.items())
-    return initial | {"project_name": earlier.project.name, "target_url": spec.get("target") or "", "again": earlier.pk}
+    initial |= {"project_name": earlier.project.name, "target_url": spec.get("target") or "", "again": earlier.pk}
+    return initial | _meta_initial(earlier)
 
 
 def _all_valid(*forms: Any) -> bool:
@@ -252,16 +290,24 @@ def _all_valid(*forms: Any) -> bool:
     return all([form.is_valid() for form in forms])
 
 
-def _create_spending(captcha: CaptchaForm, create: Callable[[], Run]) -> Run | None:
-    """The run `create` stores, with the captcha used up in the same transaction (a refused run keeps it);
-    None if another request used the captcha first (its form says so)."""
+def _create_spending(captcha: CaptchaForm, create: Callable[[], Run], form: RunMetaFields) -> Run | None:
+    """The run `create` stores (and its repeats), with the captcha used up in the same transaction (a refused
+    run keeps it); None if another request used the captcha first (its form says so)."""
     try:
         with transaction.atomic():
             run = create()
+            run_create_repeats(run, form.repeat_count)
             captcha.spend()
     except CaptchaUsed:
         return None
     return run
+
+
+def _started(request: HttpRequest, run: Run, repeat: int) -> HttpResponse:
+    run_enqueue(run)  # a repeat's next run starts when the one before it ends
+    if repeat > 1:
+        messages.info(request, f"This is run 1 of {repeat}: the others follow one after another, in the same test.")
+    return redirect("run-detail", run_id=run.pk)
 
 
 def _within_quota(request: HttpRequest, form: Any) -> bool:
@@ -286,7 +332,68 @@ def _findings_shown(rejected: ScriptRejected) -> list[dict[str, Any]]:
 @login_required
 def run_detail(request: AuthenticatedHttpRequest, run_id: Any) -> HttpResponse:
     run = _visible_run(request, run_id)
-    return render(request, "runs/run_detail.html", run_page_context(run, available_downloads(run)))
+    context = run_page_context(run, available_downloads(run), runs_visible_to_user(request.user))
+    return render(request, "runs/run_detail.html", context)
+
+
+@login_required
+@require_POST
+def run_make_baseline(request: AuthenticatedHttpRequest, run_id: Any) -> HttpResponse:
+    run = _visible_run(request, run_id)
+    if run.status != Run.Status.DONE:
+        messages.error(request, f"Only a finished run can be a baseline; this one is {run.status}.")
+        return redirect("run-detail", run_id=run.pk)
+    try:
+        test = set_baseline(run)
+    except NotComparable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"This run is now the baseline of {test.name}: every new run of the test is compared with it.")
+    return redirect("run-detail", run_id=run.pk)
+
+
+@login_required
+def test_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    visible = runs_visible_to_user(request.user)
+    page = Paginator(comparisons.tests_of(visible), TESTS_PER_PAGE).get_page(request.GET.get("page"))
+    tests = list(page.object_list)
+    baselines = comparisons.visible_baselines(tests, visible)
+    rows = [{"test": test, "baseline_at": baselines.get(test.baseline_id)} for test in tests]
+    return render(request, "runs/test_list.html", {"page": page, "rows": rows})
+
+
+@login_required
+def test_detail(request: AuthenticatedHttpRequest, test_id: int) -> HttpResponse:
+    visible = runs_visible_to_user(request.user)
+    test = comparisons.tests_of(visible).filter(pk=test_id).first()
+    if test is None:
+        raise Http404(f"No test {test_id} with runs that you can see.")
+    filters = LabelFilterForm(request.GET)
+    labels = filters.cleaned_data["label"] if filters.is_valid() else {}
+    experiment = ExperimentForm(request.GET if "key" in request.GET else None, initial={"key": "variant"})
+    runs = runs_for_listing(comparisons.labelled(visible.filter(test=test), labels)).order_by("-created_at")
+    context = {
+        "test": test,
+        "filters": filters,
+        "labels": labels,
+        "experiment_form": experiment,
+        **_runs_page(request, runs),
+        **comparisons.test_page(test, visible, labels, experiment),
+    }
+    return render(request, "runs/test_detail.html", context)
+
+
+@login_required
+def compare(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = CompareForm(request.GET)
+    if not form.is_valid():
+        return render(request, "runs/compare.html", {"form": form}, status=400)
+    visible = runs_visible_to_user(request.user)
+    try:
+        context = comparisons.compare_page(visible, form.cleaned_data["base"], form.cleaned_data["run"])
+    except comparisons.CannotCompare as exc:
+        return render(request, "runs/compare.html", {"form": form, "error": str(exc)}, status=exc.status)
+    return render(request, "runs/compare.html", {"form": form, **context})
 
 
 @login_required

@@ -308,3 +308,96 @@ def test_k6_results_show_while_the_analyzers_still_run(
     expect(page.locator("#downloads")).to_be_visible(timeout=90_000)
     expect(page.locator("#panel-headers .analyzer-pending")).to_have_count(0)
     expect(page.locator("#verdict-headline")).to_have_text("Passed")
+
+
+# The compare page's line colours (static/k6intel/compare.js) and the trend's baseline marker (trend.js).
+BASE_RGB, RUN_RGB, BASELINE_RGB = (0x4C, 0x78, 0xA8), (0xF5, 0x85, 0x18), (0x5B, 0x4C, 0xDB)
+COLOUR_PIXELS = """([selector, rgb]) => {
+  const canvas = document.querySelector(`${selector} canvas`);
+  if (!canvas) return 0;
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let count = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    const near = [0, 1, 2].every((c) => Math.abs(pixels[i + c] - rgb[c]) < 24);
+    if (near && pixels[i + 3] > 200) count += 1;
+  }
+  return count;
+}"""
+
+
+def _drawn_in(page: Page, selector: str, rgb: tuple[int, int, int], at_least: int = 40) -> None:
+    """Wait until the chart's canvas has that colour drawn on at least `at_least` pixels (a line, a marker)."""
+    page.wait_for_function(f"(arg) => ({COLOUR_PIXELS})(arg) >= {at_least}", arg=[selector, list(rgb)])
+
+
+def test_the_compare_page_overlays_two_runs_and_the_test_page_draws_their_trend(
+    ui_server: str, browser_page: Page, demo_target: Callable[..., Any], settings: Any
+) -> None:
+    from runs.api.serializers import BuilderRunSerializer
+    from runs.loadtests import set_baseline
+    from runs.pipeline import run_create_from_builder
+
+    settings.RUN_POST_STAGES = []
+    user = get_user_model().objects.create_user("comparer", password=PASSWORD)
+    fast, slow = demo_target(latency_min_ms=10, latency_max_ms=30), demo_target(latency_min_ms=30, latency_max_ms=60)
+
+    def builder(url: str, **labels: str) -> Callable[[], Run]:
+        data = {"url": url, "vus": 3, "duration": "3s", "test": "checkout", "labels": labels, "analyzers": []}
+        serializer = BuilderRunSerializer(data=data)
+        assert serializer.is_valid(), serializer.errors
+        return lambda: run_create_from_builder(serializer, meta=serializer.to_meta())
+
+    baseline = _execute_as(user, builder(fast.url, variant="baseline", git_sha="aaaaaaa1111"))
+    set_baseline(baseline)
+    slower = _execute_as(user, builder(slow.url, variant="slow", git_sha="bbbbbbb2222"))
+    again = _execute_as(user, builder(fast.url, variant="baseline", git_sha="ccccccc3333"))
+    assert slower.comparison["metrics"]["p95"]["regression"], slower.comparison  # the known truth
+    page = browser_page
+    page.goto(f"{ui_server}/")
+    _log_in(page, ui_server, "comparer")
+
+    # The slower run's page says it regressed against the baseline, and leads to the full comparison.
+    page.goto(f"{ui_server}/runs/{slower.pk}/")
+    expect(page.locator("#baseline-comparison")).to_contain_text("Compared with the baseline")
+    expect(page.locator("#comparison-metrics tr[data-metric=p95]")).to_have_class("regression")
+    expect(page.locator("#run-belonging")).to_contain_text("variant=slow")
+    _shot(page, "run-compared")
+    page.get_by_role("link", name="Compare with…").click()
+    page.wait_for_url(re.compile(r"/compare\?base="))
+    expect(page.locator("#compare-metrics tr[data-metric=p95]")).to_contain_text("yes")
+    expect(page.locator("#compare-verdict")).to_contain_text("Mann-Whitney U")
+    for measure in ("p95_ms", "rps", "error_percent"):
+        chart = f"#chart-compare-{measure}"
+        expect(page.locator(f"{chart} .u-legend")).to_contain_text("base")
+        expect(page.locator(f"{chart} .u-legend")).to_contain_text("run")
+        if measure != "error_percent":  # no errors: both lines lie on the axis, one over the other
+            _drawn_in(page, chart, BASE_RGB)
+            _drawn_in(page, chart, RUN_RGB)
+    expect(page.locator("#config-diff")).to_contain_text('+    "variant": "slow"')
+    _shot(page, "compare")
+
+    # The test page: three finished runs trended, the baseline marked, each point telling its labels.
+    page.get_by_role("link", name="checkout").first.click()
+    page.wait_for_url(re.compile(r"/tests/\d+/$"))
+    latency = page.locator("#chart-trend-latency")
+    expect(latency).to_have_attribute("data-points", "3")
+    _drawn_in(page, "#chart-trend-latency", BASELINE_RGB)
+    over = latency.locator(".u-over").bounding_box()
+    assert over is not None
+    tip = page.locator("#trend-tip")
+    for fraction, text in ((0.02, "variant=baseline · git_sha=aaaaaaa1111"), (0.5, "variant=slow"), (0.98, "ccccccc3333")):
+        page.mouse.move(over["x"] + fraction * over["width"], over["y"] + over["height"] / 2)
+        expect(tip).to_be_visible()
+        expect(tip).to_contain_text(text)
+    page.mouse.move(over["x"] + 0.02 * over["width"], over["y"] + over["height"] / 2)
+    expect(tip).to_contain_text("Run 1 (baseline)")
+    _shot(page, "test-trend")
+    page.mouse.move(over["x"] + 0.5 * over["width"], over["y"] + over["height"] / 2)
+    page.mouse.click(over["x"] + 0.5 * over["width"], over["y"] + over["height"] / 2)
+    page.wait_for_url(f"{ui_server}/runs/{slower.pk}/")
+
+    # Another run becomes the baseline from its page.
+    page.goto(f"{ui_server}/runs/{again.pk}/")
+    page.get_by_role("button", name="Make baseline").click()
+    expect(page.locator("#baseline-badge")).to_be_visible()
+    assert Run.objects.get(pk=again.pk).test.baseline_id == again.pk  # type: ignore[union-attr]
