@@ -40,8 +40,8 @@ class RunMeta:
 def label_problems(labels: dict[str, str]) -> list[str]:
     problems = [f"At most {MAX_LABELS} labels."] if len(labels) > MAX_LABELS else []
     for key, value in labels.items():
-        if not LABEL_KEY.fullmatch(key):
-            problems.append(f"{key!r} is not a label name (letters, digits, '_', '.', '-'; at most 64).")
+        if not LABEL_KEY.fullmatch(key) or "__" in key:
+            problems.append(f"{key!r} is not a label name (letters, digits, '_' but not '__', '.', '-'; at most 64).")
         if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE_CHARS:
             problems.append(f"The value of {key} must be text of at most {MAX_LABEL_VALUE_CHARS} characters.")
     return problems
@@ -103,10 +103,10 @@ def compare_with_baseline(run: Run) -> dict[str, Any]:
     """Stored with a run once k6 has finished: its comparison with its test's baseline (nothing without one),
     without the series and diffs, which GET /api/compare gives."""
     test = run.test
-    if test is None or test.baseline_id is None or test.baseline_id == run.pk:
+    if test is None or test.baseline is None or test.baseline_id == run.pk or not sees(run, test.baseline):
         return {}
     try:
-        full = comparison(test.baseline, run)  # type: ignore[arg-type]  # baseline_id is set
+        full = comparison(test.baseline, run)
     except NotComparable:
         return {}
     return {key: value for key, value in full.items() if key not in ON_DEMAND_ONLY}
@@ -120,12 +120,27 @@ def group_comparison(base: list[Run], runs: list[Run]) -> dict[str, Any]:
     return {**document, "base_id": str(base[0].pk), "test": runs[0].test.name if runs[0].test else None}
 
 
+def sees(run: Run, other: Run) -> bool:
+    """Whether whoever submitted `run` may see `other` (its numbers go into the run's document): an admin
+    key or staff sees every run, anyone else their own; a run from the command line has no submitter."""
+    if run.api_key_id is not None:
+        return bool(run.api_key and run.api_key.is_admin) or other.api_key_id == run.api_key_id
+    if run.owner_id is not None:
+        return bool(run.owner and run.owner.is_staff) or other.owner_id == run.owner_id
+    return True
+
+
+def labelled(runs: QuerySet[Run], labels: dict[str, str]) -> QuerySet[Run]:
+    """Runs carrying every one of these labels (`__exact`: a label named like a lookup is still a key)."""
+    return runs.filter(**{f"labels__{key}__exact": value for key, value in labels.items()})
+
+
 def variant_comparison(
     test: LoadTest, key: str, base_value: str, run_value: str, among: QuerySet[Run] | None = None
 ) -> dict[str, Any]:
     """The experiment view: the done runs labelled key=base_value against those labelled key=run_value."""
     groups = [
-        [facts_of(run) for run in _done_runs(test, among).filter(**{f"labels__{key}": value}).select_related("result")]
+        [facts_of(run) for run in labelled(_done_runs(test, among), {key: value}).select_related("result")]
         for value in (base_value, run_value)
     ]
     if not groups[0] or not groups[1]:
@@ -138,7 +153,7 @@ def variant_comparison(
 def trend(test: LoadTest, labels: dict[str, str] | None = None, among: QuerySet[Run] | None = None) -> dict[str, Any]:
     """p95, p99, RPS, error rate and score of the test's finished runs (of `among`, when given), oldest
     first, each with its labels."""
-    runs = _done_runs(test, among).filter(**{f"labels__{key}": value for key, value in (labels or {}).items()})
+    runs = labelled(_done_runs(test, among), labels or {})
     recent = list(runs.select_related("result").order_by("-created_at")[:MAX_TREND_POINTS])[::-1]
     return {
         "test": {"id": test.pk, "name": test.name, "project": test.project.name},

@@ -10,6 +10,7 @@ from runs.api.downloads import artifact_listing, available_downloads, download_u
 from runs.engine.k6_codes import describe_exit
 from runs.engine.results import custom_metrics, group_tree, request_timings
 from runs.engine.verdict import NOT_GRADED, VerdictFacts, verdict_for
+from runs.loadtests import sees
 from runs.models import ApiKey, Run, RunResult
 
 
@@ -158,8 +159,15 @@ def _test(run: Run) -> dict[str, Any] | None:
     test = run.test
     if test is None:
         return None
-    return {"id": test.pk, "name": test.name, "baseline_id": str(test.baseline_id) if test.baseline_id else None,
-            "is_baseline": test.baseline_id == run.pk, "links": {"self": f"/api/tests/{test.pk}", "trend": f"/api/tests/{test.pk}/trend"}}  # fmt: skip
+    # A baseline someone else submitted stays out of this run's document (its id included).
+    baseline = test.baseline if test.baseline is not None and sees(run, test.baseline) else None
+    return {
+        "id": test.pk,
+        "name": test.name,
+        "baseline_id": str(baseline.pk) if baseline else None,
+        "is_baseline": test.baseline_id == run.pk,
+        "links": {"self": f"/api/tests/{test.pk}", "trend": f"/api/tests/{test.pk}/trend"},
+    }
 
 
 def stored_scorecard(result: RunResult | None) -> dict[str, Any]:

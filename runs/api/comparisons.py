@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from runs.api.apikeys import request_key
 from runs.api.errors import ApiError
-from runs.loadtests import NotComparable, comparison, set_baseline, trend, variant_comparison
+from runs.loadtests import NotComparable, comparison, label_problems, set_baseline, trend, variant_comparison
 from runs.models import LoadTest, Run
 from runs.selectors import headline_metrics, runs_for_listing, runs_visible_to
 
@@ -47,7 +47,7 @@ def _labels(request: Request) -> dict[str, str]:
     labels = {}
     for item in request.query_params.getlist("label"):
         key, separator, value = item.partition(":")
-        if not separator or not key:
+        if not separator or label_problems({key: value}):
             raise ApiError(400, "invalid", "label is KEY:VALUE, e.g. label=variant:cached.", {"label": [item]})
         labels[key] = value
     return labels
@@ -107,7 +107,8 @@ class TestListView(APIView):
             .select_related("project")
             .order_by("-last_run_at")[:200]
         )
-        return Response({"results": [_test_row(test) | {"runs": test.visible_runs} for test in tests]})
+        visible = _runs(request)
+        return Response({"results": [_test_row(test, visible) | {"runs": test.visible_runs} for test in tests]})
 
 
 class TestDetailView(APIView):
@@ -120,7 +121,7 @@ class TestDetailView(APIView):
              "grade": run.grade or None, "labels": run.labels, "metrics": headline_metrics(run)}
             for run in runs
         ]  # fmt: skip
-        return Response({**_test_row(test), "runs": rows})
+        return Response({**_test_row(test, _runs(request)), "runs": rows})
 
 
 class TrendView(APIView):
@@ -131,7 +132,8 @@ class TrendView(APIView):
     )
     def get(self, request: Request, test_id: Any) -> Response:
         test = _test(request, test_id)
-        return Response(trend(test, _labels(request), _runs(request)))
+        document = trend(test, _labels(request), _runs(request))
+        return Response({**document, "baseline_id": _visible_baseline(test, _runs(request))})
 
 
 class ExperimentView(APIView):
@@ -152,11 +154,18 @@ class ExperimentView(APIView):
         return _comparable(lambda: variant_comparison(test, asked["label"], asked["base"], asked["run"], _runs(request)))
 
 
-def _test_row(test: LoadTest) -> dict[str, Any]:
+def _visible_baseline(test: LoadTest, visible: QuerySet[Run]) -> str | None:
+    """The test's baseline, if this key can see it (another key's run stays unnamed)."""
+    if test.baseline_id is None or not visible.filter(pk=test.baseline_id).exists():
+        return None
+    return str(test.baseline_id)
+
+
+def _test_row(test: LoadTest, visible: QuerySet[Run]) -> dict[str, Any]:
     return {
         "id": test.pk,
         "name": test.name,
         "project": test.project.name,
-        "baseline_id": str(test.baseline_id) if test.baseline_id else None,
+        "baseline_id": _visible_baseline(test, visible),
         "links": {"self": f"/api/tests/{test.pk}", "trend": f"/api/tests/{test.pk}/trend"},
     }

@@ -36,6 +36,7 @@ from runs.engine.bundle import MAX_UPLOAD_BYTES, SIZE_LIMITS
 from runs.engine.verdict import FAILED, NOT_GRADED, PASSED
 from runs.engine.vetting import ScriptRejected
 from runs.events import end_seq, history
+from runs.loadtests import label_problems, labelled
 from runs.models import ApiKey, Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script, run_create_repeats
 from runs.purge import reset_all
@@ -247,9 +248,9 @@ class RunListFilter(django_filters.FilterSet):
         labels = self.data.getlist("label") if isinstance(self.data, QueryDict) else [value]
         for item in labels:
             key, separator, wanted = item.partition(":")
-            if not separator or not key:
+            if not separator or label_problems({key: wanted}):
                 raise ApiError(400, "invalid", "label is KEY:VALUE, e.g. label=variant:cached.", {"label": [item]})
-            runs = runs.filter(**{f"labels__{key}": wanted})
+            runs = labelled(runs, {key: wanted})
         return runs
 
 

@@ -15,8 +15,11 @@ import orjson
 import pytest
 from django.core.management import call_command
 
+from runs.api.serializers import BuilderRunSerializer
 from runs.engine.compare import MWU_LATENCY
+from runs.loadtests import RunMeta, set_baseline
 from runs.models import LoadTest, Run
+from runs.pipeline import run_create_from_builder, run_execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOAD = ("--vus", "4", "--duration", "3s")
@@ -116,3 +119,20 @@ def test_the_api_repeat_runs_one_after_another_in_embedded_mode(
     assert all(later.started_at >= earlier.finished_at for earlier, later in pairwise(runs))  # type: ignore[operator]
     listed = api("user").get("/api/result/list?label=variant:a&test_name=home").json()
     assert listed["count"] == 3 and all(row["metrics"]["p95_ms"] > 0 for row in listed["results"])
+
+
+def test_a_run_is_compared_only_with_a_baseline_its_submitter_may_see(
+    demo_target: Callable[..., Any], keys: dict[str, Any]
+) -> None:
+    target = demo_target(latency_min_ms=2, latency_max_ms=5)
+
+    def run_as(who: str) -> Run:
+        serializer = BuilderRunSerializer(data={"url": target.url, "vus": 2, "duration": "1s", "project_name": "shared"})
+        assert serializer.is_valid(), serializer.errors
+        run = run_create_from_builder(serializer, api_key=keys[who][0], meta=RunMeta(test="home"))
+        return run_execute(run.pk)
+
+    set_baseline(run_as("user"))
+    assert run_as("other").comparison == {}  # another key's baseline: its numbers stay out of this run's document
+    assert run_as("user").comparison["base_id"] == str(LoadTest.objects.get(name="home").baseline_id)
+    assert run_as("admin").comparison["metrics"]["p95"]["method"] == MWU_LATENCY  # an admin key sees every run

@@ -13,7 +13,7 @@ from django.db.models import Count, Max, QuerySet
 from django.urls import reverse
 
 from runs.engine import formatting
-from runs.loadtests import NotComparable, comparison, trend, variant_comparison
+from runs.loadtests import NotComparable, comparison, labelled, trend, variant_comparison
 from runs.models import LoadTest, Run
 from runs.templatetags.k6intel_format import label_pairs
 from runs.web.forms import ExperimentForm
@@ -33,11 +33,6 @@ SCENARIO_MEASURES = (("requests", "count"), ("error_rate", "rate"), ("p95_ms", "
 MAX_DIFF_LINES = 2000
 MAX_CANDIDATES = 20
 MAX_SUGGESTED_LABELS = 500  # runs read for the label suggestions of a test page
-
-
-def labelled(runs: QuerySet[Run], labels: dict[str, str]) -> QuerySet[Run]:
-    # `__exact` keeps a label named like a lookup ("contains", "in") a key.
-    return runs.filter(**{f"labels__{key}__exact": value for key, value in labels.items()})
 
 
 def _briefly(runs: QuerySet[Run]) -> QuerySet[Run]:
