@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.engine.formatting import custom_value, milliseconds, percent, seconds, thresholds_text
+from runs.engine.formatting import compared_value, custom_value, milliseconds, percent, seconds, thresholds_text
 from runs.engine.results import without_tag
 from runs.engine.scoring import format_value
 
@@ -178,16 +178,8 @@ def format_comparison(comparison: dict[str, Any] | None) -> str:
         spread = delta.get("spread") or {}
         median = " (medians)" if spread else ""
         lines.append(
-            f"  {name:<19} {_compared_value(name, delta['base']):>12} → {_compared_value(name, delta['run']):>12}  {change:>9}  {verdict}{median}"
+            f"  {name:<19} {compared_value(name, delta['base']):>12} → {compared_value(name, delta['run']):>12}  {change:>9}  {verdict}{median}"
         )
     regressions = comparison.get("regressions") or []
     lines.append("Regressions: " + ("; ".join(regressions) if regressions else "none"))
     return "\n".join(lines) + "\n"
-
-
-def _compared_value(name: str, value: float) -> str:
-    if name.startswith("p") and name[1:].isdigit():
-        return milliseconds(value)
-    if name in ("error_rate", "checks"):
-        return percent(value)
-    return f"{value:.4g}"

@@ -37,6 +37,29 @@ def byte_size(value_bytes: int | None) -> str:
     return f"{value_bytes / (1024 * 1024):.1f} MB"
 
 
+def compared_value(name: str, value: float | None) -> str:
+    """A compared metric's value (runs/engine/compare.py names them): p50…p99 in ms, error_rate and checks as
+    percentages, rps and dropped_iterations as numbers."""
+    if not _is_number(value):
+        return "–"
+    if name.startswith("p") and name[1:].isdigit():
+        return milliseconds(value)
+    if name in ("error_rate", "checks"):
+        return percent(value)
+    return f"{value:.4g}"
+
+
+def compared_change(name: str, delta: float | None) -> str:
+    """A compared metric's change with its sign, in its unit; a rate's in percentage points, so that it never
+    reads as the relative change (Δ %)."""
+    if not _is_number(delta):
+        return "–"
+    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    if name in ("error_rate", "checks"):
+        return f"{sign}{abs(100 * delta):.2f} pp"
+    return sign + compared_value(name, abs(delta))
+
+
 def evidence_text(evidence: dict[str, object]) -> str:
     """An insight's evidence as one line; rates (keys ending in _rate or _ratio) read as percentages, like everywhere else."""
     parts = [f"{key} {percent(value) if _is_rate_key(key) and _is_number(value) else value}" for key, value in evidence.items()]
