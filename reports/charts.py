@@ -1,4 +1,5 @@
-"""Charts drawn from the stored time series, for the PDF (ReportLab drawings) and the HTML (SVG data)."""
+"""Charts drawn from the stored time series and from a test's last runs, for the PDF (ReportLab drawings) and
+the HTML (SVG data)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, Line, String
+from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 
 MAX_POINTS = 600  # a 30-minute run is drawn from every third second: same shape, a fraction of the work
 WIDTH, HEIGHT = 480, 180
+RUNS_WIDTH, RUNS_HEIGHT = 236, 150  # two across a page
+RUN_LABEL_ROOM = 34  # below the plot, for the runs' slanted names
 PALETTE = {
     "p50_ms": "#4c78a8",
     "p95_ms": "#f58518",
@@ -18,6 +22,9 @@ PALETTE = {
     "error_rate": "#e45756",
     "rps": "#4c78a8",
     "vus": "#54a24b",
+    "p95": "#f58518",
+    "p99": "#e45756",
+    "score": "#54a24b",
 }
 
 
@@ -75,3 +82,42 @@ def svg_series(series: list[dict[str, Any]], keys: tuple[str, ...], scale: float
     """The data of an HTML chart: times and one list per key (the page draws and annotates them)."""
     points = sampled(series)
     return {"t": [p["t"] for p in points], "series": {key: [round(p[key] * scale, 3) for p in points] for key in keys}}
+
+
+def runs_chart(values: dict[str, list[float | None]], title: str, labels: list[str], marks: dict[int, str]) -> Drawing:
+    """A line per key over a test's runs, oldest first: x is the run's place, named by `labels` (slanted);
+    `marks` names places (the baseline, this run) with a dashed line. A run without a value is left out."""
+    drawing = Drawing(RUNS_WIDTH, RUNS_HEIGHT + 16)
+    drawing.add(String(0, RUNS_HEIGHT + 4, title, fontName="DejaVuSans-Bold", fontSize=8.5))
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 34, RUN_LABEL_ROOM, RUNS_WIDTH - 46, RUNS_HEIGHT - RUN_LABEL_ROOM - 14
+    plot.data = [[(i, v) for i, v in enumerate(line) if v is not None] or [(0, 0)] for line in values.values()]
+    top = max([v for line in plot.data for _, v in line] + [1e-9])
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = 0, top * 1.15
+    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = -0.3, max(len(labels) - 1, 1) + 0.3
+    plot.xValueAxis.valueSteps = list(range(len(labels)))
+    plot.xValueAxis.labelTextFormat = lambda x: labels[int(round(x))] if 0 <= round(x) < len(labels) else ""
+    plot.xValueAxis.labels.angle, plot.xValueAxis.labels.boxAnchor = 30, "ne"
+    for axis in (plot.xValueAxis, plot.yValueAxis):
+        axis.labels.fontName, axis.labels.fontSize = "DejaVuSans", 6
+    for index, key in enumerate(values):
+        plot.lines[index].strokeColor = colors.HexColor(PALETTE.get(key, "#333333"))
+        plot.lines[index].strokeWidth = 1.2
+        plot.lines[index].symbol = makeMarker("FilledCircle", size=2.5, fillColor=plot.lines[index].strokeColor)
+    drawing.add(plot)
+    for index, text in marks.items():
+        x = plot.x + plot.width * (index - plot.xValueAxis.valueMin) / (plot.xValueAxis.valueMax - plot.xValueAxis.valueMin)
+        top_y = plot.y + plot.height
+        drawing.add(Line(x, plot.y, x, top_y, strokeColor=colors.grey, strokeDashArray=[3, 2], strokeWidth=0.8))
+        drawing.add(String(x, top_y + 2, text, fontName="DejaVuSans", fontSize=6, textAnchor="middle", fillColor=colors.grey))
+    if len(values) > 1:
+        legend = _legend(tuple(values), RUNS_WIDTH - 64, RUNS_HEIGHT + 8)
+        legend.deltax = 32  # the keys are short: two fit beside the title
+        drawing.add(legend)
+    return drawing
+
+
+def runs_series(values: dict[str, list[float | None]], labels: list[str], marks: dict[int, str]) -> dict[str, Any]:
+    """The data of an HTML chart over a test's runs: places, one list per key (null: no value), each run's
+    name and the marked places."""
+    return {"t": list(range(len(labels))), "series": values, "labels": labels, "marks": marks}

@@ -13,7 +13,24 @@ from typing import Any
 import orjson
 from django.template.loader import render_to_string
 
-from reports.charts import svg_series
+from reports.charts import runs_series, svg_series
+from reports.history import (
+    COMPARISON_HEADER,
+    STATE_CHANGES_HEADER,
+    TREND_CHARTS,
+    TREND_HEADER,
+    comparison_intro,
+    comparison_rows,
+    comparison_shown,
+    point_label,
+    regression_finding,
+    state_change_rows,
+    trend_marks,
+    trend_rows,
+    trend_shown,
+    trend_title,
+    trend_values,
+)
 from runs.engine.delivery import ending_text
 from runs.engine.formatting import custom_value, evidence_text, milliseconds, percent, seconds, thresholds_text
 from runs.engine.results import SCENARIO_SERIES, group_rows, without_tag
@@ -51,9 +68,13 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
     pagetest = analyzers.get("pagetest") or {}
     failures = document.get("failures") or {}
     scenarios = document.get("scenarios") or []
+    comparison, trend, run_id = comparison_shown(document), trend_shown(document), str(document.get("id") or "")
     context = {
         "doc": document,
         "verdict": verdict_shown(document),
+        "finding": regression_finding(comparison),
+        "comparison": _comparison_context(document, comparison),
+        "trend": _trend_context(run_id, trend),
         "scorecard": scorecard_rows(document.get("sla") or {}),
         "score_line": score_line(document),
         "delivery": delivery_rows(document.get("delivery") or {}),
@@ -68,7 +89,8 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
         "custom_metrics": custom_metric_rows(document.get("custom_metrics") or []),
         "checks": check_rows(document),
         "insights": [{**i, "evidence_text": evidence_text(i["evidence"])} for i in document.get("insights") or []],
-        "charts": _charts(series, (document.get("sla") or {}).get("thresholds", {}).get("p90_ms"), failures, scenarios),
+        "charts": _charts(series, (document.get("sla") or {}).get("thresholds", {}).get("p90_ms"), failures, scenarios)
+        | _trend_charts(run_id, trend),
         "analyzer_sections": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TITLES],
         "pagetest_rows": _pagetest_rows(pagetest),
         "filmstrip": _filmstrip(pagetest, result_dir),
@@ -243,6 +265,35 @@ def _charts(
     if len(scenarios) > 1:
         charts |= {f"scenario_{key}": svg_series(*scenario_chart_points(scenarios, key)) for key, _ in SCENARIO_SERIES}
     return charts
+
+
+def _comparison_context(document: dict[str, Any], comparison: dict[str, Any] | None) -> dict[str, Any] | None:
+    if comparison is None:
+        return None
+    return {
+        "intro": comparison_intro(document, comparison),
+        "header": COMPARISON_HEADER,
+        "rows": comparison_rows(comparison),
+        "state_header": STATE_CHANGES_HEADER,
+        "state_changes": state_change_rows(comparison),
+    }
+
+
+def _trend_context(run_id: str, trend: dict[str, Any] | None) -> dict[str, Any] | None:
+    if trend is None:
+        return None
+    charts = [(f"runs_{index}", title) for index, (title, _, _) in enumerate(TREND_CHARTS)]
+    return {"title": trend_title(trend), "header": TREND_HEADER, "rows": trend_rows(trend, run_id), "charts": charts}
+
+
+def _trend_charts(run_id: str, trend: dict[str, Any] | None) -> dict[str, Any]:
+    if trend is None:
+        return {}
+    labels, marks = [point_label(p) for p in trend["points"]], trend_marks(trend, run_id)
+    return {
+        f"runs_{index}": runs_series(trend_values(trend, keys, scale), labels, marks)
+        for index, (_, keys, scale) in enumerate(TREND_CHARTS)
+    }
 
 
 def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:

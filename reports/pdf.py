@@ -31,7 +31,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from reports.charts import HEIGHT, line_chart
+from reports import history
+from reports.charts import HEIGHT, line_chart, runs_chart
 from reports.html import (
     CHECKS_HEADER,
     CUSTOM_HEADER,
@@ -60,6 +61,8 @@ from runs.engine.results import SCENARIO_SERIES
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}
 VERDICT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828"}  # not graded and pending are grey
+FINDING_COLOURS = {True: "#fff3e0", False: "#f1f8e9"}  # a regression against the baseline, or none: not the verdict's colours
+REGRESSION_ROW = "#fdecea"
 LINE_COLOURS = ("#e45756", "#f58518", "#4c78a8", "#54a24b", "#b279a2", "#9d755d")  # lines named at run time
 SCRIPT_LINES = 250
 Flowables = list[Any]
@@ -184,7 +187,21 @@ def cover(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Pa
     ]
     if line := score_line(doc):
         flow += [Spacer(1, 8 * mm), _grade_badge(doc["grade"], styles), Spacer(1, 4 * mm), _p(line, styles["center"])]
+    if finding := history.regression_finding(history.comparison_shown(doc)):
+        flow += [Spacer(1, 8 * mm), _finding_box(finding, styles)]
     return flow + [PageBreak()]
+
+
+def _finding_box(finding: dict[str, Any], styles: dict[str, ParagraphStyle]) -> Table:
+    """Regressions against the baseline: a finding beside the verdict, in colours of its own."""
+    rows = [[_p(finding["headline"], styles["h2"])]] + [[_p(f"• {item}", styles["body"])] for item in finding["items"]]
+    box = Table(rows, colWidths=[150 * mm])
+    box.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(FINDING_COLOURS[finding["regressed"]])),
+        ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#b0bec5")),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+    ]))  # fmt: skip
+    return box
 
 
 def _verdict_banner(verdict: dict[str, Any], styles: dict[str, ParagraphStyle]) -> Table:
@@ -265,6 +282,46 @@ def key_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_d
         ["k6 exit", f"{doc['k6']['exit_code']} — {doc['k6']['exit_reason']}"],
     ]
     return [_p("Key metrics", styles["h1"]), _table(rows, styles, [60 * mm, 110 * mm])]
+
+
+def baseline_comparison(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    comparison = history.comparison_shown(doc)
+    finding = history.regression_finding(comparison)
+    if comparison is None or finding is None:
+        return []
+    rows = history.comparison_rows(comparison)
+    widths = [27 * mm, 17 * mm, 17 * mm, 17 * mm, 15 * mm, 23 * mm, 41 * mm, 21 * mm]
+    table = _table([history.COMPARISON_HEADER, *(row["cells"] for row in rows)], styles, widths)
+    table.setStyle(TableStyle([("BACKGROUND", (0, line), (-1, line), colors.HexColor(REGRESSION_ROW))
+                               for line, row in enumerate(rows, start=1) if row["regression"]]))  # fmt: skip
+    flow: Flowables = [
+        _p("Compared with the baseline", styles["h1"]),
+        _p(history.comparison_intro(doc, comparison), styles["body"]),
+        Spacer(1, 2 * mm),
+        table,
+        _p(finding["headline"], styles["h2"]),
+        *(_p(f"• {item}", styles["body"]) for item in finding["items"]),
+    ]
+    if changes := history.state_change_rows(comparison):
+        flow += [_p("Thresholds and checks that changed state", styles["h2"]),
+                 _table([history.STATE_CHANGES_HEADER, *changes], styles, [118 * mm, 30 * mm, 30 * mm])]  # fmt: skip
+    return flow
+
+
+def last_runs(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    trend = history.trend_shown(doc)
+    if trend is None:
+        return []
+    labels, marks = [history.point_label(p) for p in trend["points"]], history.trend_marks(trend, doc["id"])
+    charts = [
+        runs_chart(history.trend_values(trend, keys, scale), title, labels, marks) for title, keys, scale in history.TREND_CHARTS
+    ]
+    grid = Table([charts[0:2], charts[2:4]], colWidths=[89 * mm, 89 * mm], hAlign="LEFT")
+    widths = [8 * mm, 25 * mm, 22 * mm, 35 * mm, 15 * mm, 15 * mm, 13 * mm, 14 * mm, 12 * mm, 19 * mm]
+    return [
+        KeepTogether([_p(history.trend_title(trend), styles["h1"]), grid]),
+        _table([history.TREND_HEADER, *history.trend_rows(trend, doc["id"])], styles, widths),
+    ]
 
 
 def failures(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -529,6 +586,7 @@ def appendix(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir:
 
 
 SECTIONS = [
-    cover, executive_summary, scorecard, load_delivered, key_metrics, failures, trends, scenarios, endpoints, request_timings,
-    custom_metrics, thresholds_and_checks, insights, ai_analysis, security_headers, tls, page_test, lighthouse, appendix,
+    cover, executive_summary, scorecard, load_delivered, key_metrics, baseline_comparison, last_runs, failures, trends, scenarios,
+    endpoints, request_timings, custom_metrics, thresholds_and_checks, insights, ai_analysis, security_headers, tls, page_test,
+    lighthouse, appendix,
 ]  # fmt: skip

@@ -158,11 +158,11 @@ def trend(test: LoadTest, labels: dict[str, str] | None = None, among: QuerySet[
     return {
         "test": {"id": test.pk, "name": test.name, "project": test.project.name},
         "baseline_id": str(test.baseline_id) if test.baseline_id else None,
-        "points": [_trend_point(run, test) for run in recent],
+        "points": [trend_point(run, test) for run in recent],
     }
 
 
-def _trend_point(run: Run, test: LoadTest) -> dict[str, Any]:
+def trend_point(run: Run, test: LoadTest) -> dict[str, Any]:
     metrics = run.result.metrics
     duration = metrics.get("http_req_duration") or {}
     return {
