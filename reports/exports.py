@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
+from runs.engine.formatting import compared_value
 from runs.engine.results import SCENARIO_SERIES
 from runs.engine.scoring import criterion_sentence
 
@@ -84,11 +85,14 @@ def _group_rows(groups: list[dict[str, Any]]) -> list[tuple[str, str, str, Any]]
 
 def junit_export(document: dict[str, Any]) -> bytes:
     """A suite with the verdict's one case, one for the SLA (a case per criterion besides the k6 thresholds),
-    one for the k6 thresholds (a case per threshold)."""
+    one for the k6 thresholds (a case per threshold) and, when the run was compared with its test's baseline,
+    one with a case per compared metric (failing on a regression)."""
     root = ET.Element("testsuites", name=f"k6intel run {document['id']}")
     root.append(_verdict_suite(document))
     root.append(_sla_suite(document))
     root.append(_thresholds_suite(document))
+    if (document.get("comparison") or {}).get("metrics"):
+        root.append(_comparison_suite(document))
     for total in ("tests", "failures", "errors"):
         root.set(total, str(sum(int(suite.get(total, "0")) for suite in root)))
     ET.indent(root)
@@ -166,6 +170,29 @@ def _thresholds_suite(document: dict[str, Any]) -> ET.Element:
     suite.set("tests", str(len(suite)))
     suite.set("failures", str(sum(1 for case in suite if case.find("failure") is not None)))
     return suite
+
+
+def _comparison_suite(document: dict[str, Any]) -> ET.Element:
+    comparison = document["comparison"]
+    suite = _suite(f"Comparison with the baseline ({comparison.get('test')})", document)
+    for name, delta in comparison["metrics"].items():
+        case = ET.SubElement(suite, "testcase", name=name, classname="k6intel.comparison", time="0")
+        if delta.get("regression"):
+            message = _regression_message(name, delta, comparison)
+            ET.SubElement(case, "failure", message=message, type="regression").text = message
+    suite.set("tests", str(len(suite)))
+    suite.set("failures", str(sum(1 for case in suite if case.find("failure") is not None)))
+    return suite
+
+
+def _regression_message(name: str, delta: dict[str, Any], comparison: dict[str, Any]) -> str:
+    change = "" if delta.get("delta_pct") is None else f" ({delta['delta_pct']:+.1f} %)"
+    test = delta.get("method") if delta.get("p_value") is None else f"p = {delta['p_value']:.2g}, {delta.get('method')}"
+    return (
+        f"{name} regressed against the baseline {comparison.get('base_id')}: {compared_value(name, delta['base'])} → "
+        f"{compared_value(name, delta['run'])}{change} ({test}; tolerance {comparison.get('tolerance_pct')} %, "
+        f"alpha {comparison.get('alpha')})"
+    )
 
 
 def _observed(values: dict[str, Any]) -> str:

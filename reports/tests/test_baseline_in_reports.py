@@ -1,5 +1,5 @@
 """A run compared with its test's baseline: both reports show the comparison and the test's last runs beside the
-verdict, never instead of it. A run without them shows neither.
+verdict, never instead of it; JUnit gains a case per compared metric. A run without them shows neither.
 
 The comparison is the engine's own, of latency distributions drawn from known ranges (10–30 ms against 30–60 ms).
 """
@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 from hdrh.histogram import HdrHistogram
+from lxml import etree
 
+from reports.exports import junit_export
 from reports.tests.reading import html_text, pdf_pages
 from runs.engine.compare import MWU_LATENCY, RunFacts, compare_runs
 from runs.engine.results import ALL_REQUESTS
 
 Build = Callable[[str], dict[str, Any]]
+SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).with_name("junit.xsd"))))
 BASE_ID = "0b5e11e0-0000-4000-8000-000000000001"
 REQUESTS = 400
 
@@ -120,3 +123,29 @@ def test_a_run_without_a_baseline_or_other_runs_shows_neither_section(result_doc
         trend_point("0b5e11e0-0000-4000-8000-000000000009", {}, p95=30.0, baseline=False)]}}  # fmt: skip
     for text in (html_text(alone, tmp_path), " ".join(pdf_pages(alone, tmp_path))):
         assert "baseline" not in text and "Last 1 runs" not in text and "of test" not in text
+
+
+def test_junit_has_a_case_per_compared_metric_failing_on_a_regression(slower_run: dict[str, Any]) -> None:
+    root = etree.fromstring(junit_export(slower_run))
+    SCHEMA.assertValid(root)
+    suite = root.find("testsuite[@name='Comparison with the baseline (checkout)']")
+    assert suite is not None
+    metrics = slower_run["comparison"]["metrics"]
+    assert [case.get("name") for case in suite.findall("testcase")] == list(metrics)
+    assert {case.get("classname") for case in suite.findall("testcase")} == {"k6intel.comparison"}
+    failing: dict[str | None, Any] = {
+        case.get("name"): case.find("failure") for case in suite.findall("testcase") if case.find("failure") is not None
+    }
+    assert set(failing) == {name for name, delta in metrics.items() if delta["regression"]} and "p95" in failing
+    p95 = metrics["p95"]
+    assert failing["p95"].get("message") == (
+        f"p95 regressed against the baseline {BASE_ID}: {p95['base']:.1f} ms → {p95['run']:.1f} ms ({p95['delta_pct']:+.1f} %) "
+        f"(p = {p95['p_value']:.2g}, {MWU_LATENCY}; tolerance 10.0 %, alpha 0.01)"
+    )
+    assert (suite.get("tests"), suite.get("failures")) == (str(len(metrics)), str(len(failing)))
+    assert root.get("failures") == str(len(failing))  # the verdict passed: the regressions are the only failures
+
+
+def test_junit_of_a_run_not_compared_has_no_comparison_suite(result_document: Build) -> None:
+    root = etree.fromstring(junit_export(result_document("passed") | {"comparison": None}))
+    assert [suite.get("name") for suite in root.findall("testsuite")] == ["Verdict", "SLA (Shop)", "k6 thresholds"]
