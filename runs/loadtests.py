@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from runs.engine.compare import RunFacts, compare_groups, compare_runs
 from runs.models import LoadTest, Project, Run, RunDocument, RunResult
@@ -154,7 +154,9 @@ def trend(test: LoadTest, labels: dict[str, str] | None = None, among: QuerySet[
     """p95, p99, RPS, error rate and score of the test's finished runs (of `among`, when given), oldest
     first, each with its labels."""
     runs = labelled(_done_runs(test, among), labels or {})
-    recent = list(runs.select_related("result").order_by("-created_at")[:MAX_TREND_POINTS])[::-1]
+    # Only the metrics of each result: its series and histograms would be most of what is read.
+    with_metrics = runs.prefetch_related(Prefetch("result", queryset=RunResult.objects.only("run_id", "metrics")))
+    recent = list(with_metrics.order_by("-created_at")[:MAX_TREND_POINTS])[::-1]
     return {
         "test": {"id": test.pk, "name": test.name, "project": test.project.name},
         "baseline_id": str(test.baseline_id) if test.baseline_id else None,
