@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from k6intel.env import parse_duration_s
+
 PRESETS = ("smoke", "load", "stress", "spike", "soak", "breakpoint")
 
 # Used when the user names a preset but no duration.
@@ -79,6 +81,16 @@ def preset_shape(preset: str, vus: int, duration_s: int, rate_per_s: int | None)
         return _breakpoint(vus, duration_s, rate_per_s or vus * 10)
     fractions = _PROFILES[preset](vus)
     return staged_shape(_stages_from_fractions(fractions, duration_s), name=preset)
+
+
+def planned_stages(spec: dict[str, Any], duration_s: int, vus: int) -> list[Stage]:
+    """The stages a builder run's VUs follow (its own, or its preset's); none for a constant load or an arrival rate."""
+    if spec.get("stages"):
+        return [Stage(round(parse_duration_s(str(stage["duration"])) or 0), int(stage["target"])) for stage in spec["stages"]]
+    preset = spec.get("preset")
+    if preset in _PROFILES:
+        return _stages_from_fractions(_PROFILES[preset](vus), duration_s)
+    return []
 
 
 def _stages_from_fractions(fractions: list[tuple[float, int]], duration_s: int) -> list[Stage]:

@@ -81,12 +81,13 @@ class SecondBucket:
     failure_reasons: Counter[int] = field(default_factory=Counter)  # index into the ingester's reasons
     durations_ms: list[float] | None = field(default_factory=list)
     p50_ms: float = 0.0
+    p90_ms: float = 0.0
     p95_ms: float = 0.0
     p99_ms: float = 0.0
 
     def close(self) -> None:
         values = sorted(self.durations_ms or ())
-        self.p50_ms, self.p95_ms, self.p99_ms = (percentile(values, p) for p in (0.5, 0.95, 0.99))
+        self.p50_ms, self.p90_ms, self.p95_ms, self.p99_ms = (percentile(values, p) for p in (0.5, 0.9, 0.95, 0.99))
         self.durations_ms = None  # closed: percentiles are final
 
     def point(self, t_s: int) -> dict[str, Any]:
@@ -95,6 +96,7 @@ class SecondBucket:
             "rps": self.requests,
             "error_rate": round(self.failed / self.requests, 6) if self.requests else 0.0,
             "p50_ms": round(self.p50_ms, 3),
+            "p90_ms": round(self.p90_ms, 3),
             "p95_ms": round(self.p95_ms, 3),
             "p99_ms": round(self.p99_ms, 3),
             "vus": self.vus,

@@ -273,8 +273,10 @@ def test_every_surface_shows_the_scenarios_custom_metrics_and_group_tree(
     assert checks in text
     assert re.search(r'data-depth="1"><td[^>]*><strong>details</strong>', page)
     assert re.search(r'data-depth="2"><td[^>]*>status is 200</td>', page)  # the check inside details, not the one in catalog
-    chart_data = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S)
-    assert chart_data is not None and orjson.loads(chart_data.group(1))["scenarios"]["names"] == list(scenarios)
+    specs = re.search(r'<script id="chart-specs" type="application/json">(.*?)</script>', page, re.S)
+    assert specs is not None
+    busy = next(chart for chart in orjson.loads(specs.group(1))["charts"] if chart["id"] == "scenario-busy_vus")
+    assert [line["label"] for line in busy["series"]] == list(scenarios)
     assert 'id="chart-scenario-busy_vus"' in page
 
     # The HTML and PDF reports.

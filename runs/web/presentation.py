@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from runs.engine import formatting
-from runs.engine.results import SCENARIO_SERIES, group_rows
+from runs.engine.charts import live_charts, run_charts
+from runs.engine.results import group_rows
 from runs.events import last_event_seq
 from runs.models import Run
 from runs.selectors import run_is_cancellable as is_cancellable
@@ -63,8 +64,7 @@ def run_page_context(run: Run, downloads: list[str], visible: QuerySet[Run]) -> 
         "pagetest_rows": _pagetest_rows(analyzers.get("pagetest") or {}),
         "filmstrip": _filmstrip(run, analyzers.get("pagetest") or {}),
         "waterfall": _waterfall(analyzers.get("pagetest") or {}),
-        "chart_data": _chart_data(document),
-        "scenario_charts": SCENARIO_SERIES if len(document["scenarios"]) > 1 else (),
+        **_charts(run, document),
         "group_rows": group_rows(document["groups"], document["checks"]),
         **run_belonging(run, visible),
     }
@@ -92,26 +92,15 @@ def _steps(run: Run) -> list[dict[str, str]]:
     return steps
 
 
-def _chart_data(document: dict[str, Any]) -> dict[str, Any]:
-    """Columns of the stored per-second series, as the charts draw them."""
-    series = document.get("timeseries") or []
-    columns = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms")
-    data: dict[str, Any] = {column: [point.get(column) for point in series] for column in columns}
-    data["error_percent"] = [None if rate is None else round(100 * rate, 3) for rate in data.pop("error_rate")]
-    data["failures"] = (document.get("failures") or {}).get("over_time") or {"t": [], "series": []}
-    data["sla_p90_ms"] = (document.get("sla") or {}).get("thresholds", {}).get("p90_ms") or document["config"]["sla"].get(
-        "p90_ms"
-    )
-    data["scenarios"] = _scenario_columns(document["scenarios"])
-    return data
-
-
-def _scenario_columns(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
-    """A line per scenario for each per-second measure; nothing to draw for a single scenario (the run's charts are it)."""
-    if len(scenarios) < 2:
-        return {}
-    columns = {key: [s["timeseries"][key] for s in scenarios] for key, _ in SCENARIO_SERIES}
-    return {"t": scenarios[0]["timeseries"]["t"], "names": [s["name"] for s in scenarios], **columns}
+def _charts(run: Run, document: dict[str, Any]) -> dict[str, Any]:
+    """The chart specs the page embeds (live: the overview to fill in), and the charts' places on the page."""
+    specs = live_charts() if run.status in (Run.Status.QUEUED, Run.Status.RUNNING) else run_charts(document)
+    charts = specs["charts"]
+    return {
+        "chart_specs": specs,
+        "time_charts": [chart for chart in charts if not chart["id"].startswith("scenario-")],
+        "scenario_charts": [chart for chart in charts if chart["id"].startswith("scenario-")],
+    }
 
 
 def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -3,68 +3,23 @@
 (function () {
   'use strict';
   const config = JSON.parse(document.getElementById('run-config').textContent);
-  const stored = JSON.parse(document.getElementById('chart-data').textContent);
-  const COLOURS = { vus: '#54a24b', rps: '#4c78a8', p50: '#72b7b2', p95: '#f58518', p99: '#e45756', errors: '#c62828', sla: '#c62828' };
-  const { chart, line } = window.K6Charts;
+  const specs = JSON.parse(document.getElementById('chart-specs').textContent);
+  const { drawSpecs, setData } = window.K6Charts;
 
-  // --- after the run: the stored per-second series ---------------------------------------------
+  // --- after the run: the stored per-second series, as the server's chart specs ----------------
 
   function drawResults() {
-    if (!stored.t.length) return;
-    // The SLA line is drawn when it is near the data; far above it, it would flatten every curve.
-    const peak = Math.max(1, ...stored.p99_ms.filter((v) => v !== null));
-    const sla = stored.sla_p90_ms;
-    const latency = [line('p50 ms', COLOURS.p50), line('p95 ms', COLOURS.p95), line('p99 ms', COLOURS.p99)];
-    const latencyData = [stored.t, stored.p50_ms, stored.p95_ms, stored.p99_ms];
-    if (sla && sla <= 3 * peak) {
-      latency.push(line('SLA p90 ms', COLOURS.sla, { dash: [6, 4] }));
-      latencyData.push(stored.t.map(() => sla));
-      text('latency-note', `Dashed: the SLA, p90 ≤ ${sla} ms.`);
-    } else if (sla) {
-      text('latency-note', `The SLA (p90 ≤ ${sla} ms) is far above every second's p99 (at most ${peak.toFixed(1)} ms), so it is not drawn.`);
-    }
-    chart('chart-latency', latency, latencyData);
-    chart('chart-errors', [line('errors %', COLOURS.errors, { fill: 'rgba(198,40,40,.1)' })], [stored.t, stored.error_percent]);
-    drawFailures();
-    drawScenarios();
-    chart('chart-throughput',
-      [line('req/s', COLOURS.rps), line('VUs', COLOURS.vus, { scale: 'vus' })],
-      [stored.t, stored.rps, stored.vus],
-      { axes: [{ label: 'seconds' }, { label: 'req/s' }, { scale: 'vus', side: 1, label: 'VUs', grid: { show: false } }] });
-  }
-
-  function drawFailures() {
-    const over = stored.failures;
-    if (!over || !over.series.length) return;
-    const palette = ['#c62828', '#f58518', '#4c78a8', '#72b7b2', '#b279a2', '#8a94a3'];
-    chart('chart-failures',
-      over.series.map((s, i) => line(s.label, palette[i % palette.length])),
-      [over.t].concat(over.series.map((s) => s.counts)),
-      { axes: [{ label: 'seconds' }, { label: 'failed requests/s' }] });
-  }
-
-  function drawScenarios() {
-    const scenarios = stored.scenarios;
-    if (!scenarios || !scenarios.names) return;
-    const palette = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#ff9da6', '#9d755d', '#8a94a3'];
-    document.querySelectorAll('[id^="chart-scenario-"]').forEach((box) => {
-      const key = box.id.slice('chart-scenario-'.length);
-      const lines = scenarios.names.map((name, i) => line(name, palette[i % palette.length]));  // uPlot keeps state on each
-      chart(box.id, lines, [scenarios.t].concat(scenarios[key]));
-    });
+    if (specs.t.length) drawSpecs(specs);
   }
 
   // --- while it runs: events from the websocket ------------------------------------------------
 
-  const live = { t: [], vus: [], rps: [], p95: [], errors: [] };
-  const liveCharts = {};
+  const live = { t: [], rps: [], vus: [], p95: [], errors: [] };
+  let liveCharts = null;
   let lastSeq = 0, ended = false, retryMs = 1000;
 
   function setupLiveCharts() {
-    liveCharts.vus = chart('chart-live-vus', [line('VUs', COLOURS.vus, { fill: 'rgba(84,162,75,.12)' })], [[], []]);
-    liveCharts.rps = chart('chart-live-rps', [line('req/s', COLOURS.rps)], [[], []]);
-    liveCharts.p95 = chart('chart-live-p95', [line('p95 ms', COLOURS.p95)], [[], []]);
-    liveCharts.errors = chart('chart-live-errors', [line('errors %', COLOURS.errors)], [[], []]);
+    liveCharts = drawSpecs(specs);
   }
 
   function text(id, value) {
@@ -89,13 +44,11 @@
 
   function onMetrics(data) {
     live.t.push(data.t);
-    live.vus.push(data.vus);
     live.rps.push(data.rps);
+    live.vus.push(data.vus);
     live.p95.push(data.p95_ms);
     live.errors.push(100 * data.error_rate);
-    for (const [key, plot] of Object.entries(liveCharts)) {
-      if (plot) plot.setData([live.t, live[key]]);
-    }
+    if (liveCharts) setData(liveCharts, live.t, [live.rps, live.vus, live.p95, live.errors]);  // the overview's series order
     text('live-vus', data.vus);
     text('live-rps', number(data.rps, 0));
     text('live-p95', number(data.p95_ms, 1));
