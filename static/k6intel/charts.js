@@ -136,7 +136,12 @@ window.K6Charts = (function () {
     if (!box || typeof uPlot === 'undefined') return null;
     const spec = group.spec;
     const options = specOptions(spec, chartSpec, Math.max(box.clientWidth, 260));
-    options.hooks.setScale = [(u, key) => { if (key === 'x') syncZoom(group, u); }];
+    options.hooks.setScale = [(u, key) => {
+      if (key !== 'x') return;
+      box.dataset.xMin = u.scales.x.min;  // what a script (or a test) reads as the chart's zoom
+      box.dataset.xMax = u.scales.x.max;
+      syncZoom(group, u);
+    }];
     const data = [spec.t].concat(chartSpec.series.map((s) => s.values));
     const plot = new uPlot(options, data, box);
     box.dataset.series = chartSpec.series.length;

@@ -401,3 +401,98 @@ def test_the_compare_page_overlays_two_runs_and_the_test_page_draws_their_trend(
     page.get_by_role("button", name="Make baseline").click()
     expect(page.locator("#baseline-badge")).to_be_visible()
     assert Run.objects.get(pk=again.pk).test.baseline_id == again.pk  # type: ignore[union-attr]
+
+
+# The run page's charts: (width, height) of a desktop and a phone; the verdict and key numbers above the fold at both.
+VIEWPORTS = ((1440, 900), (390, 844))
+DARK_RPS_RGB = (0x7F, 0xA7, 0xD6)  # app.css --chart-rps in the dark scheme
+LIGHT_RPS_RGB = (0x4C, 0x78, 0xA8)
+
+
+def _above_the_fold(page: Page, selector: str, height: int) -> None:
+    box = page.locator(selector).bounding_box()
+    assert box is not None and box["y"] + box["height"] <= height, (selector, box, height)
+
+
+def _run_page_shots(page: Page, name: str) -> None:
+    for width, height in VIEWPORTS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(200)  # the charts follow their boxes' new width
+        _above_the_fold(page, "#verdict-banner", height)
+        _above_the_fold(page, "#key-metrics", height)
+        _shot(page, f"run-{name}-{width}")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_the_run_charts_share_a_crosshair_and_zoom_follow_dark_mode_and_fit_a_phone(
+    ui_server: str, browser_page: Page, demo_target: Callable[..., Any], settings: Any
+) -> None:
+    from runs.api.serializers import BuilderRunSerializer
+    from runs.pipeline import run_create_from_builder
+
+    settings.RUN_POST_STAGES = ["reports.pipeline.analyze_run"]  # the insights mark the spike's recovery
+    settings.GEMINI_API_KEYS = []
+    user = get_user_model().objects.create_user("charts", password=PASSWORD)
+    target = demo_target(latency_min_ms=2, latency_max_ms=6)
+    saturating = demo_target(latency_min_ms=20, latency_max_ms=30, concurrency=2)
+
+    def builder(url: str, **data: Any) -> Callable[[], Run]:
+        serializer = BuilderRunSerializer(data={"url": url, "vus": 2, "duration": "3s", "analyzers": [], **data})
+        assert serializer.is_valid(), serializer.errors
+        return lambda: run_create_from_builder(serializer)
+
+    passed = _execute_as(user, builder(target.url))
+    failed = _execute_as(user, builder(target.url, thresholds={"http_req_duration": ["p(95)<0.01"]}))
+    spike = _execute_as(user, builder(saturating.url, vus=10, duration="20s", preset="spike"))
+    page = browser_page
+    page.goto(f"{ui_server}/")
+    _log_in(page, ui_server, "charts")
+
+    page.goto(f"{ui_server}/runs/{spike.pk}/")
+    for chart in ("overview", "latency", "errors"):
+        expect(page.locator(f"#chart-{chart} canvas")).to_have_count(1)
+    expect(page.locator("#chart-overview .u-legend")).to_contain_text("VUs")
+    expect(page.locator("#chart-latency .u-legend")).to_contain_text("p90")
+    expect(page.locator("#chart-annotations")).to_contain_text("stage 3: ramp to 10 VUs")
+    _drawn_in(page, "#chart-overview", LIGHT_RPS_RGB)
+
+    # One crosshair: hovering the overview moves the latency chart's cursor to the same second.
+    page.locator("#chart-latency").scroll_into_view_if_needed()
+    over = page.locator("#chart-overview .u-over").bounding_box()
+    assert over is not None
+    page.mouse.move(over["x"] + over["width"] / 2, over["y"] + over["height"] / 2)
+    expect(page.locator("#chart-latency .u-legend tr").first).to_contain_text(" s")
+    expect(page.locator("#chart-latency .u-legend tr").first).not_to_contain_text("–")
+
+    # Drag to zoom one: every chart shows the same seconds; a double-click resets them all.
+    full = page.locator("#chart-errors").get_attribute("data-x-max")
+    page.mouse.move(over["x"] + over["width"] * 0.2, over["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(over["x"] + over["width"] * 0.5, over["y"] + 20, steps=5)
+    page.mouse.up()
+    zoomed = page.locator("#chart-errors").get_attribute("data-x-max")
+    assert zoomed is not None and full is not None and float(zoomed) < float(full)
+    assert page.locator("#chart-latency").get_attribute("data-x-max") == zoomed
+    page.mouse.dblclick(over["x"] + over["width"] / 2, over["y"] + over["height"] / 2)
+    expect(page.locator("#chart-errors")).to_have_attribute("data-x-max", full)
+    expect(page.locator("#chart-latency")).to_have_attribute("data-x-max", full)
+    _run_page_shots(page, "spike")
+
+    # Dark mode follows the system: the page's colours and the charts' lines change with it.
+    page.emulate_media(color_scheme="dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 20, 27)", background
+    _drawn_in(page, "#chart-overview", DARK_RPS_RGB)
+    _shot(page, "run-spike-dark")
+    page.emulate_media(color_scheme="light")
+
+    page.goto(f"{ui_server}/runs/{passed.pk}/")
+    expect(page.locator("#verdict-headline")).to_have_text("Passed")
+    expect(page.locator("#chart-errors canvas")).to_have_count(1)
+    _run_page_shots(page, "passed")
+
+    page.goto(f"{ui_server}/runs/{failed.pk}/")
+    expect(page.locator("#verdict-headline")).to_have_text("Failed")
+    expect(page.locator("#figure-threshold-0")).to_contain_text("Failed threshold http_req_duration p(95)<0.01")
+    expect(page.locator("#chart-threshold-0 canvas")).to_have_count(1)
+    _run_page_shots(page, "failed-threshold")
