@@ -111,8 +111,8 @@ window.K6Charts = (function () {
       if (x < left || x > left + width) continue;
       ctx.strokeStyle = ctx.fillStyle = colour(mark.kind === 'stage' ? 'stage' : 'event');
       ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
-      ctx.save(); ctx.translate(x + 3 * ratio, top + 4 * ratio); ctx.rotate(Math.PI / 2);
-      ctx.fillText(mark.label, 0, 0); ctx.restore();
+      // Stage changes are many and listed under the charts; the breaking point and the recovery are named here.
+      if (mark.kind !== 'stage') ctx.fillText(mark.label, x + 3 * ratio, top + 12 * ratio);
     }
     ctx.restore();
   }
