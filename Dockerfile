@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 # util-linux for setpriv (k6's parent-death signal); bubblewrap for k6's sandbox (the container needs
 # user namespaces, e.g. a seccomp profile that allows them; otherwise set K6_SANDBOX=none).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends chromium nodejs npm libmariadb-dev pkg-config gcc util-linux bubblewrap curl \
+ && apt-get install -y --no-install-recommends chromium nodejs npm libmariadb-dev pkg-config gcc util-linux bubblewrap curl flite \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

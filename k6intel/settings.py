@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "runs.apps.RunsConfig",  # first: its runserver (Daphne's, plus the embedded sweeper) is the one that runs
     "daphne",  # runserver serves ASGI (HTTP + websockets)
     "django.contrib.admin",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -314,6 +315,10 @@ CAPTCHA_SECRET = env_str("CAPTCHA_SECRET", "") or hashlib.sha256(f"captcha:{SECR
 # Accepts the answer PASSED: for automated tests only (system check k6intel.W002 warns).
 CAPTCHA_TEST_MODE = env_bool("CAPTCHA_TEST_MODE", False)
 CAPTCHA_CHALLENGE_FUNCT = "captcha.helpers.math_challenge"
+# The captcha read aloud (a WAV from Debian's flite) for people who cannot see the image; without flite, no audio link.
+# Widgets render from the project's templates too: templates/captcha/widgets/captcha.html replaces the captcha's.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+CAPTCHA_FLITE_PATH = env_str("CAPTCHA_FLITE_PATH", "") or shutil.which("flite")
 
 
 def _redis_cache(url: str) -> dict:
