@@ -1,87 +1,170 @@
-"""Charts drawn from the stored time series and from a test's last runs, for the PDF (ReportLab drawings) and
-the HTML (SVG data)."""
+"""Charts of a run as the PDF draws them: the chart specs of runs/engine/charts.py (the same the run page
+and the HTML report draw with uPlot) rendered server-side with matplotlib (Agg, the bundled DejaVu fonts),
+and a test's last runs as ReportLab drawings."""
 
 from __future__ import annotations
 
+import io
+import math
+import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 
-MAX_POINTS = 600  # a 30-minute run is drawn from every third second: same shape, a fraction of the work
-WIDTH, HEIGHT = 480, 180
+FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
+THEME_CSS = Path(settings.BASE_DIR) / "static" / "k6intel" / "app.css"
+FIGURE_INCHES = (7.0, 2.9)  # the PDF's text width (178 mm) by a third of a page with its legend
+PRINT_DPI = 200
+OUTER_AXIS_OFFSET_PT = 46  # a third and fourth axis stand outside the first two
+CATEGORICAL = 9  # --chart-c0 … --chart-c8
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 7.5,
+    "axes.labelsize": 7.5,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "axes.spines.top": False,
+    "axes.grid": True,
+    "grid.color": "#e2e7ee",
+    "grid.linewidth": 0.6,
+}
 RUNS_WIDTH, RUNS_HEIGHT = 236, 150  # two across a page
 RUN_LABEL_ROOM = 34  # below the plot, for the runs' slanted names
-PALETTE = {
-    "p50_ms": "#4c78a8",
-    "p95_ms": "#f58518",
-    "p99_ms": "#e45756",
-    "error_rate": "#e45756",
-    "rps": "#4c78a8",
-    "vus": "#54a24b",
-    "p95": "#f58518",
-    "p99": "#e45756",
-    "score": "#54a24b",
-}
+RUN_PALETTE = {"p95": "#f58518", "p99": "#e45756", "error_rate": "#e45756", "rps": "#4c78a8", "score": "#54a24b"}
 
 
-def sampled(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    step = max(1, -(-len(series) // MAX_POINTS))
-    return series[::step]
+# --- the run's charts (matplotlib) ---------------------------------------------------------------
 
 
-def line_chart(series: list[dict[str, Any]], keys: tuple[str, ...], title: str, scale: float = 1.0,
-               sla_line: float | None = None, sla_label: str = "") -> Drawing:  # fmt: skip
-    """A line per key over time; `scale` turns rates into percent; an optional dashed SLA line."""
-    points = sampled(series)
-    drawing = Drawing(WIDTH, HEIGHT + 30)
-    drawing.add(String(0, HEIGHT + 18, title, fontName="DejaVuSans-Bold", fontSize=10))
-    plot = LinePlot()
-    plot.x, plot.y, plot.width, plot.height = 40, 30, WIDTH - 60, HEIGHT - 40
-    plot.data = [[(p["t"], p[key] * scale) for p in points] or [(0, 0)] for key in keys]
-    top = max([value for line in plot.data for _, value in line] + [sla_line or 0, 1e-9])
-    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = 0, top * 1.1
-    plot.xValueAxis.valueMin = 0
-    plot.xValueAxis.valueMax = max(points[-1]["t"] if points else 1, 1)
-    for axis in (plot.xValueAxis, plot.yValueAxis):
-        axis.labels.fontName, axis.labels.fontSize = "DejaVuSans", 7
-    for index, key in enumerate(keys):
-        plot.lines[index].strokeColor = colors.HexColor(PALETTE.get(key, "#333333"))
-        plot.lines[index].strokeWidth = 1.2
-    drawing.add(plot)
-    if sla_line is not None:
-        y = plot.y + plot.height * sla_line / plot.yValueAxis.valueMax
-        drawing.add(Line(plot.x, y, plot.x + plot.width, y, strokeColor=colors.red, strokeDashArray=[4, 3], strokeWidth=1))
-        drawing.add(
-            String(
-                plot.x + plot.width - 2,
-                y + 3,
-                sla_label,
-                fontName="DejaVuSans",
-                fontSize=7,
-                textAnchor="end",
-                fillColor=colors.red,
-            )
+@cache
+def theme_colours() -> dict[str, dict[str, str]]:
+    """The light and dark schemes' CSS variables of the web UI (static/k6intel/app.css), so a printed chart
+    has the colours of the same chart on screen and the HTML report can declare the same variables."""
+    light, dark = re.findall(r":root\s*\{(.*?)\}", THEME_CSS.read_text(), flags=re.S)[:2]
+    return {name: dict(re.findall(r"--([\w-]+):\s*([^;]+);", block)) for name, block in (("light", light), ("dark", dark))}
+
+
+def series_colour(name: str) -> str:
+    """A series' colour by its spec name (`rps`, `p95`, `c3`…), as charts.js picks it; unknown names hash to a
+    categorical colour."""
+    light = theme_colours()["light"]
+    return light.get(f"chart-{name}") or light[f"chart-c{abs(_hash(name)) % CATEGORICAL}"]
+
+
+def _hash(text: str) -> int:
+    value = 0
+    for char in text:  # charts.js's hash: (h * 31 + code) as a signed 32-bit integer
+        value = (value * 31 + ord(char)) & 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+@cache
+def _register_fonts() -> None:
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
+        font_manager.fontManager.addfont(str(FONT_DIR / name))
+
+
+def chart_figure(spec: dict[str, Any], chart: dict[str, Any]) -> Figure:
+    """One chart of a spec: its axes with their ranges and units, a line and a legend entry per series, the
+    references that fit as dashed lines, the spec's annotations as dotted marks (stage changes unlabelled)."""
+    _register_fonts()
+    figure = Figure(figsize=FIGURE_INCHES, dpi=PRINT_DPI, layout="constrained")
+    host = figure.add_subplot()
+    scales = {axis["scale"]: _y_axis(host, index, axis) for index, axis in enumerate(chart["axes"])}
+    lines = []
+    for series in chart["series"]:
+        values = [math.nan if v is None else v for v in series["values"]]
+        (line,) = scales[series["scale"]].plot(
+            spec["t"], values, color=series_colour(series["colour"]), linewidth=1.2, label=f"{series['label']} ({series['unit']})"
         )
-    drawing.add(_legend(keys, WIDTH - 10, HEIGHT + 20))
-    return drawing
+        lines.append(line)
+    for reference in chart["references"]:
+        if reference["drawn"]:
+            _reference_line(scales[reference["scale"]], reference)
+    _annotate(host, spec["annotations"])
+    host.set_xlim(spec["t"][0], max(spec["t"][-1], spec["t"][0] + 1))
+    host.set_xlabel("elapsed (s)")
+    host.xaxis.set_major_formatter(FuncFormatter(tick_label))
+    figure.legend(handles=lines, loc="outside lower center", ncol=min(len(lines), 4), frameon=False)
+    return figure
 
 
-def _legend(keys: tuple[str, ...], x: int, y: int) -> Legend:
-    legend = Legend()
-    legend.x, legend.y, legend.alignment, legend.columnMaximum = x, y, "right", 1
-    legend.fontName, legend.fontSize, legend.dxTextSpace = "DejaVuSans", 7, 3
-    legend.colorNamePairs = [(colors.HexColor(PALETTE.get(key, "#333333")), key) for key in keys]
-    return legend
+def _y_axis(host: Any, index: int, axis: dict[str, Any]) -> Any:
+    ax = host if index == 0 else host.twinx()
+    side = axis["side"]
+    if index >= 2:  # beyond a left and a right axis: set off outside them
+        ax.spines[side].set_position(("outward", OUTER_AXIS_OFFSET_PT))
+        ax.spines["right" if side == "left" else "left"].set_visible(False)
+        ax.yaxis.set_ticks_position(side)
+        ax.yaxis.set_label_position(side)
+    if index:
+        ax.grid(False)  # one grid, the first axis's
+    if axis["range"] is not None:
+        ax.set_ylim(*axis["range"])
+    ax.set_ylabel(axis["label"])
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_formatter(FuncFormatter(tick_label))
+    return ax
 
 
-def svg_series(series: list[dict[str, Any]], keys: tuple[str, ...], scale: float = 1.0) -> dict[str, Any]:
-    """The data of an HTML chart: times and one list per key (the page draws and annotates them)."""
-    points = sampled(series)
-    return {"t": [p["t"] for p in points], "series": {key: [round(p[key] * scale, 3) for p in points] for key in keys}}
+def _reference_line(ax: Any, reference: dict[str, Any]) -> None:
+    limit = theme_colours()["light"]["chart-limit"]
+    ax.axhline(reference["value"], color=limit, linestyle=(0, (6, 4)), linewidth=1)
+    ax.annotate(
+        f"{reference['label']} ({tick_label(reference['value'])} {reference['unit']})",
+        xy=(0.005, reference["value"]), xycoords=("axes fraction", "data"), xytext=(0, 2), textcoords="offset points",
+        color=limit, fontsize=6.5, va="bottom",
+    )  # fmt: skip
+
+
+def _annotate(host: Any, annotations: list[dict[str, Any]]) -> None:
+    """Stage changes are many and listed under the charts; the breaking point and the recovery are named here."""
+    light = theme_colours()["light"]
+    for mark in annotations:
+        colour = light["chart-stage" if mark["kind"] == "stage" else "chart-event"]
+        host.axvline(mark["t"], color=colour, linestyle=(0, (2, 3)), linewidth=0.9)
+        if mark["kind"] != "stage":
+            host.annotate(
+                mark["label"], xy=(mark["t"], 1), xycoords=("data", "axes fraction"), xytext=(3, -2),
+                textcoords="offset points", color=colour, fontsize=6.5, va="top",
+            )  # fmt: skip
+
+
+def tick_label(value: float, _position: object = None) -> str:
+    """Round numbers as people write them: 0, 0.25, 1,500 — never 1e-09."""
+    if abs(value) < 1e-9:
+        return "0"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
+
+
+def chart_png(spec: dict[str, Any], chart: dict[str, Any]) -> bytes:
+    """The chart at print resolution."""
+    figure = chart_figure(spec, chart)
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=PRINT_DPI)
+    return buffer.getvalue()
+
+
+def stage_list(spec: dict[str, Any]) -> str:
+    """The stage changes marked (unlabelled) on every chart, as one line to print under them."""
+    stages = [f"{mark['t']} s {mark['label']}" for mark in spec["annotations"] if mark["kind"] == "stage"]
+    return "Dotted marks: " + "; ".join(stages) + "." if stages else ""
+
+
+# --- a test's last runs (ReportLab) ----------------------------------------------------------------
 
 
 def runs_chart(values: dict[str, list[float | None]], title: str, labels: list[str], marks: dict[int, str]) -> Drawing:
@@ -101,7 +184,7 @@ def runs_chart(values: dict[str, list[float | None]], title: str, labels: list[s
     for axis in (plot.xValueAxis, plot.yValueAxis):
         axis.labels.fontName, axis.labels.fontSize = "DejaVuSans", 6
     for index, key in enumerate(values):
-        plot.lines[index].strokeColor = colors.HexColor(PALETTE.get(key, "#333333"))
+        plot.lines[index].strokeColor = colors.HexColor(RUN_PALETTE.get(key, "#333333"))
         plot.lines[index].strokeWidth = 1.2
         plot.lines[index].symbol = makeMarker("FilledCircle", size=2.5, fillColor=plot.lines[index].strokeColor)
     drawing.add(plot)
@@ -117,7 +200,29 @@ def runs_chart(values: dict[str, list[float | None]], title: str, labels: list[s
     return drawing
 
 
+def _legend(keys: tuple[str, ...], x: int, y: int) -> Legend:
+    legend = Legend()
+    legend.x, legend.y, legend.alignment, legend.columnMaximum = x, y, "right", 1
+    legend.fontName, legend.fontSize, legend.dxTextSpace = "DejaVuSans", 7, 3
+    legend.colorNamePairs = [(colors.HexColor(RUN_PALETTE.get(key, "#333333")), key) for key in keys]
+    return legend
+
+
 def runs_series(values: dict[str, list[float | None]], labels: list[str], marks: dict[int, str]) -> dict[str, Any]:
     """The data of an HTML chart over a test's runs: places, one list per key (null: no value), each run's
     name and the marked places."""
     return {"t": list(range(len(labels))), "series": values, "labels": labels, "marks": marks}
+
+
+MAX_POINTS = 600
+
+
+def sampled(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    step = max(1, -(-len(series) // MAX_POINTS))
+    return series[::step]
+
+
+def svg_series(series: list[dict[str, Any]], keys: tuple[str, ...], scale: float = 1.0) -> dict[str, Any]:
+    """The data of an HTML chart: times and one list per key (the page draws and annotates them)."""
+    points = sampled(series)
+    return {"t": [p["t"] for p in points], "series": {key: [round(p[key] * scale, 3) for p in points] for key in keys}}

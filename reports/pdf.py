@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from django.conf import settings
-from reportlab.graphics.charts.legends import Legend
-from reportlab.graphics.charts.lineplots import LinePlot
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-from reportlab.lib.units import mm
+from reportlab.lib.units import inch, mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
@@ -32,7 +30,7 @@ from reportlab.platypus import (
 )
 
 from reports import history
-from reports.charts import HEIGHT, line_chart, runs_chart
+from reports.charts import FIGURE_INCHES, chart_png, runs_chart, stage_list
 from reports.html import (
     CHECKS_HEADER,
     CUSTOM_HEADER,
@@ -45,9 +43,7 @@ from reports.html import (
     check_rows,
     custom_metric_rows,
     delivery_rows,
-    failure_chart_points,
     failure_rows,
-    scenario_chart_points,
     scenario_rows,
     scenario_threshold_rows,
     score_line,
@@ -55,15 +51,14 @@ from reports.html import (
     timing_rows,
     verdict_shown,
 )
+from runs.engine.charts import run_charts
 from runs.engine.formatting import evidence_text, percent
-from runs.engine.results import SCENARIO_SERIES
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}
 VERDICT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828"}  # not graded and pending are grey
 FINDING_COLOURS = {True: "#fff3e0", False: "#f1f8e9"}  # a regression against the baseline, or none: not the verdict's colours
 REGRESSION_ROW = "#fdecea"
-LINE_COLOURS = ("#e45756", "#f58518", "#4c78a8", "#54a24b", "#b279a2", "#9d755d")  # lines named at run time
 SCRIPT_LINES = 250
 Flowables = list[Any]
 MAX_CELL_CHARS = 300  # characters of script-controlled text in one table cell
@@ -334,56 +329,27 @@ def failures(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir:
         _p(f"{found['total']:,} failed requests, by reason.", styles["body"]),
         _table([FAILURES_HEADER, *failure_rows(found)], styles, widths),
     ]
-    points, keys = failure_chart_points(found)
-    if points:
-        flow.append(KeepTogether([_p("Failures over time", styles["h2"]), failure_chart(points, keys)]))
     return flow
 
 
-def failure_chart(points: list[dict[str, Any]], keys: tuple[str, ...]) -> Drawing:
-    return named_lines_chart(points, keys, "Failed requests per second, by reason")
+def charts(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
+    """The run's charts from the specs every surface draws (runs/engine/charts.py), at print resolution; the limits
+    that fall outside a chart's data are stated under it."""
+    spec = run_charts(doc)
+    if not spec["charts"]:
+        return [_p("Charts", styles["h1"]), _p("No time series: the run produced no samples.", styles["body"])]
+    flow: Flowables = [_p("Charts", styles["h1"])]
+    if stages := stage_list(spec):
+        flow.append(_p(stages, styles["small"]))
+    for chart in spec["charts"]:
+        notes = [_p(r["note"], styles["small"]) for r in chart["references"] if not r["drawn"]]
+        flow.append(KeepTogether([_p(chart["title"], styles["h2"]), _chart_image(spec, chart), *notes]))
+    return flow + [_p(note, styles["small"]) for note in spec["notes"]]
 
 
-def named_lines_chart(points: list[dict[str, Any]], keys: tuple[str, ...], title: str) -> Drawing:
-    """The report's line chart, with a colour per named line (failure reasons, scenarios) and a two-row legend
-    (their labels are long)."""
-    drawing = line_chart(points, keys, title)
-    pairs = [(colors.HexColor(LINE_COLOURS[i % len(LINE_COLOURS)]), key) for i, key in enumerate(keys)]
-    for item in drawing.contents:
-        if isinstance(item, LinePlot):
-            for index, (colour, _) in enumerate(pairs):
-                item.lines[index].strokeColor = colour
-        elif isinstance(item, Legend):
-            # Two rows under the title, above the plot: six long labels do not fit in the one-row legend.
-            item.x, item.y, item.alignment, item.columnMaximum = 40, HEIGHT + 10, "right", 2
-            item.colorNamePairs = pairs
-    return drawing
-
-
-def trends(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
-    series = doc.get("timeseries") or []
-    if not series:
-        return [_p("Trends", styles["h1"]), _p("No time series: the run produced no samples.", styles["body"])]
-    p90 = (doc.get("sla") or {}).get("thresholds", {}).get("p90_ms")
-    return [
-        _p("Trends", styles["h1"]),
-        KeepTogether(
-            [
-                _p("Latency trend", styles["h2"]),
-                line_chart(
-                    series,
-                    ("p50_ms", "p95_ms", "p99_ms"),
-                    "Latency (ms) per second",
-                    sla_line=p90,
-                    sla_label=f"SLA p90 ≤ {_num(p90, 0)} ms" if p90 else "",
-                ),
-            ]
-        ),  # fmt: skip
-        KeepTogether(
-            [_p("Error trend", styles["h2"]), line_chart(series, ("error_rate",), "Failed requests (%) per second", scale=100)]
-        ),
-        KeepTogether([_p("Throughput and VUs", styles["h2"]), line_chart(series, ("rps", "vus"), "Requests per second and VUs")]),
-    ]
+def _chart_image(spec: dict[str, Any], chart: dict[str, Any]) -> Image:
+    width, height = FIGURE_INCHES
+    return Image(io.BytesIO(chart_png(spec, chart)), width=width * inch, height=height * inch)
 
 
 def scenarios(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -397,9 +363,6 @@ def scenarios(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir
     if thresholds := scenario_threshold_rows(shown):
         widths = [38 * mm, 110 * mm, 22 * mm]
         flow += [_p("Thresholds on scenarios", styles["h2"]), _table([SCENARIO_THRESHOLDS_HEADER, *thresholds], styles, widths)]
-    for key, label in SCENARIO_SERIES:
-        points, names = scenario_chart_points(shown, key)
-        flow.append(KeepTogether([_p(label, styles["h2"]), named_lines_chart(points, names, f"{label}, by scenario")]))
     return flow
 
 
@@ -586,7 +549,7 @@ def appendix(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir:
 
 
 SECTIONS = [
-    cover, executive_summary, scorecard, load_delivered, key_metrics, baseline_comparison, last_runs, failures, trends, scenarios,
+    cover, executive_summary, scorecard, load_delivered, key_metrics, baseline_comparison, last_runs, charts, failures, scenarios,
     endpoints, request_timings, custom_metrics, thresholds_and_checks, insights, ai_analysis, security_headers, tls, page_test,
     lighthouse, appendix,
 ]  # fmt: skip

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from matplotlib.figure import Figure
 from pypdf import PdfReader
 
 from reports.html import render_html
@@ -24,3 +26,11 @@ def pdf_pages(document: dict[str, Any], tmp_path: Path) -> list[str]:
     path = tmp_path / "report.pdf"
     render_pdf(document, path, tmp_path)
     return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]
+
+
+def plotted(figure: Figure) -> dict[str, tuple[list[float], list[float]]]:
+    """What a PDF chart plots: each series by its legend label, as its x and y values (gaps as nan)."""
+    lines = [line for axes in figure.axes for line in axes.get_lines() if not str(line.get_label()).startswith("_")]
+    return {
+        str(line.get_label()): (np.asarray(line.get_xdata()).tolist(), np.asarray(line.get_ydata()).tolist()) for line in lines
+    }

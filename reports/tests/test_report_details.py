@@ -10,9 +10,11 @@ from typing import Any
 
 import orjson
 
+from reports.charts import chart_figure
 from reports.html import render_html
-from reports.pdf import _register_fonts, failure_chart
-from reports.tests.reading import html_text, pdf_pages
+from reports.tests.conftest import SECONDS
+from reports.tests.reading import html_text, pdf_pages, plotted
+from runs.engine.charts import run_charts
 
 Build = Callable[[str], dict[str, Any]]
 
@@ -28,7 +30,11 @@ def test_failures_table_lists_each_reason_with_its_count_meaning_and_an_example(
     for row in rows:
         assert row in text
     pdf = " ".join(pdf_pages(document, tmp_path))
-    assert "100 failed requests, by reason." in pdf and "dial: connection refused (1212)" in pdf and "Failures over time" in pdf
+    assert (
+        "100 failed requests, by reason." in pdf
+        and "dial: connection refused (1212)" in pdf
+        and "Failed requests per second by reason" in pdf
+    )
 
 
 def test_failure_charts_draw_the_counts_per_second_of_each_reason(result_document: Build, tmp_path: Path) -> None:
@@ -41,10 +47,10 @@ def test_failure_charts_draw_the_counts_per_second_of_each_reason(result_documen
         "t": over_time["t"],
         "series": {f"{rank}. {line['label']}": line["counts"] for rank, line in enumerate(over_time["series"], start=1)},
     }
-    _register_fonts()
-    points = [{"t": t, "1. HTTP 503": n} for t, n in zip(over_time["t"], over_time["series"][0]["counts"], strict=True)]
-    plot = next(item for item in failure_chart(points, ("1. HTTP 503",)).contents if hasattr(item, "data"))
-    assert plot.data[0] == list(zip(over_time["t"], over_time["series"][0]["counts"], strict=True))
+    spec = run_charts(result_document("failed"))
+    failures = next(chart for chart in spec["charts"] if chart["id"] == "failures")
+    expected = {f"{line['label']} (req/s)": (over_time["t"], line["counts"]) for line in over_time["series"]}
+    assert plotted(chart_figure(spec, failures)) == expected
 
 
 def test_a_run_without_failures_has_no_failures_section(result_document: Build, tmp_path: Path) -> None:
@@ -120,8 +126,9 @@ def test_script_controlled_names_of_any_length_still_make_a_pdf(result_document:
 
 def test_scenarios_get_a_section_only_when_there_are_several(result_document: Build, tmp_path: Path) -> None:
     def scenario(name: str, requests: int) -> dict[str, Any]:
-        series = {"t": [0, 1], "requests": [requests, 0], "errors": [1, 0], "p95_ms": [40.0, 0.0], "iterations": [requests, 0],
-                  "busy_vus": [2.5, 0.0]}  # fmt: skip
+        rest = [0] * (SECONDS - 1)  # the run's seconds, as every scenario's columns are
+        series = {"t": list(range(SECONDS)), "requests": [requests, *rest], "errors": [1, *rest], "p95_ms": [40.0, *rest],
+                  "iterations": [requests, *rest], "busy_vus": [2.5, *rest]}  # fmt: skip
         return {"name": name, "executor": "constant-vus", "requests": requests, "failed": 1, "error_rate": 1 / requests,
                 "rps": float(requests), "p95_ms": 40.0, "iterations": requests, "busy_vus_max": 2.5, "timeseries": series,
                 "thresholds": [{"metric": f"http_reqs{{scenario:{name}}}", "expression": "count>1", "ok": True}]}  # fmt: skip

@@ -14,9 +14,11 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from reports.charts import line_chart
+from reports.charts import chart_figure
 from reports.render import report_path
+from reports.tests.reading import plotted
 from runs.api.serializers import BuilderRunSerializer
+from runs.engine.charts import run_charts
 from runs.engine.formatting import percent
 from runs.pipeline import run_create_from_builder, run_execute
 from runs.selectors import run_result
@@ -25,8 +27,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SECTIONS = [
     "Load test report", "Executive summary", "SLA scorecard", "Load delivered", "Key metrics", "Failures",
-    "Failures over time", "Latency trend", "Error trend", "Request timing breakdown",
-    "Throughput and VUs", "Endpoints", "Thresholds and checks", "Insights", "Risk assessment", "Optimization guidance",
+    "Charts", "Overview: load, throughput, p95 latency and errors", "Latency percentiles per second",
+    "Error rate per second", "Failed requests per second by reason", "Failed threshold http_req_duration p(95)<1",
+    "Request timing breakdown", "Endpoints", "Thresholds and checks", "Insights", "Risk assessment", "Optimization guidance",
     "Security headers", "SSL/TLS", "Page test", "Lighthouse", "Appendix: script and run configuration",
 ]  # fmt: skip
 
@@ -78,12 +81,11 @@ def test_pdf_has_every_section_and_the_results_numbers(finished: Any) -> None:
 
 
 def test_charts_are_drawn_from_the_stored_series(finished: Any) -> None:
-    series = finished.result.timeseries
-    drawing = line_chart(series, ("p50_ms", "p95_ms", "p99_ms"), "Latency", sla_line=1500)
-    plot = next(item for item in drawing.contents if hasattr(item, "data"))
-    assert plot.data[1] == [(p["t"], p["p95_ms"]) for p in series]
-    errors = next(item for item in line_chart(series, ("error_rate",), "Errors", scale=100).contents if hasattr(item, "data"))
-    assert errors.data[0] == [(p["t"], p["error_rate"] * 100) for p in series]
+    series, spec = finished.result.timeseries, run_charts(run_result(finished))
+    charts = {chart["id"]: chart for chart in spec["charts"]}
+    latency = plotted(chart_figure(spec, charts["latency"]))
+    assert latency["p95 (ms)"] == ([p["t"] for p in series], [p["p95_ms"] for p in series])
+    assert plotted(chart_figure(spec, charts["errors"]))["errors (%)"][1] == [round(p["error_rate"] * 100, 3) for p in series]
 
 
 def test_html_is_self_contained_with_the_same_data(finished: Any) -> None:
