@@ -17,9 +17,14 @@ from reports.pdf import render_pdf
 
 def html_text(document: dict[str, Any], tmp_path: Path) -> str:
     """The body without markup or the chart script, whitespace collapsed."""
-    page = render_html(document, tmp_path).split("<body>", 1)[1]
-    page = re.sub(r"<script\b.*?</script>", " ", page, flags=re.S)
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    return page_text(render_html(document, tmp_path))
+
+
+def page_text(page: str) -> str:
+    """A page's body as a person reads it: no markup, scripts or styles, whitespace collapsed."""
+    body = re.split(r"<body\b[^>]*>", page, maxsplit=1)[-1]
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def pdf_pages(document: dict[str, Any], tmp_path: Path) -> list[str]:
