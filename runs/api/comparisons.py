@@ -99,7 +99,7 @@ class BaselineView(APIView):
 
 
 class TestListView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Tests with runs this key can see")
+    @extend_schema(operation_id="tests_list", responses={200: OpenApiTypes.OBJECT}, summary="Tests with runs this key can see")
     def get(self, request: Request) -> Response:
         tests = (
             LoadTest.objects.filter(runs__in=_runs(request))
@@ -112,7 +112,11 @@ class TestListView(APIView):
 
 
 class TestDetailView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="A test: its baseline and its latest runs with their numbers")
+    @extend_schema(
+        operation_id="tests_retrieve",
+        responses={200: OpenApiTypes.OBJECT},
+        summary="A test: its baseline and its latest runs with their numbers",
+    )
     def get(self, request: Request, test_id: Any) -> Response:
         test = _test(request, test_id)
         runs = runs_for_listing(_runs(request).filter(test=test)).order_by("-created_at")[:50]
