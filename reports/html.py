@@ -39,6 +39,7 @@ from runs.engine.scoring import format_value
 ANALYZER_TITLES = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
 PAGETEST_METRICS = ("ttfb_ms", "fcp_ms", "lcp_ms", "speed_index_ms", "load_ms", "cls", "tbt_ms", "bytes", "requests")
 MAX_FAILURE_ROWS = 20
+TOP_INSIGHTS = 3  # on the one-page executive summary
 FAILURE_LABEL_CHARS = 40  # a chart legend entry; the table has the whole message
 SCORECARD_HEADER = ["Criterion", "Value", "Limit", "Met", "Points"]
 FAILURES_HEADER = ["Count", "First seen", "Reason", "Meaning", "Example URL"]
@@ -115,6 +116,30 @@ def score_line(document: dict[str, Any]) -> str:
     if document.get("grade") is None or document.get("score") is None:
         return ""
     return f"Score {document['score']:,.1f} / 100 — grade {document['grade']} ({document.get('grade_label') or ''})"
+
+
+def key_number_rows(document: dict[str, Any]) -> list[list[str]]:
+    """The numbers a manager reads first, as the executive summary shows them."""
+    metrics = document.get("metrics") or {}
+    requests, failed, duration = (
+        metrics.get("http_reqs") or {},
+        metrics.get("http_req_failed") or {},
+        metrics.get("http_req_duration") or {},
+    )
+    checks = metrics.get("checks")
+    return [
+        ["Requests", f"{requests.get('count') or 0:,}"],
+        ["Requests per second", f"{requests.get('rate') or 0:,.1f}"],
+        ["Failed requests", percent(failed.get("rate") or 0.0)],
+        ["Latency p50 / p95 / p99", " / ".join(milliseconds(duration.get(key)) for key in ("med", "p95", "p99"))],
+        ["Checks passed", percent(checks["rate"]) if checks else "no checks"],
+        ["VUs (peak)", f"{(metrics.get('vus_max') or metrics.get('vus') or {}).get('max') or '–'}"],
+    ]
+
+
+def top_insights(document: dict[str, Any], count: int = TOP_INSIGHTS) -> list[dict[str, Any]]:
+    """The most severe insights (they are stored most severe first)."""
+    return (document.get("insights") or [])[:count]
 
 
 def scorecard_rows(sla: dict[str, Any]) -> list[dict[str, Any]]:

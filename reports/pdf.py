@@ -19,6 +19,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     Image,
+    KeepInFrame,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -28,6 +29,7 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus.tableofcontents import TableOfContents
 
 from reports import history
 from reports.charts import FIGURE_INCHES, chart_png, runs_chart, stage_list
@@ -44,11 +46,13 @@ from reports.html import (
     custom_metric_rows,
     delivery_rows,
     failure_rows,
+    key_number_rows,
     scenario_rows,
     scenario_threshold_rows,
     score_line,
     scorecard_rows,
     timing_rows,
+    top_insights,
     verdict_shown,
 )
 from runs.engine.charts import run_charts
@@ -60,6 +64,10 @@ VERDICT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828"}  # not graded and p
 FINDING_COLOURS = {True: "#fff3e0", False: "#f1f8e9"}  # a regression against the baseline, or none: not the verdict's colours
 REGRESSION_ROW = "#fdecea"
 SCRIPT_LINES = 250
+MARGIN_X = 16 * mm
+PAGE_WIDTH, PAGE_HEIGHT = A4[0] - 2 * MARGIN_X, A4[1] - 40 * mm  # the frame's, for the one-page summary
+BRIEF_CHARS = 260  # a finding's recommendation on the executive summary
+SUMMARY_CHARS = 1400  # the analysis' summary there
 Flowables = list[Any]
 MAX_CELL_CHARS = 300  # characters of script-controlled text in one table cell
 
@@ -96,12 +104,27 @@ def render_pdf(document: dict[str, Any], path: Path, result_dir: Path) -> None:
     story: Flowables = []
     for section in SECTIONS:
         story += section(document, styles, result_dir)
-    pdf = SimpleDocTemplate(
-        str(path), pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=18 * mm, bottomMargin=16 * mm,
+    pdf = ReportDocument(
+        str(path), pagesize=A4, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=18 * mm, bottomMargin=16 * mm,
         title=f"k6intel report — {document['project']}", author="k6intel",
     )  # fmt: skip
     decorate = _page_decorator(document)
-    pdf.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    pdf.multiBuild(story, onFirstPage=decorate, onLaterPages=decorate)
+
+
+class ReportDocument(SimpleDocTemplate):
+    """Each section's heading after the executive summary goes into the table of contents, with a PDF bookmark."""
+
+    def afterFlowable(self, flowable: Any) -> None:
+        if not (isinstance(flowable, Paragraph) and flowable.style.name == "h1"):
+            return
+        text = flowable.getPlainText()
+        if text in ("Executive summary", "Contents"):
+            return
+        key = f"section-{self.page}-{text}"  # one heading of a name per page
+        self.canv.bookmarkPage(key)
+        self.canv.addOutlineEntry(text, key, level=0)
+        self.notify("TOCEntry", (0, html.escape(text), self.page, key))
 
 
 def _page_decorator(document: dict[str, Any]) -> Callable[[Any, Any], None]:
@@ -221,13 +244,38 @@ def _grade_badge(grade: str, styles: dict[str, ParagraphStyle]) -> Table:
 
 
 def executive_summary(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
-    analysis = doc.get("analysis") or {}
+    """One page a manager can read alone: the verdict and grade, the key numbers, the top findings, the comparison
+    with the baseline and the analysis' summary."""
+    verdict, analysis = verdict_shown(doc), doc.get("analysis") or {}
+    flow: Flowables = [_p("Executive summary", styles["h1"]), _p(verdict["headline"], styles["h2"])]
+    flow += [_p(f"• {reason}", styles["body"]) for reason in verdict["reasons"]]
+    if line := score_line(doc):
+        flow.append(_p(line, styles["body"]))
+    flow += [_p("Key numbers", styles["h2"]), _table([["Measure", "Value"], *key_number_rows(doc)], styles, [60 * mm, 60 * mm])]
+    if found := top_insights(doc):
+        flow.append(_p("Top findings", styles["h2"]))
+        flow += [_p(f"[{i['severity']}] {i['title']} — {_brief(i['recommendation'])}", styles["body"]) for i in found]
+    if finding := history.regression_finding(history.comparison_shown(doc)):
+        flow += [_p("Compared with the baseline", styles["h2"]), _finding_box(finding, styles)]
     source = "AI analysis" if analysis.get("source") == "ai" else "Written from the rule-based insights (no AI analysis)"
-    flow: Flowables = [_p("Executive summary", styles["h1"]), _p(source, styles["small"])]
-    flow.append(_p(analysis.get("executive_summary") or "No analysis was produced for this run.", styles["body"]))
+    flow += [_p("Summary", styles["h2"]), _p(source, styles["small"])]
+    flow.append(
+        _p(_brief(analysis.get("executive_summary") or "No analysis was produced for this run.", SUMMARY_CHARS), styles["body"])
+    )
     if doc.get("error"):
-        flow.append(_p(f"Note: {doc['error']}", styles["body"]))
-    return flow
+        flow.append(_p(f"Note: {_brief(doc['error'])}", styles["body"]))
+    return [KeepInFrame(PAGE_WIDTH, PAGE_HEIGHT, flow, mode="shrink"), PageBreak(), *contents(styles)]
+
+
+def _brief(text: str, limit: int = BRIEF_CHARS) -> str:
+    """Long text cut to fit the one-page summary; the whole of it is in the detail."""
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
+def contents(styles: dict[str, ParagraphStyle]) -> Flowables:
+    toc = TableOfContents()
+    toc.levelStyles = [ParagraphStyle("toc0", parent=styles["body"], fontSize=10, leading=15, leftIndent=0, firstLineIndent=0)]
+    return [_p("Contents", styles["h1"]), toc, PageBreak()]
 
 
 def scorecard(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -371,7 +419,7 @@ def endpoints(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir
     for e in (doc.get("endpoints") or [])[:25]:
         rows.append([e["name"], e["method"], e["status"], _num(e["count"]), percent(e["error_rate"]),
                      _num(e["p50_ms"]), _num(e["p95_ms"]), _num(e["p99_ms"])])  # fmt: skip
-    widths = [66 * mm, 14 * mm, 13 * mm, 15 * mm, 18 * mm, 14 * mm, 14 * mm, 14 * mm]
+    widths = [62 * mm, 17 * mm, 14 * mm, 15 * mm, 18 * mm, 14 * mm, 14 * mm, 14 * mm]
     return [_p("Endpoints", styles["h1"]), _table(rows, styles, widths) if len(rows) > 1 else _p("No requests.", styles["body"])]
 
 
