@@ -212,17 +212,3 @@ def runs_series(values: dict[str, list[float | None]], labels: list[str], marks:
     """The data of an HTML chart over a test's runs: places, one list per key (null: no value), each run's
     name and the marked places."""
     return {"t": list(range(len(labels))), "series": values, "labels": labels, "marks": marks}
-
-
-MAX_POINTS = 600
-
-
-def sampled(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    step = max(1, -(-len(series) // MAX_POINTS))
-    return series[::step]
-
-
-def svg_series(series: list[dict[str, Any]], keys: tuple[str, ...], scale: float = 1.0) -> dict[str, Any]:
-    """The data of an HTML chart: times and one list per key (the page draws and annotates them)."""
-    points = sampled(series)
-    return {"t": [p["t"] for p in points], "series": {key: [round(p[key] * scale, 3) for p in points] for key in keys}}

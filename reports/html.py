@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 
-from reports.charts import runs_series, svg_series
+from reports.charts import runs_series, stage_list, theme_colours
 from reports.history import (
     COMPARISON_HEADER,
     STATE_CHANGES_HEADER,
@@ -31,16 +32,16 @@ from reports.history import (
     trend_title,
     trend_values,
 )
+from runs.engine.charts import run_charts
 from runs.engine.delivery import ending_text
 from runs.engine.formatting import custom_value, evidence_text, milliseconds, percent, seconds, thresholds_text
-from runs.engine.results import SCENARIO_SERIES, group_rows, without_tag
+from runs.engine.results import group_rows, without_tag
 from runs.engine.scoring import format_value
 
 ANALYZER_TITLES = (("headers", "Security headers"), ("tls", "SSL/TLS"), ("pagetest", "Page test"), ("lighthouse", "Lighthouse"))
 PAGETEST_METRICS = ("ttfb_ms", "fcp_ms", "lcp_ms", "speed_index_ms", "load_ms", "cls", "tbt_ms", "bytes", "requests")
 MAX_FAILURE_ROWS = 20
 TOP_INSIGHTS = 3  # on the one-page executive summary
-FAILURE_LABEL_CHARS = 40  # a chart legend entry; the table has the whole message
 SCORECARD_HEADER = ["Criterion", "Value", "Limit", "Met", "Points"]
 FAILURES_HEADER = ["Count", "First seen", "Reason", "Meaning", "Example URL"]
 TIMINGS_HEADER = ["Request phase", "avg", "p95"]
@@ -64,12 +65,12 @@ CHECKS_HEADER = ["Group / check", "Passed", "Failed", "Pass rate"]
 
 
 def render_html(document: dict[str, Any], result_dir: Path) -> str:
-    series = document.get("timeseries") or []
     analyzers = document.get("analyzers") or {}
     pagetest = analyzers.get("pagetest") or {}
     failures = document.get("failures") or {}
     scenarios = document.get("scenarios") or []
     comparison, trend, run_id = comparison_shown(document), trend_shown(document), str(document.get("id") or "")
+    spec = run_charts(document)
     context = {
         "doc": document,
         "verdict": verdict_shown(document),
@@ -85,13 +86,14 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
         "scenario_header": SCENARIO_HEADER,
         "scenario_thresholds": scenario_threshold_rows(scenarios) if len(scenarios) > 1 else [],
         "scenario_note": SCENARIO_NOTE,
-        "scenario_charts": SCENARIO_SERIES if len(scenarios) > 1 else (),
         "timings": timing_rows(document.get("timings") or []),
         "custom_metrics": custom_metric_rows(document.get("custom_metrics") or []),
         "checks": check_rows(document),
         "insights": [{**i, "evidence_text": evidence_text(i["evidence"])} for i in document.get("insights") or []],
-        "charts": _charts(series, (document.get("sla") or {}).get("thresholds", {}).get("p90_ms"), failures, scenarios)
-        | _trend_charts(run_id, trend),
+        "chart_spec": spec,
+        "stages": stage_list(spec),
+        "charts": _trend_charts(run_id, trend),
+        **_chart_assets(),
         "analyzer_sections": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TITLES],
         "pagetest_rows": _pagetest_rows(pagetest),
         "filmstrip": _filmstrip(pagetest, result_dir),
@@ -198,24 +200,6 @@ def failure_rows(failures: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def failure_chart_points(failures: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
-    """Failures per second and reason, as time-series points (one key per reason) for the report's charts."""
-    over_time = failures.get("over_time") or {}
-    lines = over_time.get("series") or []
-    keys = tuple(_unique_label(line["label"], index) for index, line in enumerate(lines))
-    points = [
-        {"t": t, **{key: line["counts"][i] for key, line in zip(keys, lines, strict=True)}}
-        for i, t in enumerate(over_time.get("t") or [])
-    ]
-    return points, keys
-
-
-def _unique_label(label: str, index: int) -> str:
-    # Two messages can share their first characters; the rank keeps chart keys distinct.
-    short = label if len(label) <= FAILURE_LABEL_CHARS else label[: FAILURE_LABEL_CHARS - 1] + "…"
-    return f"{index + 1}. {short}"
-
-
 def timing_rows(timings: list[dict[str, Any]]) -> list[list[str]]:
     return [[t["label"], milliseconds(t.get("avg_ms")), milliseconds(t.get("p95_ms"))] for t in timings]
 
@@ -259,13 +243,6 @@ def scenario_threshold_rows(scenarios: list[dict[str, Any]]) -> list[list[str]]:
     ]
 
 
-def scenario_chart_points(scenarios: list[dict[str, Any]], key: str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
-    """One per-second measure of every scenario, as time-series points (one key per scenario) for the report's charts."""
-    times = scenarios[0]["timeseries"]["t"] if scenarios else []
-    points = [{"t": t, **{s["name"]: s["timeseries"][key][i] for s in scenarios}} for i, t in enumerate(times)]
-    return points, tuple(s["name"] for s in scenarios)
-
-
 def check_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The group tree as rows (depth, group or check) with the four columns of CHECKS_HEADER as text."""
     return [
@@ -277,19 +254,26 @@ def check_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
 # --- HTML only ---------------------------------------------------------------------
 
 
-def _charts(
-    series: list[dict[str, Any]], p90_ms: float | None, failures: dict[str, Any], scenarios: list[dict[str, Any]]
-) -> dict[str, Any]:
-    points, keys = failure_chart_points(failures)
-    charts = {
-        "latency": {**svg_series(series, ("p50_ms", "p95_ms", "p99_ms")), "sla": p90_ms},
-        "errors": svg_series(series, ("error_rate",), scale=100),
-        "throughput": svg_series(series, ("rps", "vus")),
-        "failures": svg_series(points, keys),
+def _chart_assets() -> dict[str, str]:
+    """uPlot and the UI's chart drawer (static/k6intel/charts.js) inlined, with the light scheme's colours: the
+    report draws the same specs as the run page and requests nothing."""
+    light = theme_colours()["light"]
+    variables = "".join(
+        f"--{name}: {value}; " for name, value in light.items() if name.startswith("chart-") or name in ("ink", "line")
+    )
+    return {
+        "uplot_css": _static_text("vendor/uplot/dist/uPlot.min.css"),
+        "uplot_js": _static_text("vendor/uplot/dist/uPlot.iife.min.js"),
+        "charts_js": _static_text("k6intel/charts.js"),
+        "theme_css": f":root {{ {variables}}}",
     }
-    if len(scenarios) > 1:
-        charts |= {f"scenario_{key}": svg_series(*scenario_chart_points(scenarios, key)) for key, _ in SCENARIO_SERIES}
-    return charts
+
+
+def _static_text(name: str) -> str:
+    path = finders.find(name)
+    if not isinstance(path, str):
+        raise FileNotFoundError(f"{name} is not among the static files (is uPlot installed? `make` runs npm ci)")
+    return Path(path).read_text()
 
 
 def _comparison_context(document: dict[str, Any], comparison: dict[str, Any] | None) -> dict[str, Any] | None:

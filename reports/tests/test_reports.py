@@ -92,12 +92,23 @@ def test_html_is_self_contained_with_the_same_data(finished: Any) -> None:
     page = report_path(finished.pk, "html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and not re.search(r"url\(\s*['\"]?https?:", page)
-    chart_data = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S)
-    assert chart_data is not None
-    charts = orjson.loads(chart_data.group(1))
-    assert charts["latency"]["series"]["p95_ms"] == [p["p95_ms"] for p in finished.result.timeseries]
-    assert charts["latency"]["sla"] == 1500.0
-    for section in ("Executive summary", "SLA scorecard", "Latency trend", "Insights", "Security headers", "Appendix"):
+    embedded = re.search(r'<script id="chart-spec" type="application/json">(.*?)</script>', page, re.S)
+    assert embedded is not None
+    spec = orjson.loads(embedded.group(1))
+    assert spec == orjson.loads(orjson.dumps(run_charts(run_result(finished))))  # the run page's specs, drawn by uPlot inlined
+    latency = next(chart for chart in spec["charts"] if chart["id"] == "latency")
+    assert next(s for s in latency["series"] if s["label"] == "p95")["values"] == [
+        p["p95_ms"] for p in finished.result.timeseries
+    ]
+    assert "SLA p90 limit 1500 ms — above the data" in page and "uPlot" in page and "K6Charts.drawSpecs" in page
+    for section in (
+        "Executive summary",
+        "SLA scorecard",
+        "Latency percentiles per second",
+        "Insights",
+        "Security headers",
+        "Appendix",
+    ):
         assert section in page
 
 
