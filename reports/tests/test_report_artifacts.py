@@ -77,6 +77,7 @@ def screenshots(page: Page, done: Run, name: str, charts: int) -> None:
         )
         assert len(sizes) == charts
         assert all(0 < drawn <= box <= width for box, drawn in sizes), sizes  # drawn, inside the page
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
         page.screenshot(path=ARTIFACTS / "screenshots" / f"report-{name}-{width}.png", full_page=True)
 
 
