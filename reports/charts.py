@@ -22,6 +22,8 @@ from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 
+from runs.engine.charts import nice_ceiling
+
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 THEME_CSS = Path(settings.BASE_DIR) / "static" / "k6intel" / "app.css"
 FIGURE_INCHES = (7.0, 2.9)  # the PDF's text width (178 mm) by a third of a page with its legend
@@ -87,7 +89,7 @@ def chart_figure(spec: dict[str, Any], chart: dict[str, Any]) -> Figure:
     for series in chart["series"]:
         values = [math.nan if v is None else v for v in series["values"]]
         (line,) = scales[series["scale"]].plot(
-            spec["t"], values, color=series_colour(series["colour"]), linewidth=1.2, label=f"{series['label']} ({series['unit']})"
+            spec["t"], values, color=series_colour(series["colour"]), linewidth=1.2, label=legend_label(series)
         )
         lines.append(line)
     for reference in chart["references"]:
@@ -96,9 +98,15 @@ def chart_figure(spec: dict[str, Any], chart: dict[str, Any]) -> Figure:
     _annotate(host, spec["annotations"])
     host.set_xlim(spec["t"][0], max(spec["t"][-1], spec["t"][0] + 1))
     host.set_xlabel("elapsed (s)")
+    host.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))  # whole seconds
     host.xaxis.set_major_formatter(FuncFormatter(tick_label))
     figure.legend(handles=lines, loc="outside lower center", ncol=min(len(lines), 4), frameon=False)
     return figure
+
+
+def legend_label(series: dict[str, Any]) -> str:
+    """`p95 (ms)`; a series named by its unit (VUs) once."""
+    return series["label"] if series["label"] == series["unit"] else f"{series['label']} ({series['unit']})"
 
 
 def _y_axis(host: Any, index: int, axis: dict[str, Any]) -> Any:
@@ -175,8 +183,8 @@ def runs_chart(values: dict[str, list[float | None]], title: str, labels: list[s
     plot = LinePlot()
     plot.x, plot.y, plot.width, plot.height = 34, RUN_LABEL_ROOM, RUNS_WIDTH - 46, RUNS_HEIGHT - RUN_LABEL_ROOM - 14
     plot.data = [[(i, v) for i, v in enumerate(line) if v is not None] or [(0, 0)] for line in values.values()]
-    top = max([v for line in plot.data for _, v in line] + [1e-9])
-    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = 0, top * 1.15
+    top = max([v for line in plot.data for _, v in line] + [1])  # no errors: 0 to 1 %, not ticks of 1e-9
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = 0, nice_ceiling(top)
     plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = -0.3, max(len(labels) - 1, 1) + 0.3
     plot.xValueAxis.valueSteps = list(range(len(labels)))
     plot.xValueAxis.labelTextFormat = lambda x: labels[int(round(x))] if 0 <= round(x) < len(labels) else ""
