@@ -2,8 +2,9 @@
 # Installs the Debian packages the project builds against, when they are missing.
 set -euo pipefail
 # docker-compose validates docker-compose.yml offline; chromium is the analyzers' browser;
-# nftables holds the target policy in the kernel for k6 (runs/engine/egress.py); flite speaks the captcha.
-packages=(libmariadb-dev pkg-config docker-compose bubblewrap chromium nftables flite)
+# nftables holds the target policy in the kernel for k6 (runs/engine/egress.py); flite speaks the captcha;
+# poppler-utils (pdftoppm) renders the PDF report's pages for the tests' artifacts.
+packages=(libmariadb-dev pkg-config docker-compose bubblewrap chromium nftables flite poppler-utils)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for package in "${packages[@]}"; do
