@@ -63,10 +63,15 @@ def test_for(project: Project, name: str) -> LoadTest:
     return test
 
 
-def set_baseline(run: Run) -> LoadTest:
-    """Make `run` its test's baseline; NotComparable if it has nothing to compare."""
+def set_baseline(run: Run, among: QuerySet[Run] | None = None) -> LoadTest:
+    """Make `run` its test's baseline; NotComparable if it has nothing to compare, or (with `among`, the runs
+    the caller sees) when the test's baseline is someone else's: tests are shared by project name, baselines
+    are not taken over."""
     if run.test_id is None:
         raise NotComparable(f"Run {run.pk} belongs to no test.")
+    current = LoadTest.objects.filter(pk=run.test_id).values_list("baseline_id", flat=True).first()
+    if among is not None and current is not None and not among.filter(pk=current).exists():
+        raise NotComparable("This test's baseline was set by someone else; name your own test to keep your own baseline.")
     facts_of(run)  # a baseline must have results
     LoadTest.objects.filter(pk=run.test_id).update(baseline=run)
     RunDocument.objects.filter(run__test_id=run.test_id).delete()  # each says which run is its test's baseline

@@ -182,7 +182,8 @@ def run_create_again(
     if earlier.spec.get("k6_archive"):
         raw, kind = files[K6_ARCHIVE_NAME], K6_ARCHIVE_NAME
     else:
-        raw, kind = Bundle(files, "").pack(), "bundle.tar.gz"
+        # Packed under one folder, which reading an upload strips again: the stored paths come back as they were.
+        raw, kind = Bundle({f"bundle/{path}": content for path, content in files.items()}, "").pack(), "bundle.tar.gz"
     options = replace(options, entry=options.entry or earlier.spec.get("entry") or k6.SCRIPT_NAME)
     shown_name = earlier.spec.get("filename") or kind
     meta = meta or RunMeta(test=earlier.test.name if earlier.test else "", labels=dict(earlier.labels))

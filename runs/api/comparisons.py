@@ -92,7 +92,7 @@ class BaselineView(APIView):
     def post(self, request: Request, run_id: Any) -> Response:
         run = _run(request, run_id, "")
         try:
-            test = set_baseline(run)
+            test = set_baseline(run, _runs(request))
         except NotComparable as exc:
             raise ApiError(409, "not_comparable", str(exc)) from None
         return Response({"test": {"id": test.pk, "name": test.name}, "baseline_id": str(run.pk)})

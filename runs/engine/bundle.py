@@ -15,6 +15,7 @@ import io
 import posixpath
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -30,6 +31,7 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # one data file (SharedArray CSV/JSON)
 MAX_BUNDLE_BYTES = 20 * 1024 * 1024  # everything, unpacked
 MAX_FILES = 500
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # what is uploaded (a .zip or .tar.gz compressed); MAX_REQUEST_BYTES is above it
+GZIP_MAGIC = b"\x1f\x8b"
 RESERVED_DIR = ".k6intel"  # where the platform's own files go beside the suite (k6.OUTPUT_DIR)
 IGNORED_PARTS = ("__MACOSX", ".git", "node_modules")
 SIZE_LIMITS = (
@@ -107,6 +109,7 @@ def read_upload(raw: bytes, filename: str, entry: str = "") -> Bundle:
             ]
         )
     files = _without_common_folder(files)
+    _check_layout(files)
     bundle = Bundle(files, _entry(files, entry))
     _check_sizes(files)
     return bundle
@@ -143,6 +146,16 @@ def _without_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
         prefix = next(iter(tops)) + "/"
         return {path[len(prefix) :]: content for path, content in files.items()}
     return files
+
+
+def _check_layout(files: dict[str, bytes]) -> None:
+    """Paths that can be written as they are: none in k6intel's own folder, no file where a folder must be."""
+    folders = {"/".join(path.split("/")[:depth]) for path in files for depth in range(1, path.count("/") + 1)}
+    problems = [f"{path!r} is both a file and a folder in the bundle." for path in sorted(folders & set(files))]
+    problems += [f"{path!r}: the folder {RESERVED_DIR}/ is reserved for k6intel's own files." for path in sorted(files)
+                 if path.split("/", 1)[0] == RESERVED_DIR]  # fmt: skip
+    if problems:
+        raise BundleRejected(problems)
 
 
 def _checked(members: Iterator[tuple[str, bytes]]) -> dict[str, bytes]:
@@ -197,21 +210,31 @@ def _zip_members(raw: bytes) -> Iterator[tuple[str, bytes]]:
             path = _safe_path(info.filename)
             if path is None:
                 continue
-            content = _read_capped(archive.open(info), MAX_BUNDLE_BYTES - read_bytes, info.filename)
+            try:
+                content = _read_capped(archive.open(info), MAX_BUNDLE_BYTES - read_bytes, info.filename)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, OSError) as exc:
+                # A bad CRC, a password, a compression zipfile lacks (Deflate64, AES): all the user's to fix.
+                raise BundleRejected([f"{info.filename!r} in the .zip cannot be read: {exc}."]) from None
             read_bytes += len(content)
             yield path, content
 
 
 def _tar_members(raw: bytes, name: str) -> Iterator[tuple[str, bytes]]:
+    # gzip or none: bzip2 and xz would let a few kilobytes unpack to terabytes before any check.
+    mode = "r:gz" if raw[:2] == GZIP_MAGIC else "r:"
     try:
-        archive = tarfile.open(fileobj=io.BytesIO(raw), mode="r:*")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise BundleRejected([f"{name!r} cannot be read as a tar archive: {exc}."]) from None
-    read_bytes = 0
+        archive = tarfile.open(fileobj=io.BytesIO(raw), mode=mode)  # type: ignore[call-overload]
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise BundleRejected([f"{name!r} cannot be read as a tar archive (plain or gzip): {exc}."]) from None
+    read_bytes = declared_bytes = 0
     seen: dict[str, bytes] = {}
     with archive:
         try:
             for info in archive:
+                # Every member counts, skipped ones too: tarfile unpacks a member's data to step over it.
+                declared_bytes += max(info.size, 0)
+                if declared_bytes > MAX_BUNDLE_BYTES:
+                    raise BundleRejected([f"The bundle unpacks to more than {MAX_BUNDLE_BYTES} bytes. {SIZE_LIMITS}"])
                 if info.isdir():
                     continue
                 path = _safe_path(info.name)
@@ -228,7 +251,7 @@ def _tar_members(raw: bytes, name: str) -> Iterator[tuple[str, bytes]]:
                     raise BundleRejected([f"The bundle unpacks to more than {MAX_BUNDLE_BYTES} bytes. {SIZE_LIMITS}"])
                 seen[path] = content
                 yield path, content
-        except (tarfile.TarError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise BundleRejected([f"{name!r} is damaged: {exc}."]) from None
 
 

@@ -83,20 +83,16 @@ class Launch:
     overrides: dict[str, str | int] = field(default_factory=dict)
 
     def arguments(self) -> list[str]:
-        # Secret names starting with K6_ would configure k6 from its environment: they go as -e too.
-        plain = {**self.env, **{key: value for key, value in self.secret_env.items() if key.upper().startswith("K6_")}}
-        system_env = "true" if self._environment_secrets() else "false"
+        system_env = "true" if self.secret_env else "false"
         return [
             f"--include-system-env-vars={system_env}",
-            *(arg for key, value in plain.items() for arg in ("-e", f"{key}={value}")),
+            *(arg for key, value in self.env.items() for arg in ("-e", f"{key}={value}")),
         ]
 
     def environment(self) -> dict[str, str]:
+        # Secret names never start with K6_ (vetting refuses them): k6 would read them as its own settings.
         overrides = {OVERRIDE_ENV[name]: str(value) for name, value in self.overrides.items() if value not in (None, "")}
-        return {**self._environment_secrets(), **overrides}
-
-    def _environment_secrets(self) -> dict[str, str]:
-        return {key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}
+        return {**{key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}, **overrides}
 
 
 def prepare_workdir(workdir: Path, files: dict[str, bytes] | str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -34,6 +35,7 @@ MODULES_DIR = "_modules"
 MAX_MODULES = 100
 MAX_REDIRECTS = 5
 FETCH_TIMEOUT_S = 15.0
+RESOLVE_BUDGET_S = 60.0  # all of one upload's module downloads together
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class _Resolver:
         self.placed: dict[str, dict[str, str]] = {}  # url -> {url, path, sha256}
         self.problems: list[ModuleProblem] = []
         self.queue: list[tuple[str, str]] = []  # (path in the bundle, the URL it came from) still to read
+        self.failed: dict[str, str] = {}  # url -> why it could not be fetched
+        self.attempts = 0
+        self.deadline = time.monotonic() + RESOLVE_BUDGET_S
 
     def rewrite(self, path: str, base_url: str) -> None:
         """Point one file's remote imports at their local copies, fetching those not placed yet."""
@@ -95,12 +100,22 @@ class _Resolver:
         self.bundle.files[path] = source
 
     def _place(self, url: str, importer: str, line: int) -> str | None:
-        if len(self.placed) >= MAX_MODULES:
-            self.problems.append(ModuleProblem(importer, line, f"imports more than {MAX_MODULES} remote modules."))
+        # Every attempt counts, failed ones too, and a URL that failed is not fetched again: a script
+        # cannot make one upload send thousands of requests or wait on thousands of timeouts.
+        if url in self.failed:
+            self.problems.append(ModuleProblem(importer, line, f"imports {url}, which could not be fetched: {self.failed[url]}"))
             return None
+        if self.attempts >= MAX_MODULES or time.monotonic() > self.deadline:
+            why = f"more than {MAX_MODULES} remote modules" if self.attempts >= MAX_MODULES else "remote modules too slow"
+            self.problems.append(
+                ModuleProblem(importer, line, f"imports {url}: not fetched, {why} (at most {RESOLVE_BUDGET_S} s).")
+            )
+            return None
+        self.attempts += 1
         try:
-            content = fetch_module(url)
+            content = fetch_module(url, timeout_s=max(1.0, min(FETCH_TIMEOUT_S, self.deadline - time.monotonic())))
         except ModuleUnavailable as exc:
+            self.failed[url] = str(exc)
             self.problems.append(ModuleProblem(importer, line, f"imports {url}, which could not be fetched: {exc}"))
             return None
         module_path = _local_path(url)
@@ -141,12 +156,12 @@ def _dot_relative(path: str) -> str:
 # --- fetching and the cache -----------------------------------------------------
 
 
-def fetch_module(url: str) -> bytes:
+def fetch_module(url: str, timeout_s: float = FETCH_TIMEOUT_S) -> bytes:
     """The module's bytes: from the cache when its checksum still matches, else fetched and cached."""
     cached = _cache_read(url)
     if cached is not None:
         return cached
-    content = _download(url)
+    content = _download(url, timeout_s)
     _cache_write(url, content)
     return content
 
@@ -181,10 +196,10 @@ def _cache_write(url: str, content: bytes) -> None:
         log.warning("could not cache module %s in %s", url, body_path.parent, exc_info=True)
 
 
-def _download(url: str) -> bytes:
+def _download(url: str, timeout_s: float) -> bytes:
     """GET through the policy proxy (the address it checked is the one it connects to), redirects checked each hop."""
     with policy_proxy() as (proxy_url, _):
-        with httpx.Client(timeout=FETCH_TIMEOUT_S, proxy=proxy_url, trust_env=False, verify=verify_context()) as client:
+        with httpx.Client(timeout=timeout_s, proxy=proxy_url, trust_env=False, verify=verify_context()) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 _check(url)
                 try:

@@ -29,6 +29,7 @@ from runs.engine.bundle import Bundle, BundleRejected, read_upload
 from runs.engine.findings import BLOCKING_RULES, Finding, find_problems
 from runs.engine.jssource import read_source
 from runs.engine.modules import resolve_modules
+from runs.engine.secrets import SENSITIVE_ENV
 
 INSPECT_TIMEOUT_S = 20
 INSPECT_CPU_S = 10  # CPU seconds k6 inspect may burn (the script's init code runs in it)
@@ -118,6 +119,11 @@ def _env_problems(env: dict[str, str]) -> list[str]:
     for key, value in env.items():
         if not ENV_NAME.fullmatch(key):
             problems.append(f"{key!r} is not a variable name (letters, digits and _, not starting with a digit).")
+        elif SENSITIVE_ENV.search(key) and key.upper().startswith("K6_"):
+            # Sealed values reach k6 through its environment, where a K6_ name would be read as a k6 setting.
+            problems.append(
+                f"{key} looks like a secret and starts with K6_: rename it (k6 reads K6_ variables as its own settings)."
+            )
         if len(value) > MAX_ENV_VALUE_CHARS or "\x00" in value:
             problems.append(f"the value of {key} must be text of at most {MAX_ENV_VALUE_CHARS} characters.")
     return problems

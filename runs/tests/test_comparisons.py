@@ -122,7 +122,7 @@ def test_the_api_repeat_runs_one_after_another_in_embedded_mode(
 
 
 def test_a_run_is_compared_only_with_a_baseline_its_submitter_may_see(
-    demo_target: Callable[..., Any], keys: dict[str, Any]
+    demo_target: Callable[..., Any], keys: dict[str, Any], api: Any
 ) -> None:
     target = demo_target(latency_min_ms=2, latency_max_ms=5)
 
@@ -133,6 +133,9 @@ def test_a_run_is_compared_only_with_a_baseline_its_submitter_may_see(
         return run_execute(run.pk)
 
     set_baseline(run_as("user"))
-    assert run_as("other").comparison == {}  # another key's baseline: its numbers stay out of this run's document
+    theirs = run_as("other")
+    assert theirs.comparison == {}  # another key's baseline: its numbers stay out of this run's document
+    taken = api("other").post(f"/api/run/{theirs.pk}/baseline")
+    assert taken.status_code == 409 and "set by someone else" in taken.json()["error"]["message"]  # not taken over
     assert run_as("user").comparison["base_id"] == str(LoadTest.objects.get(name="home").baseline_id)
     assert run_as("admin").comparison["metrics"]["p95"]["method"] == MWU_LATENCY  # an admin key sees every run

@@ -36,7 +36,7 @@ from runs.engine.bundle import unpack
 from runs.engine.results import summary_metrics, summary_thresholds
 from runs.engine.vetting import ScriptOptions, ScriptRejected
 from runs.models import ApiKey, Run, RunArtifact
-from runs.pipeline import run_create_from_script, run_execute
+from runs.pipeline import run_create_again, run_create_from_script, run_execute
 from scanners.tests import tls_servers
 
 SUITES = Path(__file__).parent / "suites"
@@ -468,20 +468,54 @@ def test_secret_variables_reach_the_script_and_nothing_else() -> None:
     secret = "pw-7c1f9e3a"
     script = b"""import http from 'k6/http';
 export const options = { iterations: 1 };
-export default function () { http.post(__ENV.SINK, `${__ENV.DB_PASSWORD}|${__ENV.K6_TOKEN}|${__ENV.PLAIN}`); console.log(`using ${__ENV.DB_PASSWORD}`); }
+export default function () { http.post(__ENV.SINK, `${__ENV.DB_PASSWORD}|${__ENV.K6_ENVIRONMENT}|${__ENV.PLAIN}`); console.log(`using ${__ENV.DB_PASSWORD}`); }
 export function handleSummary() { return { 'env.txt': `${__ENV.DB_PASSWORD}` }; }
 """
-    env = {"SINK": recorder.url, "DB_PASSWORD": secret, "K6_TOKEN": "k6-tok-55", "PLAIN": "visible"}
+    env = {"SINK": recorder.url, "DB_PASSWORD": secret, "K6_ENVIRONMENT": "staging", "PLAIN": "visible"}
     try:
         run = through_platform(script, "script.js", ScriptOptions(env=env))
     finally:
         recorder.server.shutdown()
         recorder.server.server_close()
 
-    assert recorder.bodies == [f"{secret}|k6-tok-55|visible".encode()]
-    assert run.spec["env"] == {"SINK": recorder.url, "DB_PASSWORD": "••••", "K6_TOKEN": "••••", "PLAIN": "visible"}
+    assert recorder.bodies == [f"{secret}|staging|visible".encode()]
+    assert run.spec["env"] == {"SINK": recorder.url, "DB_PASSWORD": "••••", "K6_ENVIRONMENT": "staging", "PLAIN": "visible"}
     assert "using ••••" in run.log and secret not in run.log
     assert bytes(RunArtifact.objects.get(run=run).content) == "••••".encode()
     # Sealed values reach k6 through its own environment; a K6_ name (which would configure k6) as -e.
-    launch = k6.Launch("script.js", {"PLAIN": "visible"}, {"DB_PASSWORD": secret, "K6_TOKEN": "k6-tok-55"})
+    launch = k6.Launch("script.js", {"PLAIN": "visible"}, {"DB_PASSWORD": secret})
     assert secret not in " ".join(launch.arguments()) and launch.environment() == {"DB_PASSWORD": secret}
+
+
+def test_a_secret_named_like_a_k6_setting_is_refused_before_anything_runs() -> None:
+    with pytest.raises(ScriptRejected, match="K6_API_TOKEN looks like a secret and starts with K6_"):
+        run_create_from_script(
+            "suites", b"export default function () {}\n", "s.js", options=ScriptOptions(env={"K6_API_TOKEN": "x"})
+        )
+    assert Run.objects.count() == 0
+
+
+def test_run_again_keeps_a_bundle_that_is_all_in_one_folder(
+    module_host: ModuleHost, demo_target: Callable[..., Any], tmp_path: Path
+) -> None:
+    target = demo_target(latency_min_ms=1, latency_max_ms=2)
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as archive:  # suite/tests/… : one folder is stripped, `tests/` stays
+        archive.writestr(
+            "suite/tests/script.js",
+            "import { go } from './lib.js';\nexport const options = { iterations: 2 };\nexport default go;\n",
+        )
+        archive.writestr(
+            "suite/tests/lib.js", f"import http from 'k6/http';\nexport function go() {{ http.get('{target.url}/'); }}\n"
+        )
+    first = run_create_from_script("suites", bundle.getvalue(), "suite.zip", options=ScriptOptions(entry="tests/script.js"))
+    again = run_create_again(first, ScriptOptions())
+    assert again.spec["entry"] == "tests/script.js" and sorted(unpack(bytes(again.bundle))) == ["tests/lib.js", "tests/script.js"]
+    assert run_execute(again.pk).result.metrics["http_reqs"]["count"] == 2
+
+
+def test_a_failing_module_is_fetched_once_however_often_it_is_imported(module_host: ModuleHost) -> None:
+    imports = "".join(f"import m{i} from '{module_host.url}/missing/lib.js';\n" for i in range(50))
+    with pytest.raises(ScriptRejected) as rejected:
+        run_create_from_script("suites", (imports + "export default function () {}\n").encode(), "s.js")
+    assert module_host.requests == ["/missing/lib.js"] and "answered 404" in str(rejected.value)

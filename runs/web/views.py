@@ -344,7 +344,7 @@ def run_make_baseline(request: AuthenticatedHttpRequest, run_id: Any) -> HttpRes
         messages.error(request, f"Only a finished run can be a baseline; this one is {run.status}.")
         return redirect("run-detail", run_id=run.pk)
     try:
-        test = set_baseline(run)
+        test = set_baseline(run, runs_visible_to_user(request.user))
     except NotComparable as exc:
         messages.error(request, str(exc))
     else:

@@ -165,3 +165,29 @@ def test_k6_browser_tests_are_refused_before_anything_runs() -> None:
     for module in (b"k6/browser", b"k6/experimental/browser"):
         found = findings_of({"script.js": b"import { browser } from '" + module + b"';\nexport default async function () {}\n"})
         assert len(found) == 1 and "k6 browser tests cannot run here" in found[0]
+
+
+def test_only_gzip_or_plain_tars_and_skipped_members_count_toward_the_limit() -> None:
+    script = tarfile.TarInfo("script.js")
+    assert "plain or gzip" in rejection(a_tar([script], mode="w:bz2"), "x.tar")
+    padding = tarfile.TarInfo("node_modules/pad")  # skipped, but tarfile would unpack it to step over it
+    padding_bytes = b"\0" * (MAX_BUNDLE_BYTES + 1)
+    assert "unpacks to more than" in rejection(a_tar([padding, script], {"node_modules/pad": padding_bytes}), "x.tar.gz")
+
+
+def test_a_damaged_or_locked_zip_is_a_rejection_not_an_error() -> None:
+    good = a_zip({"script.js": b"export default function () {}" * 20}, zipfile.ZIP_DEFLATED)
+    damaged = bytearray(good)
+    damaged[good.index(b"script.js") + 20] ^= 0xFF  # inside the compressed data
+    assert "cannot be read" in rejection(bytes(damaged), "x.zip")
+    locked = bytearray(good)
+    locked[6] |= 0x1  # the local header's "encrypted" flag
+    central = good.rindex(b"PK\x01\x02")
+    locked[central + 8] |= 0x1
+    assert "cannot be read" in rejection(bytes(locked), "x.zip")
+
+
+def test_a_file_where_a_folder_must_be_and_k6intels_folder_inside_a_folder_are_refused() -> None:
+    assert "both a file and a folder" in rejection(a_zip({"script.js": b"", "lib": b"", "lib/a.js": b""}), "x.zip")
+    hidden = a_zip({"suite/script.js": b"", "suite/.k6intel/summary.json": b"{}"})
+    assert "reserved for k6intel" in rejection(hidden, "x.zip")
