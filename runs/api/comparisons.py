@@ -6,7 +6,6 @@ trends and comparisons are made of those runs only.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db.models import Count, Max, QuerySet
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from runs.api.apikeys import request_key
 from runs.api.errors import ApiError
+from runs.ids import is_uuid
 from runs.loadtests import NotComparable, comparison, label_problems, set_baseline, trend, variant_comparison
 from runs.models import LoadTest, Run
 from runs.selectors import headline_metrics, runs_for_listing, runs_visible_to
@@ -53,14 +53,6 @@ def _labels(request: Request) -> dict[str, str]:
     return labels
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _comparable(make: Any) -> Response:
     try:
         return Response(make())
@@ -79,7 +71,7 @@ class CompareView(APIView):
     )
     def get(self, request: Request) -> Response:
         ids = {name: request.query_params.get(name, "") for name in ("base", "run")}
-        missing = {name: ["Give a run id (a UUID)."] for name, value in ids.items() if not _is_uuid(value)}
+        missing = {name: ["Give a run id (a UUID)."] for name, value in ids.items() if not is_uuid(value)}
         missing |= {name: ["Give it once."] for name in ids if len(request.query_params.getlist(name)) > 1}
         if missing:
             raise ApiError(400, "invalid", "Give both runs: /api/compare?base=RUN_ID&run=RUN_ID.", missing)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +24,7 @@ from runs.engine.presets import preset_outline
 from runs.engine.script import render_script
 from runs.engine.secrets import MASK
 from runs.engine.vetting import ScriptRejected
+from runs.ids import is_uuid
 from runs.loadtests import NotComparable, set_baseline
 from runs.models import Run
 from runs.pipeline import run_cancel, run_create_again, run_create_from_builder, run_create_from_script, run_create_repeats
@@ -170,7 +170,7 @@ def _initial_from(request: HttpRequest) -> dict[str, Any]:
     if not source_id:
         return {}
     source = (
-        runs_visible_to_user(request.user).filter(pk=source_id, mode=Run.Mode.BUILDER).first() if _is_uuid(source_id) else None
+        runs_visible_to_user(request.user).filter(pk=source_id, mode=Run.Mode.BUILDER).first() if is_uuid(source_id) else None
     )
     if source is None:
         return {}
@@ -220,14 +220,6 @@ def _body_text(body_type: str | None, body: Any) -> str:
     return str(body)
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _outline_points(preset: str) -> str:
     """SVG polyline points of a preset's load shape in a 100 × 40 box."""
     outline = preset_outline(preset) if preset else [(0.0, 0.0), (0.1, 0.8), (0.9, 0.8), (1.0, 0.0)]
@@ -256,7 +248,7 @@ def run_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 def _earlier_script_run(request: HttpRequest, run_id: str | None) -> Run | None:
     """The script run 'Run again' started from, if the user can see it."""
-    if not run_id or not _is_uuid(run_id):
+    if not run_id or not is_uuid(run_id):
         return None
     return runs_visible_to_user(request.user).filter(pk=run_id, mode=Run.Mode.SCRIPT).first()
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reports.sharing import LinkRefused, SharingOff, create_link, share_path
+from runs.ids import is_uuid
 from runs.models import Run
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--hours", type=int, default=72, help="how long it works (default 72)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = Run.objects.filter(pk=options["run_id"]).first() if _is_uuid(options["run_id"]) else None
+        run = Run.objects.filter(pk=options["run_id"]).first() if is_uuid(options["run_id"]) else None
         if run is None:
             raise CommandError(f"No run {options['run_id']}.", returncode=2)
         try:
@@ -27,11 +27,3 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{share_path(token)}  (until {link.expires_at:%Y-%m-%d %H:%M} UTC; prefix it with this server's address)"
         )
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

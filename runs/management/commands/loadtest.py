@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,6 +18,7 @@ from runs.engine.targets import TargetRejected, check_target_url
 from runs.engine.verdict import FAILED
 from runs.engine.vetting import ScriptOptions, ScriptRejected, split_env_pairs
 from runs.events import history
+from runs.ids import is_uuid
 from runs.loadtests import MAX_REPEAT, NotComparable, RunMeta, comparison, group_comparison, label_problems, set_baseline
 from runs.models import Run
 from runs.pipeline import run_create_from_builder, run_create_from_script, run_create_repeats, run_execute
@@ -177,7 +177,7 @@ def _comparison_base(run: Run, compare_to: str | None) -> Run | None:
         if baseline is None:
             sys.stderr.write(f"Test {run.test.name if run.test else '?'!r} has no baseline yet: nothing to compare with.\n")
         return baseline
-    base = Run.objects.filter(pk=compare_to).first() if _is_uuid(compare_to) else None
+    base = Run.objects.filter(pk=compare_to).first() if is_uuid(compare_to) else None
     if base is None:
         raise CommandError(f"--compare-to {compare_to!r}: no such run; give a run id or 'baseline'.", returncode=BAD_INPUT)
     return base
@@ -191,14 +191,6 @@ def _comparison(base: Run, runs: list[Run]) -> dict[str, Any]:
         return group_comparison([base], [run for run in runs if run.status == Run.Status.DONE])
     except NotComparable as exc:
         return {"base_id": str(base.pk), "error": str(exc), "metrics": {}, "regressions": []}
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _exit(run: Run, document: dict[str, Any], fail_on_verdict: bool, fail_on_regression: bool = False) -> None:
