@@ -1,6 +1,6 @@
 """Charts of a run as the PDF draws them: the chart specs of runs/engine/charts.py (the same the run page
 and the HTML report draw with uPlot) rendered server-side with matplotlib (Agg, the bundled DejaVu fonts),
-and a test's last runs as ReportLab drawings."""
+a test's last runs included."""
 
 from __future__ import annotations
 
@@ -16,13 +16,6 @@ from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
-from reportlab.graphics.charts.legends import Legend
-from reportlab.graphics.charts.lineplots import LinePlot
-from reportlab.graphics.shapes import Drawing, Line, String
-from reportlab.graphics.widgets.markers import makeMarker
-from reportlab.lib import colors
-
-from runs.engine.charts import nice_ceiling
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 THEME_CSS = Path(settings.BASE_DIR) / "static" / "k6intel" / "app.css"
@@ -42,9 +35,7 @@ STYLE = {
     "grid.color": "#e2e7ee",
     "grid.linewidth": 0.6,
 }
-RUNS_WIDTH, RUNS_HEIGHT = 236, 150  # two across a page
-RUN_LABEL_ROOM = 34  # below the plot, for the runs' slanted names
-RUN_PALETTE = {"p95": "#f58518", "p99": "#e45756", "error_rate": "#e45756", "rps": "#4c78a8", "score": "#54a24b"}
+RUNS_FIGURE_INCHES = (3.45, 2.5)  # a chart over a test's runs: two across the page
 
 
 # --- the run's charts (matplotlib) ---------------------------------------------------------------
@@ -78,30 +69,42 @@ def _register_fonts() -> None:
         font_manager.fontManager.addfont(str(FONT_DIR / name))
 
 
-def chart_figure(spec: dict[str, Any], chart: dict[str, Any]) -> Figure:
+def chart_figure(spec: dict[str, Any], chart: dict[str, Any], inches: tuple[float, float] = FIGURE_INCHES) -> Figure:
     """One chart of a spec: its axes with their ranges and units, a line and a legend entry per series, the
     references that fit as dashed lines, the spec's annotations as dotted marks (stage changes unlabelled)."""
     _register_fonts()
-    figure = Figure(figsize=FIGURE_INCHES, dpi=PRINT_DPI, layout="constrained")
+    figure = Figure(figsize=inches, dpi=PRINT_DPI, layout="constrained")
     host = figure.add_subplot()
     scales = {axis["scale"]: _y_axis(host, index, axis) for index, axis in enumerate(chart["axes"])}
     lines = []
     for series in chart["series"]:
         values = [math.nan if v is None else v for v in series["values"]]
         (line,) = scales[series["scale"]].plot(
-            spec["t"], values, color=series_colour(series["colour"]), linewidth=1.2, label=legend_label(series)
-        )
+            spec["t"], values, color=series_colour(series["colour"]), linewidth=1.2, label=legend_label(series),
+            marker="o" if "x" in spec else None, markersize=2.5,
+        )  # fmt: skip
         lines.append(line)
     for reference in chart["references"]:
         if reference["drawn"]:
             _reference_line(scales[reference["scale"]], reference)
     _annotate(host, spec["annotations"])
-    host.set_xlim(spec["t"][0], max(spec["t"][-1], spec["t"][0] + 1))
-    host.set_xlabel("elapsed (s)")
-    host.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))  # whole seconds
-    host.xaxis.set_major_formatter(FuncFormatter(tick_label))
-    figure.legend(handles=lines, loc="outside lower center", ncol=min(len(lines), 4), frameon=False)
+    if "x" in spec:
+        _run_places(host, spec)
+    else:
+        host.set_xlim(spec["t"][0], max(spec["t"][-1], spec["t"][0] + 1))
+        host.set_xlabel("elapsed (s)")
+        host.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))  # whole seconds
+        host.xaxis.set_major_formatter(FuncFormatter(tick_label))
+    columns = 3 if len(lines) in (5, 6) else min(len(lines), 4)  # six phases: two even rows
+    figure.legend(handles=lines, loc="outside lower center", ncol=columns, frameon=False)
     return figure
+
+
+def _run_places(host: Any, spec: dict[str, Any]) -> None:
+    """A chart over runs: a tick per run, named and slanted, with a little room either side."""
+    host.set_xlim(-0.3, max(len(spec["t"]) - 1, 1) + 0.3)
+    host.set_xticks(spec["t"], spec["x"]["names"], rotation=30, ha="right")
+    host.set_xlabel(spec["x"]["label"])
 
 
 def legend_label(series: dict[str, Any]) -> str:
@@ -157,9 +160,9 @@ def tick_label(value: float, _position: object = None) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
 
 
-def chart_png(spec: dict[str, Any], chart: dict[str, Any]) -> bytes:
+def chart_png(spec: dict[str, Any], chart: dict[str, Any], inches: tuple[float, float] = FIGURE_INCHES) -> bytes:
     """The chart at print resolution."""
-    figure = chart_figure(spec, chart)
+    figure = chart_figure(spec, chart, inches)
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=PRINT_DPI)
@@ -170,53 +173,3 @@ def stage_list(spec: dict[str, Any]) -> str:
     """The stage changes marked (unlabelled) on every chart, as one line to print under them."""
     stages = [f"{mark['t']} s {mark['label']}" for mark in spec["annotations"] if mark["kind"] == "stage"]
     return "Dotted marks: " + "; ".join(stages) + "." if stages else ""
-
-
-# --- a test's last runs (ReportLab) ----------------------------------------------------------------
-
-
-def runs_chart(values: dict[str, list[float | None]], title: str, labels: list[str], marks: dict[int, str]) -> Drawing:
-    """A line per key over a test's runs, oldest first: x is the run's place, named by `labels` (slanted);
-    `marks` names places (the baseline, this run) with a dashed line. A run without a value is left out."""
-    drawing = Drawing(RUNS_WIDTH, RUNS_HEIGHT + 16)
-    drawing.add(String(0, RUNS_HEIGHT + 4, title, fontName="DejaVuSans-Bold", fontSize=8.5))
-    plot = LinePlot()
-    plot.x, plot.y, plot.width, plot.height = 34, RUN_LABEL_ROOM, RUNS_WIDTH - 46, RUNS_HEIGHT - RUN_LABEL_ROOM - 14
-    plot.data = [[(i, v) for i, v in enumerate(line) if v is not None] or [(0, 0)] for line in values.values()]
-    top = max([v for line in plot.data for _, v in line] + [1])  # no errors: 0 to 1 %, not ticks of 1e-9
-    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = 0, nice_ceiling(top)
-    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = -0.3, max(len(labels) - 1, 1) + 0.3
-    plot.xValueAxis.valueSteps = list(range(len(labels)))
-    plot.xValueAxis.labelTextFormat = lambda x: labels[int(round(x))] if 0 <= round(x) < len(labels) else ""
-    plot.xValueAxis.labels.angle, plot.xValueAxis.labels.boxAnchor = 30, "ne"
-    for axis in (plot.xValueAxis, plot.yValueAxis):
-        axis.labels.fontName, axis.labels.fontSize = "DejaVuSans", 6
-    for index, key in enumerate(values):
-        plot.lines[index].strokeColor = colors.HexColor(RUN_PALETTE.get(key, "#333333"))
-        plot.lines[index].strokeWidth = 1.2
-        plot.lines[index].symbol = makeMarker("FilledCircle", size=2.5, fillColor=plot.lines[index].strokeColor)
-    drawing.add(plot)
-    for index, text in marks.items():
-        x = plot.x + plot.width * (index - plot.xValueAxis.valueMin) / (plot.xValueAxis.valueMax - plot.xValueAxis.valueMin)
-        top_y = plot.y + plot.height
-        drawing.add(Line(x, plot.y, x, top_y, strokeColor=colors.grey, strokeDashArray=[3, 2], strokeWidth=0.8))
-        drawing.add(String(x, top_y + 2, text, fontName="DejaVuSans", fontSize=6, textAnchor="middle", fillColor=colors.grey))
-    if len(values) > 1:
-        legend = _legend(tuple(values), RUNS_WIDTH - 64, RUNS_HEIGHT + 8)
-        legend.deltax = 32  # the keys are short: two fit beside the title
-        drawing.add(legend)
-    return drawing
-
-
-def _legend(keys: tuple[str, ...], x: int, y: int) -> Legend:
-    legend = Legend()
-    legend.x, legend.y, legend.alignment, legend.columnMaximum = x, y, "right", 1
-    legend.fontName, legend.fontSize, legend.dxTextSpace = "DejaVuSans", 7, 3
-    legend.colorNamePairs = [(colors.HexColor(RUN_PALETTE.get(key, "#333333")), key) for key in keys]
-    return legend
-
-
-def runs_series(values: dict[str, list[float | None]], labels: list[str], marks: dict[int, str]) -> dict[str, Any]:
-    """The data of an HTML chart over a test's runs: places, one list per key (null: no value), each run's
-    name and the marked places."""
-    return {"t": list(range(len(labels))), "series": values, "labels": labels, "marks": marks}

@@ -11,10 +11,12 @@ from xml.etree import ElementTree as ET
 import orjson
 
 from runs.engine.formatting import compared_value
-from runs.engine.results import SCENARIO_SERIES
+from runs.engine.results import SAMPLED_PHASES, SCENARIO_SERIES
 from runs.engine.scoring import criterion_sentence
 
 CSV_COLUMNS = ("t", "vus", "rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "iterations")
+# Each second's mean request phases and the requests they were read from (empty for runs recorded before).
+PHASE_COLUMNS = (*(f"{phase}_ms" for phase in SAMPLED_PHASES), "timing_samples")
 SUMMARY_COLUMNS = ("section", "name", "statistic", "value")
 SCENARIO_STATISTICS = (
     "executor", "requests", "failed", "error_rate", "rps", "active_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "iterations",
@@ -33,12 +35,18 @@ def csv_export(timeseries: list[dict[str, Any]], scenarios: Sequence[dict[str, A
     statuses = sorted({status for point in timeseries for status in point.get("statuses", {})})
     per_scenario = [(s, key) for s in scenarios for key, _ in SCENARIO_SERIES]
     writer.writerow(
-        [*CSV_COLUMNS, *(f"status_{status}" for status in statuses), *(f"scenario:{s['name']}:{key}" for s, key in per_scenario)]
+        [
+            *CSV_COLUMNS,
+            *PHASE_COLUMNS,
+            *(f"status_{status}" for status in statuses),
+            *(f"scenario:{s['name']}:{key}" for s, key in per_scenario),
+        ]
     )
     for index, point in enumerate(timeseries):
         writer.writerow(
             [
                 *(point[column] for column in CSV_COLUMNS),
+                *(point.get(column, "") for column in PHASE_COLUMNS),
                 *(point.get("statuses", {}).get(status, 0) for status in statuses),
                 *(s["timeseries"][key][index] for s, key in per_scenario),
             ]

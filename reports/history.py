@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from runs.engine.charts import runs_charts
 from runs.engine.formatting import compared_change, compared_value, milliseconds, percent
 
 COMPARISON_HEADER = ["Metric", "Baseline", "This run", "Δ", "Δ %", "Significant", "Test", "Regression"]
 STATE_CHANGES_HEADER = ["Threshold or check", "Baseline", "This run"]
 TREND_HEADER = ["#", "Run", "When", "Labels", "p95", "p99", "Req/s", "Errors", "Score", "Verdict"]
 TREND_RUNS = 10
-# The measures of the last runs, each drawn as a chart: (title, point keys, scale).
-TREND_CHARTS: tuple[tuple[str, tuple[str, ...], float], ...] = (
-    ("p95 and p99 latency (ms)", ("p95", "p99"), 1.0),
-    ("Requests per second", ("rps",), 1.0),
-    ("Failed requests (%)", ("error_rate",), 100.0),
-    ("Score", ("score",), 1.0),
+# The measures of the last runs, each drawn as a chart: (id, title, [(series label, point key, multiplier, colour)],
+# scale); the colours are the run charts' for the same measure.
+TREND_CHARTS: tuple[tuple[str, str, tuple[tuple[str, str, float, str], ...], str], ...] = (
+    ("runs-latency", "p95 and p99 latency", (("p95", "p95", 1.0, "p95"), ("p99", "p99", 1.0, "p99")), "ms"),
+    ("runs-rps", "Requests per second", (("requests/s", "rps", 1.0, "rps"),), "rps"),
+    ("runs-errors", "Failed requests", (("errors", "error_rate", 100.0, "errors"),), "pct"),
+    ("runs-score", "Score", (("score", "score", 1.0, "vus"),), "score"),
 )
 SHORT_SHA = 7
 SHORT_ID = 8
@@ -158,9 +160,18 @@ def trend_marks(trend: dict[str, Any], run_id: str) -> dict[int, str]:
     return {index: ", ".join(names) for index, names in marks.items()}
 
 
-def trend_values(trend: dict[str, Any], keys: tuple[str, ...], scale: float) -> dict[str, list[float | None]]:
-    """Each key's values over the runs, oldest first (None where a run has no such number)."""
-    return {key: [None if p.get(key) is None else round(p[key] * scale, 3) for p in trend["points"]] for key in keys}
+def trend_chart_spec(trend: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The last runs' charts (TREND_CHARTS) as chart specs, drawn like the run's own (runs/engine/charts.py)."""
+    charts = [
+        (chart_id, title, [(label, scale, colour, _values(trend, key, multiplier)) for label, key, multiplier, colour in series])
+        for chart_id, title, series, scale in TREND_CHARTS
+    ]
+    return runs_charts(charts, [point_label(p) for p in trend["points"]], trend_marks(trend, run_id))
+
+
+def _values(trend: dict[str, Any], key: str, multiplier: float) -> list[float | None]:
+    """A key's values over the runs, oldest first (None where a run has no such number)."""
+    return [None if p.get(key) is None else round(p[key] * multiplier, 3) for p in trend["points"]]
 
 
 def labels_text(labels: dict[str, Any]) -> str:

@@ -14,23 +14,20 @@ import orjson
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 
-from reports.charts import runs_series, stage_list, theme_colours
+from reports.charts import stage_list, theme_colours
 from reports.history import (
     COMPARISON_HEADER,
     STATE_CHANGES_HEADER,
-    TREND_CHARTS,
     TREND_HEADER,
     comparison_intro,
     comparison_rows,
     comparison_shown,
-    point_label,
     regression_finding,
     state_change_rows,
-    trend_marks,
+    trend_chart_spec,
     trend_rows,
     trend_shown,
     trend_title,
-    trend_values,
 )
 from runs.engine.charts import run_charts
 from runs.engine.delivery import ending_text
@@ -92,7 +89,6 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
         "insights": [{**i, "evidence_text": evidence_text(i["evidence"])} for i in document.get("insights") or []],
         "chart_spec": spec,
         "stages": stage_list(spec),
-        "charts": _trend_charts(run_id, trend),
         **_chart_assets(),
         "analyzer_sections": [(kind, title, analyzers.get(kind)) for kind, title in ANALYZER_TITLES],
         "pagetest_rows": _pagetest_rows(pagetest),
@@ -291,18 +287,8 @@ def _comparison_context(document: dict[str, Any], comparison: dict[str, Any] | N
 def _trend_context(run_id: str, trend: dict[str, Any] | None) -> dict[str, Any] | None:
     if trend is None:
         return None
-    charts = [(f"runs_{index}", title) for index, (title, _, _) in enumerate(TREND_CHARTS)]
-    return {"title": trend_title(trend), "header": TREND_HEADER, "rows": trend_rows(trend, run_id), "charts": charts}
-
-
-def _trend_charts(run_id: str, trend: dict[str, Any] | None) -> dict[str, Any]:
-    if trend is None:
-        return {}
-    labels, marks = [point_label(p) for p in trend["points"]], trend_marks(trend, run_id)
-    return {
-        f"runs_{index}": runs_series(trend_values(trend, keys, scale), labels, marks)
-        for index, (_, keys, scale) in enumerate(TREND_CHARTS)
-    }
+    spec = {**trend_chart_spec(trend, run_id), "syncKey": "runs"}  # zoomed together, apart from the time charts
+    return {"title": trend_title(trend), "header": TREND_HEADER, "rows": trend_rows(trend, run_id), "spec": spec}
 
 
 def _pagetest_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:

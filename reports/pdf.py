@@ -17,6 +17,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch, mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Image,
     KeepInFrame,
@@ -32,7 +33,7 @@ from reportlab.platypus import (
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from reports import history
-from reports.charts import FIGURE_INCHES, chart_png, runs_chart, stage_list
+from reports.charts import FIGURE_INCHES, RUNS_FIGURE_INCHES, chart_png, stage_list
 from reports.html import (
     CHECKS_HEADER,
     CUSTOM_HEADER,
@@ -109,7 +110,29 @@ def render_pdf(document: dict[str, Any], path: Path, result_dir: Path) -> None:
         title=f"k6intel report — {document['project']}", author="k6intel",
     )  # fmt: skip
     decorate = _page_decorator(document)
-    pdf.multiBuild(story, onFirstPage=decorate, onLaterPages=decorate)
+    pdf.multiBuild(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=NumberedCanvas)
+
+
+class NumberedCanvas(Canvas):
+    """Holds every page until the end, so that each can say which of how many it is."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held_pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._held_pages.append(dict(self.__dict__))
+        self._startPage()  # type: ignore[attr-defined]  # what Canvas.showPage does after writing a page
+
+    def save(self) -> None:
+        total = len(self._held_pages)
+        for number, page in enumerate(self._held_pages, start=1):
+            self.__dict__.update(page)
+            self.setFont("DejaVuSans", 7.5)
+            self.setFillColor(colors.grey)
+            self.drawRightString(A4[0] - 16 * mm, 8 * mm, f"Page {number} of {total}")
+            super().showPage()
+        super().save()
 
 
 class ReportDocument(SimpleDocTemplate):
@@ -138,7 +161,6 @@ def _page_decorator(document: dict[str, Any]) -> Callable[[Any, Any], None]:
         )
         canvas.drawRightString(width - 16 * mm, height - 10 * mm, f"run {document['id']}")
         canvas.drawString(16 * mm, 8 * mm, f"Generated {document.get('finished_at') or ''}"[:60])
-        canvas.drawRightString(width - 16 * mm, 8 * mm, f"Page {doc.page}")
         canvas.restoreState()
 
     return decorate
@@ -355,11 +377,9 @@ def last_runs(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir
     trend = history.trend_shown(doc)
     if trend is None:
         return []
-    labels, marks = [history.point_label(p) for p in trend["points"]], history.trend_marks(trend, doc["id"])
-    charts = [
-        runs_chart(history.trend_values(trend, keys, scale), title, labels, marks) for title, keys, scale in history.TREND_CHARTS
-    ]
-    grid = Table([charts[0:2], charts[2:4]], colWidths=[89 * mm, 89 * mm], hAlign="LEFT")
+    spec = history.trend_chart_spec(trend, doc["id"])
+    cells = [[_p(chart["title"], styles["h2"]), _chart_image(spec, chart, RUNS_FIGURE_INCHES)] for chart in spec["charts"]]
+    grid = Table([cells[0:2], cells[2:4]], colWidths=[89 * mm, 89 * mm], hAlign="LEFT")
     widths = [8 * mm, 25 * mm, 22 * mm, 35 * mm, 15 * mm, 15 * mm, 13 * mm, 14 * mm, 12 * mm, 19 * mm]
     return [
         KeepTogether([_p(history.trend_title(trend), styles["h1"]), grid]),
@@ -390,14 +410,15 @@ def charts(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: P
     if stages := stage_list(spec):
         flow.append(_p(stages, styles["small"]))
     for chart in spec["charts"]:
-        notes = [_p(r["note"], styles["small"]) for r in chart["references"] if not r["drawn"]]
+        notes = [_p(chart["note"], styles["small"])] if chart.get("note") else []
+        notes += [_p(r["note"], styles["small"]) for r in chart["references"] if not r["drawn"]]
         flow.append(KeepTogether([_p(chart["title"], styles["h2"]), _chart_image(spec, chart), *notes]))
     return flow + [_p(note, styles["small"]) for note in spec["notes"]]
 
 
-def _chart_image(spec: dict[str, Any], chart: dict[str, Any]) -> Image:
-    width, height = FIGURE_INCHES
-    return Image(io.BytesIO(chart_png(spec, chart)), width=width * inch, height=height * inch)
+def _chart_image(spec: dict[str, Any], chart: dict[str, Any], inches: tuple[float, float] = FIGURE_INCHES) -> Image:
+    width, height = inches
+    return Image(io.BytesIO(chart_png(spec, chart, inches)), width=width * inch, height=height * inch)
 
 
 def scenarios(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:
@@ -596,8 +617,8 @@ def appendix(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir:
             Preformatted(shown, styles["mono"]), _p("Configuration", styles["h2"]), Preformatted(config, styles["mono"])]  # fmt: skip
 
 
-SECTIONS = [
-    cover, executive_summary, scorecard, load_delivered, key_metrics, baseline_comparison, last_runs, charts, failures, scenarios,
+SECTIONS = [  # in the order of the HTML report and the run page
+    cover, executive_summary, scorecard, load_delivered, key_metrics, baseline_comparison, last_runs, failures, charts, scenarios,
     endpoints, request_timings, custom_metrics, thresholds_and_checks, insights, ai_analysis, security_headers, tls, page_test,
     lighthouse, appendix,
 ]  # fmt: skip

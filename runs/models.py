@@ -178,6 +178,7 @@ class RunResult(models.Model):
         default=dict, help_text="Encoded HDR histograms of request durations: all requests and each endpoint."
     )
     custom_metrics = models.JSONField(default=list, help_text="The script's own metrics, with their thresholds.")
+    endpoint_series = models.JSONField(default=dict, help_text="p95 latency per second of the busiest endpoints.")
 
     def __str__(self) -> str:
         return f"Result of {self.run_id}"

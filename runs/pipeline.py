@@ -508,6 +508,7 @@ def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ti
             "scenarios": scenario_summaries(ingester.scenario_stats(), thresholds, run.spec or {}),
             "custom_metrics": custom_metrics(metrics, thresholds),
             "failures": ingester.failures(),
+            "endpoint_series": ingester.endpoint_series(),
             "sla": scorecard,
             "delivery": delivery,
             "ingest": {**ingester.ingest_info(), "resources": ticker_resources},

@@ -146,6 +146,7 @@ def run_result(run: Run) -> dict[str, Any]:
         "endpoints": result.endpoints if result else [],
         "timeseries": result.timeseries if result else [],
         "failures": result.failures if result else {},
+        "endpoint_series": result.endpoint_series if result else {},
         "analyzers": _analyzers(run),
         **_analysis(run),
         "comparison": run.comparison or None,

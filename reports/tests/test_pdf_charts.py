@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reports.charts import chart_figure, runs_chart
+from reports.charts import chart_figure
+from reports.history import trend_chart_spec
 from runs.engine.charts import run_charts
 
 Build = Callable[[str], dict[str, Any]]
@@ -50,7 +51,20 @@ def test_a_limit_inside_the_data_is_a_dashed_line_at_its_value(result_document: 
     assert reference["drawn"] and [list(line.get_ydata()) for line in lines] == [[1, 1]]
 
 
-def test_the_last_runs_chart_of_zero_errors_ranges_0_to_1() -> None:
-    drawing = runs_chart({"error_rate": [0.0, 0.0, 0.0]}, "Failed requests (%)", ["a", "b", "c"], {2: "this run"})
-    plot = next(item for item in drawing.contents if hasattr(item, "yValueAxis"))
-    assert (plot.yValueAxis.valueMin, plot.yValueAxis.valueMax) == (0, 1)
+def test_the_last_runs_are_charted_like_the_run_with_each_run_named_and_this_run_marked() -> None:
+    points = [
+        {"run_id": f"{n}0000000-aaaa", "labels": {"git_sha": f"{n}" * 9}, "baseline": n == 1, "p95": 30.0 + n,
+         "p99": 40.0 + n, "rps": 100.0, "error_rate": 0.0, "score": 90.0}
+        for n in range(1, 4)
+    ]  # fmt: skip
+    spec = trend_chart_spec({"test": {"name": "checkout"}, "points": points}, "30000000-aaaa")
+    assert spec["x"]["names"] == ["1111111", "2222222", "3333333"]
+    assert [(m["t"], m["label"]) for m in spec["annotations"]] == [(0, "baseline"), (2, "this run")]
+    errors = next(c for c in spec["charts"] if c["id"] == "runs-errors")
+    assert errors["axes"][0]["range"] == [0, 1] and errors["series"][0]["unit"] == "%"  # no errors: 0 to 1 %, not 1e-09
+    latency = next(c for c in spec["charts"] if c["id"] == "runs-latency")
+    figure = chart_figure(spec, latency)
+    axes = figure.axes[0]
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["1111111", "2222222", "3333333"]
+    assert sorted(text.get_text() for text in figure.legends[0].get_texts()) == ["p95 (ms)", "p99 (ms)"]
+    assert [text.get_text() for text in axes.texts] == ["baseline", "this run"]

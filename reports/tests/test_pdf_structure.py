@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reports.html import render_html
 from reports.tests.reading import pdf_pages
 
 Build = Callable[[str], dict[str, Any]]
@@ -37,7 +38,7 @@ def test_the_executive_summary_is_one_page_with_verdict_key_numbers_and_top_find
     assert "Score 59.0 / 100 — grade F (Fail)" in summary
     shown = re.findall(r"Finding number (\d)", summary)
     assert shown == ["0", "1", "2"]  # the three most severe
-    assert "Page 2" in summary and "SLA scorecard" not in summary
+    assert f"Page 2 of {3 + len(detail)}" in summary and "SLA scorecard" not in summary
 
 
 def test_the_contents_list_every_section_with_the_page_it_starts_on(result_document: Build, tmp_path: Path) -> None:
@@ -48,7 +49,7 @@ def test_the_contents_list_every_section_with_the_page_it_starts_on(result_docum
         found = re.search(rf"(\d+) {re.escape(section)}", contents)  # a page number is read before its title
         assert found is not None, section
         number = int(found.group(1))
-        assert section in pages[number - 1] and f"Page {number} " in pages[number - 1], section
+        assert section in pages[number - 1] and f"Page {number} of {len(pages)}" in pages[number - 1], section
 
 
 def test_a_long_endpoint_name_wraps_in_its_cell_instead_of_being_clipped(result_document: Build, tmp_path: Path) -> None:
@@ -57,3 +58,13 @@ def test_a_long_endpoint_name_wraps_in_its_cell_instead_of_being_clipped(result_
     document["endpoints"][0]["name"] = name
     text = " ".join(pdf_pages(document, tmp_path))
     assert "segment-11" in text.replace(" ", "")
+
+
+def test_the_pdf_and_the_html_report_give_their_sections_in_the_same_order(result_document: Build, tmp_path: Path) -> None:
+    document = result_document("failed")
+    html_headings = re.findall(r"<h2>([^<]+)</h2>", render_html(document, tmp_path))
+    contents = pdf_pages(document, tmp_path)[2]
+    pdf_headings = [title for _page, title in re.findall(r"(\d+) ([A-Z][^\d]+?)(?= \d+ |$)", contents)]
+    shared = [heading for heading in html_headings if heading in pdf_headings]
+    assert {"Failures", "Charts", "Endpoints", "Insights"} <= set(shared)
+    assert shared == [heading for heading in pdf_headings if heading in shared]

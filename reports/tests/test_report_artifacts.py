@@ -73,11 +73,15 @@ def screenshots(page: Page, done: Run, name: str, charts: int) -> None:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(300)  # the charts follow their boxes' new width
         sizes = page.eval_on_selector_all(
-            ".chart-figure .chart", "boxes => boxes.map(b => [b.clientWidth, b.querySelector('.uplot')?.clientWidth ?? 0])"
+            "#charts .chart-figure .chart, #test-trend .chart",
+            "boxes => boxes.map(b => [b.clientWidth, b.querySelector('.uplot')?.clientWidth ?? 0])",
         )
-        assert len(sizes) == charts
+        assert len(sizes) == charts + 4 * (page.locator("#test-trend").count())  # and the last runs' four
         assert all(0 < drawn <= box <= width for box, drawn in sizes), sizes  # drawn, inside the page
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
+        # A phone draws the overview's first two value axes and says how to read the others.
+        assert page.get_attribute("#chart-overview", "data-axes-shown") == ("2" if width < 600 else "4")
+        assert page.locator("#figure-overview .narrow-axes-note").count() == (1 if width < 600 else 0)
         page.screenshot(path=ARTIFACTS / "screenshots" / f"report-{name}-{width}.png", full_page=True)
 
 
@@ -98,6 +102,10 @@ def test_reports_of_a_passed_a_failed_threshold_and_a_spike_run(
     overview = chart(spec, "overview")
     assert {a["scale"]: a["side"] for a in overview["axes"]}["vus"] == "right"
     assert max(v for v in overview["series"][1]["values"] if v is not None) == 2  # the VUs
+    timings = chart(spec, "timings")  # a run this slow has every request's phases read
+    assert sum(v for v in timings["series"][4]["values"] if v) > 0 and "sampled requests" in timings["note"]
+    (endpoint,) = chart(spec, "endpoints")["series"]
+    assert endpoint["label"] == f"GET {target.url}"
     pdf_pages_to_png(passed, "passed")
     screenshots(report_page, passed, "passed", len(spec["charts"]))
 

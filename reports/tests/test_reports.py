@@ -132,6 +132,8 @@ def test_csv_and_json_exports_match_the_result(finished: Any) -> None:
     rows = list(csv.DictReader(io.StringIO(report_path(finished.pk, "csv").read_text())))
     assert len(rows) == len(finished.result.timeseries)
     assert sum(int(r["rps"]) for r in rows) == finished.result.metrics["http_reqs"]["count"]
+    assert sum(int(r["timing_samples"]) for r in rows) == finished.result.metrics["http_reqs"]["count"]  # a slow run: all read
+    assert [float(r["waiting_ms"]) for r in rows] == [point["waiting_ms"] for point in finished.result.timeseries]
     exported = orjson.loads(report_path(finished.pk, "json").read_bytes())
     assert exported["metrics"] == run_result(finished)["metrics"] and exported["status"] == "done"
 

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from runs.engine.presets import planned_stages
+from runs.engine.results import SAMPLED_PHASES
 
 # A limit this far above the highest value is still drawn (its axis stretches to it); farther, it
 # would flatten every curve into the floor, so it is stated beside the chart instead.
@@ -30,6 +31,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "pct": {"label": "errors (%)", "unit": "%", "empty_top": 1},
     "failed": {"label": "failed requests/s", "unit": "req/s", "empty_top": 1},
     "iterations": {"label": "iterations/s", "unit": "it/s", "empty_top": 1},
+    "score": {"label": "score", "unit": "points", "empty_top": 1},
 }
 LEFT, RIGHT = "left", "right"
 PERCENTILES = (("p50_ms", "p50"), ("p90_ms", "p90"), ("p95_ms", "p95"), ("p99_ms", "p99"))
@@ -44,9 +46,12 @@ THRESHOLD = re.compile(
     r"^\s*(?P<stat>avg|min|max|med|rate|count|value|p\((?P<pct>[\d.]+)\))\s*(?P<op><=|>=|<|>|==|!=)\s*(?P<limit>-?[\d.]+)\s*$"
 )
 SUBMETRIC = re.compile(r"^(?P<base>[\w.]+)(?:\{scenario:(?P<scenario>[^}]+)\})?$")
-NO_ENDPOINT_SERIES = (
-    "Per-endpoint p95 over time: k6intel keeps each endpoint's totals, not a per-second series, so there is no chart of it."
+# Short legend names of k6's request phases (the table of averages names them in full).
+PHASE_LABELS = tuple(
+    zip(SAMPLED_PHASES, ("blocked", "connecting", "TLS handshake", "sending", "waiting (TTFB)", "receiving"), strict=True)
 )
+NO_TIMING_SERIES = "Request timing breakdown: this run was recorded before k6intel kept request phases per second."
+NO_ENDPOINT_SERIES = "Per-endpoint p95 over time: this run was recorded before k6intel kept endpoints per second."
 
 
 def run_charts(document: dict[str, Any]) -> dict[str, Any]:
@@ -55,16 +60,17 @@ def run_charts(document: dict[str, Any]) -> dict[str, Any]:
     t = [point["t"] for point in points]
     if not t:
         return {"t": [], "annotations": [], "charts": [], "notes": []}
-    charts = [overview_chart(points), latency_chart(document, points), errors_chart(document, points)]
+    charts = [overview_chart(points), latency_chart(document, points)]
+    charts += [timings_chart(points)] if "waiting_ms" in points[0] else []
+    charts += [errors_chart(document, points)]
     charts += [failures_chart(document)] if (document.get("failures") or {}).get("over_time", {}).get("series") else []
+    endpoints = endpoint_chart(document.get("endpoint_series") or {})
+    charts += [endpoints] if endpoints else []
     charts += scenario_charts(document.get("scenarios") or [])
     threshold_charts, notes = failing_threshold_charts(document, points)
-    return {
-        "t": t,
-        "annotations": chart_annotations(document, t),
-        "charts": charts + threshold_charts,
-        "notes": [NO_ENDPOINT_SERIES, *notes],
-    }
+    notes = [NO_TIMING_SERIES] * ("waiting_ms" not in points[0]) + notes
+    notes = [NO_ENDPOINT_SERIES] * ("endpoint_series" not in document or not document["endpoint_series"]) + notes
+    return {"t": t, "annotations": chart_annotations(document, t), "charts": charts + threshold_charts, "notes": notes}
 
 
 # --- the charts ------------------------------------------------------------------------------------
@@ -86,6 +92,28 @@ def latency_chart(document: dict[str, Any], points: list[dict[str, Any]]) -> dic
     limits = [("SLA p90 limit", value)] if (value := sla_p90_ms(document)) else []
     limits += [(f"k6 threshold {t['expression']}", limit) for t, limit in _thresholds_on(document, "http_req_duration")]
     return _chart("latency", "Latency percentiles per second", series, [_reference(label, "ms", v) for label, v in limits])
+
+
+def timings_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """k6's six request phases, each second's mean over the requests sampled in it (runs/engine/results.py)."""
+    series = [_series(label, "ms", f"c{i}", _column(points, f"{phase}_ms")) for i, (phase, label) in enumerate(PHASE_LABELS)]
+    chart = _chart("timings", "Request timing breakdown (mean per second)", series, [])
+    sampled = sum(point.get("timing_samples") or 0 for point in points)
+    chart["note"] = f"Mean of {sampled:,} sampled requests; a fast run's phases are read from a sample of its requests."
+    return chart
+
+
+def endpoint_chart(found: dict[str, Any]) -> dict[str, Any] | None:
+    """p95 per second of the busiest endpoints (method + name tag), when the run kept any."""
+    if not found.get("series"):
+        return None
+    series = [_series(s["label"], "ms", f"c{i}", s["p95_ms"]) for i, s in enumerate(found["series"])]
+    chart = _chart("endpoints", f"p95 latency of the {len(series)} busiest endpoints", series, [])
+    if found.get("endpoints", 0) > found.get("tracked", 0):
+        chart["note"] = (
+            f"Per-second p95 is kept for the first {found['tracked']} endpoints seen; this run had {found['endpoints']}."
+        )
+    return chart
 
 
 def errors_chart(document: dict[str, Any], points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -284,6 +312,25 @@ def nice_ceiling(value: float) -> float:
         if top >= value * (1 - 1e-12):
             return round(top, 12)
     return 10.0 ** (exponent + 1)
+
+
+def runs_charts(
+    charts: list[tuple[str, str, list[tuple[str, str, str, list[float | None]]]]], names: list[str], marks: dict[int, str]
+) -> dict[str, Any]:
+    """Charts over a test's runs in the spec format: x is each run's place, oldest first, named by `names`
+    (`x`); `charts` are (id, title, [(series label, scale, colour, values)]); `marks` name places (the
+    baseline, this run), drawn as the annotations of a time chart are."""
+    built = [
+        _chart(chart_id, title, [_series(label, scale, colour, values) for label, scale, colour, values in series], [])
+        for chart_id, title, series in charts
+    ]
+    return {
+        "t": list(range(len(names))),
+        "x": {"label": "runs, oldest first", "names": names},
+        "annotations": [{"t": place, "kind": "event", "label": text} for place, text in sorted(marks.items())],
+        "charts": built,
+        "notes": [],
+    }
 
 
 def live_charts() -> dict[str, Any]:

@@ -10,7 +10,9 @@ however long the run is.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -40,6 +42,20 @@ MAX_FAILURE_REASONS = 50
 FAILURE_REASON_OVERFLOW = ("", "", "(other reasons)")
 SAMPLE_URLS_PER_REASON = 3
 FAILURE_SERIES = 5  # reasons drawn over time; the rest are summed as "other"
+ENDPOINT_SERIES = 5  # the busiest endpoints drawn as p95 over time
+ENDPOINT_SERIES_TRACKED = 20  # endpoints (method + name) whose per-second p95 is kept; later ones have none
+# k6 times six phases of every request: six CSV rows in a row, http_req_blocked … http_req_receiving.
+# Reading them all would cost about a sixth of the ingester's throughput, so a fast run's phases come from
+# a sample: the start of each chunk read, sized so that about TIMING_BYTES_PER_S of every second of the
+# run is parsed (some 500 requests); a run slower than that is read whole. One match per request.
+SAMPLED_PHASES = ("blocked", "connecting", "tls_handshaking", "sending", "waiting", "receiving")  # as TIMING_PHASES
+_REST_OF_ROW = r",[^\n]*\n"
+TIMING_ROWS = re.compile(
+    r"\nhttp_req_blocked,(\d+),([\d.]+)"
+    + "".join(_REST_OF_ROW + rf"http_req_{phase},\d+,([\d.]+)" for phase in SAMPLED_PHASES[1:])
+    + ","  # a value cut short by the end of the text lacks its comma and is not read
+)
+TIMING_BYTES_PER_S = 1 << 20
 ALL_REQUESTS = "__all__"  # the run-wide histogram's key beside the endpoints'
 MAX_ORIGINS = 1000  # distinct origins counted for the busiest one (a script cannot grow this without end)
 MAX_REMEMBERED_URLS = 4096  # URLs whose origin is remembered while a run is read (a run requests the same few again)
@@ -84,11 +100,28 @@ class SecondBucket:
     p90_ms: float = 0.0
     p95_ms: float = 0.0
     p99_ms: float = 0.0
+    timing_sums_ms: list[float] = field(default_factory=lambda: [0.0] * len(SAMPLED_PHASES))
+    timing_samples: int = 0  # requests whose phases were read
+    # Durations of the tracked endpoints while the second is open (by the ingester's index), then their p95.
+    endpoint_durations_ms: dict[int, list[float]] = field(default_factory=dict)
+    endpoint_p95_ms: dict[int, float] = field(default_factory=dict)
 
     def close(self) -> None:
         values = sorted(self.durations_ms or ())
         self.p50_ms, self.p90_ms, self.p95_ms, self.p99_ms = (percentile(values, p) for p in (0.5, 0.9, 0.95, 0.99))
+        self.endpoint_p95_ms = {i: percentile(sorted(v), 0.95) for i, v in self.endpoint_durations_ms.items()}
         self.durations_ms = None  # closed: percentiles are final
+        self.endpoint_durations_ms = {}
+
+    def provisional(self) -> SecondBucket:
+        """A closed copy of a second still open (its percentiles so far), for live progress."""
+        copy = dataclasses.replace(
+            self,
+            durations_ms=list(self.durations_ms or ()),
+            endpoint_durations_ms={i: list(v) for i, v in self.endpoint_durations_ms.items()},
+        )
+        copy.close()
+        return copy
 
     def point(self, t_s: int) -> dict[str, Any]:
         return {
@@ -103,7 +136,12 @@ class SecondBucket:
             "iterations": self.iterations,
             "dropped_iterations": self.dropped,
             "statuses": dict(self.statuses),
+            **{f"{phase}_ms": self.timing_mean_ms(index) for index, phase in enumerate(SAMPLED_PHASES)},
+            "timing_samples": self.timing_samples,
         }
+
+    def timing_mean_ms(self, phase: int) -> float:
+        return round(self.timing_sums_ms[phase] / self.timing_samples, 3) if self.timing_samples else 0.0
 
 
 def new_histogram() -> HdrHistogram:
@@ -287,6 +325,7 @@ class SampleIngester:
         self.max_scenarios = max_scenarios
         self._file: BinaryIO | None = None
         self._pending = b""
+        self._bytes_read = 0
         self._columns: dict[str, int] | None = None
         self.first_second: int | None = None
         self.newest_second = 0
@@ -303,6 +342,8 @@ class SampleIngester:
         self.max_vus_seen = 0
         self.origin_requests: Counter[str] = Counter()  # at most MAX_ORIGINS distinct origins
         self._origin_of: dict[str, str | None] = {}
+        self._series_endpoints: dict[tuple[str, str], int] = {}  # (method, name) → index, ENDPOINT_SERIES_TRACKED at most
+        self._series_requests: list[int] = []  # requests of each tracked endpoint
         self._closed_before = 0  # every second below this is closed
 
     # --- reading -------------------------------------------------------------
@@ -319,7 +360,7 @@ class SampleIngester:
     def finish(self) -> None:
         self.poll()
         if self._pending:
-            self._consume(b"\n")
+            self._consume(b"\n", final=True)
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -330,17 +371,35 @@ class SampleIngester:
             scenario.close()
         self._closed_before = self.newest_second + 1
 
-    def _consume(self, chunk: bytes) -> None:
+    def _consume(self, chunk: bytes, *, final: bool = False) -> None:
         data = self._pending + chunk
         cut = data.rfind(b"\n") + 1
+        last_request = data.rfind(b"\nhttp_reqs,", 0, cut)
+        if not final and last_request >= 0 and data.find(b"\nhttp_req_receiving,", last_request, cut) < 0:
+            cut = last_request + 1  # a request's rows are read together, so its phases are one piece (TIMING_ROWS)
         self._pending = data[cut:]
-        lines = data[:cut].decode("utf-8", "replace").splitlines()
+        self._bytes_read += cut
+        text = data[:cut].decode("utf-8", "replace")
+        lines = text.splitlines()
         if self._columns is None and lines:
             self._columns = {name: index for index, name in enumerate(lines.pop(0).split(","))}
         self.samples_read += len(lines)
         for line in lines:
             if line.startswith(WANTED_PREFIXES):
                 self._row(line.split(",") if '"' not in line else next(csv.reader([line])))
+        self._sample_timings(text)
+
+    def _sample_timings(self, text: str) -> None:
+        """Adds the request phases of the chunk's first requests (see TIMING_BYTES_PER_S) to their seconds."""
+        span_s = self.newest_second - (self.first_second or self.newest_second) + 1
+        share = min(1.0, TIMING_BYTES_PER_S * span_s / max(self._bytes_read, 1))
+        for second, *phases_ms in TIMING_ROWS.findall("\n" + text[: math.ceil(len(text) * share)]):
+            bucket = self.seconds.get(int(second))
+            if bucket is not None:
+                bucket.timing_samples += 1
+                sums = bucket.timing_sums_ms
+                for index, value in enumerate(phases_ms):
+                    sums[index] += float(value)
 
     # --- aggregation ---------------------------------------------------------
 
@@ -390,9 +449,12 @@ class SampleIngester:
         bucket.requests += 1
         self.total_requests += 1
         bucket.statuses[status] += 1
+        name, method = row[col["name"]], row[col["method"]]
         if bucket.durations_ms is not None:
             bucket.durations_ms.append(value_ms)
-        endpoint = self._endpoint(row[col["name"]], row[col["method"]], status)
+            if (series := self._endpoint_series_index(method, name)) is not None:
+                bucket.endpoint_durations_ms.setdefault(series, []).append(value_ms)
+        endpoint = self._endpoint(name, method, status)
         endpoint.count += 1
         if (origin := self._origin(row[col["url"]])) and (
             origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS
@@ -429,6 +491,16 @@ class SampleIngester:
                 self._origin_of.clear()
             self._origin_of[url] = url_origin(url)
         return self._origin_of[url]
+
+    def _endpoint_series_index(self, method: str, name: str) -> int | None:
+        key = (method, name)
+        index = self._series_endpoints.get(key)
+        if index is None and len(self._series_endpoints) < ENDPOINT_SERIES_TRACKED:
+            index = self._series_endpoints[key] = len(self._series_endpoints)
+            self._series_requests.append(0)
+        if index is not None:
+            self._series_requests[index] += 1
+        return index
 
     def _failure_reason(self, status: str, error_code: str, error: str, second: int) -> FailureReason:
         def make(key: tuple[str, str, str]) -> FailureReason:
@@ -480,19 +552,7 @@ class SampleIngester:
     def _live_point(self, second: int) -> dict[str, Any]:
         bucket = self.seconds.get(second) or SecondBucket(durations_ms=None)
         t_s = second - (self.first_second or second)
-        if bucket.durations_ms is None:
-            return bucket.point(t_s)
-        provisional = SecondBucket(
-            bucket.requests,
-            bucket.failed,
-            bucket.iterations,
-            bucket.vus,
-            bucket.statuses,
-            bucket.dropped,
-            durations_ms=list(bucket.durations_ms),
-        )
-        provisional.close()
-        return provisional.point(t_s)
+        return (bucket if bucket.durations_ms is None else bucket.provisional()).point(t_s)
 
     def totals(self) -> dict[str, int]:
         return {"requests": self.total_requests, "failed": self.total_failed, "iterations": self.total_iterations}
@@ -550,8 +610,36 @@ class SampleIngester:
             series.append({"label": "other reasons", "counts": other})
         return {"t": [second - self.first_second for second in seconds], "series": series}
 
+    def endpoint_series(self) -> dict[str, Any]:
+        """p95 per second of the busiest tracked endpoints (method + name, every status together)."""
+        if self.first_second is None or not self._series_endpoints:
+            return {"t": [], "series": [], "tracked": 0, "endpoints": 0}
+        seconds = range(self.first_second, self.newest_second + 1)
+        busiest = sorted(self._series_endpoints.items(), key=lambda item: self._series_requests[item[1]], reverse=True)
+        empty = SecondBucket(durations_ms=None)
+        series = [
+            {
+                "label": f"{method} {name}".strip(),
+                "requests": self._series_requests[index],
+                "p95_ms": [_rounded(self.seconds.get(s, empty).endpoint_p95_ms.get(index)) for s in seconds],
+            }
+            for (method, name), index in busiest[:ENDPOINT_SERIES]
+        ]
+        names = {(e.method, e.name) for e in self.endpoints.values() if e.name != ENDPOINT_OVERFLOW}
+        return {
+            "t": [second - self.first_second for second in seconds],
+            "series": series,
+            "tracked": len(self._series_endpoints),
+            "endpoints": len(names),
+        }
+
     def ingest_info(self) -> dict[str, Any]:
         return {"samples": self.samples_read, "late_samples": self.late_samples, "endpoints": len(self.endpoints)}
+
+
+def _rounded(value_ms: float | None) -> float | None:
+    """None stays None: a second in which an endpoint had no request is a gap in its line, not 0 ms."""
+    return None if value_ms is None else round(value_ms, 3)
 
 
 # --- k6's summary export --------------------------------------------------------

@@ -59,6 +59,15 @@ def test_loadtest_matches_the_targets_truth_and_k6s_summary(
     # machine (k6 warming up, another process) can stretch it, so the typical second is checked.
     assert busy and 80 < statistics.median(p["p95_ms"] for p in busy) < 125
     assert max(p["vus"] for p in doc["timeseries"]) == 10
+    # Request phases per second: a run this slow is read whole, so their mean over the run is k6's average.
+    sampled = sum(p["timing_samples"] for p in doc["timeseries"])
+    assert sampled == metrics["http_reqs"]["count"]
+    waiting_ms = sum(p["waiting_ms"] * p["timing_samples"] for p in doc["timeseries"]) / sampled
+    assert waiting_ms == pytest.approx(metrics["http_req_waiting"]["avg"], rel=0.01)
+    # The one endpoint's p95 per second is the run's.
+    (endpoint,) = doc["endpoint_series"]["series"]
+    assert endpoint["label"] == f"GET {target.url}/api/items" and endpoint["requests"] == metrics["http_reqs"]["count"]
+    assert endpoint["p95_ms"] == [p["p95_ms"] if p["rps"] else None for p in doc["timeseries"]]
     assert doc["failures"]["total"] == metrics["http_req_failed"]["passes"]
     assert doc["failures"]["samples"][0]["status"] == "500"
     # Graded: success rate 0.90 misses 0.95, errors exactly at 0.10 → one miss → C.

@@ -7,6 +7,9 @@ window.K6Charts = (function () {
   'use strict';
   const HEIGHT = 220;
   const CATEGORICAL = 9;  // --chart-c0 … --chart-c8
+  // Below this width a chart draws two value axes at most (the first left, the second right): four would
+  // leave a phone little plot. The others' values are read in the legend, which says so.
+  const NARROW_PX = 600;
 
   // `extra`: uPlot options over these, and `xLabel`, what the legend calls the x value.
   function chart(id, series, data, extra) {
@@ -68,21 +71,32 @@ window.K6Charts = (function () {
   // --- spec charts ----------------------------------------------------------------------------
 
   function specOptions(spec, chartSpec, width) {
+    const narrow = width < NARROW_PX;
     const scales = { x: { time: false } };
     chartSpec.axes.forEach((axis) => {
       scales[axis.scale] = axis.range
         ? { range: axis.range }
         : { range: (u, min, max) => [0, niceCeiling(Math.max(max || 0, 1))] };  // live: follow the data
     });
-    const axes = [themedAxis({ label: 'elapsed (s)', values: (u, ticks) => ticks.map(formatNumber) })].concat(
-      chartSpec.axes.map((axis) => themedAxis({
+    const places = spec.x;  // charts over runs: x is each run's place, named; else elapsed seconds
+    if (places) scales.x.range = [-0.4, Math.max(spec.t.length - 1, 1) + 0.6];  // room for the last run's slanted name
+    const xAxis = places
+      ? { label: places.label, splits: () => spec.t, values: (u, ticks) => ticks.map((i) => places.names[i] ?? ''), rotate: -30, size: 64 }
+      : { label: 'elapsed (s)', values: (u, ticks) => ticks.map(formatNumber) };
+    const axes = [themedAxis(xAxis)].concat(
+      chartSpec.axes.map((axis, index) => themedAxis({
         scale: axis.scale, side: axis.side === 'right' ? 1 : 3, label: axis.label,
+        show: !narrow || index < 2,
         grid: { show: axis.side !== 'right', stroke: cssVar('--line'), width: 1 },
-        values: (u, ticks) => ticks.map(formatNumber), size: 56,
+        values: (u, ticks) => ticks.map(formatNumber), size: narrow ? 44 : 56,
       })));
-    const series = [{ label: 'elapsed', value: (u, v) => (v === null || v === undefined ? '–' : `${v} s`) }].concat(
+    const xValue = places
+      ? (u, v) => (v === null || v === undefined ? '–' : places.names[v] ?? '–')
+      : (u, v) => (v === null || v === undefined ? '–' : `${v} s`);
+    const series = [{ label: places ? 'run' : 'elapsed', value: xValue }].concat(
       chartSpec.series.map((s) => ({
         label: s.label, scale: s.scale, stroke: colour(s.colour), width: 1.5, spanGaps: true,
+        points: { show: Boolean(places) },
         value: (u, v) => (v === null || v === undefined ? '–' : `${formatNumber(v)} ${s.unit}`),
       })));
     return {
@@ -123,9 +137,10 @@ window.K6Charts = (function () {
     spec.syncKey = spec.syncKey || 'run';
     const group = { plots: [], spec: spec };
     const draw = () => {
-      group.plots.forEach((plot) => plot.destroy());
+      group.plots.forEach((plot) => { plot.observer.disconnect(); plot.destroy(); });
       group.plots = spec.charts.map((chartSpec) => drawOne(group, chartSpec)).filter(Boolean);
     };
+    group.redraw = draw;
     draw();
     window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', draw);
     return group;
@@ -145,7 +160,23 @@ window.K6Charts = (function () {
     const data = [spec.t].concat(chartSpec.series.map((s) => s.values));
     const plot = new uPlot(options, data, box);
     box.dataset.series = chartSpec.series.length;
-    new ResizeObserver(() => plot.setSize({ width: Math.max(box.clientWidth, 260), height: HEIGHT })).observe(box);
+    box.dataset.axesShown = options.axes.slice(1).filter((axis) => axis.show).length;  // read by the tests
+    const hidden = chartSpec.axes.slice(2).map((axis) => axis.label);
+    const note = box.parentElement.querySelector('.narrow-axes-note');
+    if (note) note.remove();
+    if (hidden.length && !options.axes[3].show) {
+      const p = document.createElement('p');
+      p.className = 'muted chart-note narrow-axes-note';
+      p.textContent = `At this width the ${hidden.join(' and ')} axes are not drawn: hover or tap to read their values.`;
+      box.after(p);
+    }
+    const narrow = box.clientWidth < NARROW_PX;
+    plot.observer = new ResizeObserver(() => {
+      // Crossing NARROW_PX shows or hides axes: that takes new options, so the group is drawn again.
+      if ((box.clientWidth < NARROW_PX) !== narrow) window.requestAnimationFrame(group.redraw);
+      else plot.setSize({ width: Math.max(box.clientWidth, 260), height: HEIGHT });
+    });
+    plot.observer.observe(box);
     return plot;
   }
 

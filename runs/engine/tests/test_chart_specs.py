@@ -125,3 +125,34 @@ def test_no_seconds_no_charts_and_live_axes_follow_the_data() -> None:
 
 def test_axis_tops_are_round() -> None:
     assert [nice_ceiling(v) for v in (0.3, 1, 1.2, 3, 7, 22, 1500)] == [0.5, 1, 2, 5, 10, 25, 2000]
+
+
+def test_request_phases_get_a_line_each_and_older_runs_a_note_instead() -> None:
+    timed = document()
+    for point in timed["timeseries"]:
+        point.update({"blocked_ms": 0.1, "connecting_ms": 0.0, "tls_handshaking_ms": 0.0, "sending_ms": 0.02})
+        point.update({"waiting_ms": 35.0, "receiving_ms": 0.4, "timing_samples": 90})
+    timings = chart(run_charts(timed), "timings")
+    assert [s["label"] for s in timings["series"]][4] == "waiting (TTFB)"
+    assert len(timings["series"]) == 6 and {s["unit"] for s in timings["series"]} == {"ms"}
+    assert timings["axes"][0]["range"] == [0, 50] and "5,400 sampled requests" in timings["note"]
+    old = run_charts(document())
+    assert "timings" not in [c["id"] for c in old["charts"]]
+    assert any(note.startswith("Request timing breakdown") for note in old["notes"])
+
+
+def test_the_busiest_endpoints_get_their_p95_line_and_a_cap_is_stated() -> None:
+    found = {
+        "t": list(range(60)),
+        "series": [
+            {"label": "GET /a", "requests": 600, "p95_ms": [12.0] * 60},
+            {"label": "POST /b", "requests": 60, "p95_ms": [None, 300.0] * 30},
+        ],
+        "tracked": 20,
+        "endpoints": 31,
+    }
+    endpoints = chart(run_charts(document(endpoint_series=found)), "endpoints")
+    assert [s["label"] for s in endpoints["series"]] == ["GET /a", "POST /b"]
+    assert endpoints["axes"][0]["range"] == [0, 500] and "first 20 endpoints seen; this run had 31" in endpoints["note"]
+    assert not any(note.startswith("Per-endpoint") for note in run_charts(document(endpoint_series=found))["notes"])
+    assert any(note.startswith("Per-endpoint") for note in run_charts(document())["notes"])

@@ -258,3 +258,82 @@ def test_groups_nest_and_the_flat_lists_of_earlier_runs_give_the_same_tree() -> 
         ("check", 0, "ok", 3), ("group", 0, "a", 5), ("check", 1, "status is 200", 4), ("group", 1, "b", 1),
         ("check", 2, "status is 200", 1), ("group", 0, "empty", 0),
     ]  # fmt: skip
+
+
+PHASES = ("blocked", "connecting", "tls_handshaking", "sending", "waiting", "receiving")
+
+
+def timed_request(second: int, ms: float, phases_ms: dict[str, float], name: str = "http://t/a") -> str:
+    """A request's rows in k6's order: its count and duration, its six phases, then whether it failed."""
+    rows = row("http_reqs", second, 1, name=name) + row("http_req_duration", second, ms, name=name)
+    rows += "".join(row(f"http_req_{phase}", second, phases_ms.get(phase, 0.0), name=name) for phase in PHASES)
+    return rows + row("http_req_failed", second, 0, name=name)
+
+
+def test_a_slow_run_has_every_request_phase_averaged_per_second(tmp_path: Path) -> None:
+    text = "".join(timed_request(5, 30, {"waiting": w, "connecting": 2.0}) for w in (10.0, 20.0, 30.0))
+    text += "".join(timed_request(6, 30, {"waiting": 40.0, "tls_handshaking": t}) for t in (1.0, 3.0))
+    first, second = ingest(tmp_path, text).timeseries()
+    assert (first["waiting_ms"], first["connecting_ms"], first["tls_handshaking_ms"], first["timing_samples"]) == (
+        20.0,
+        2.0,
+        0.0,
+        3,
+    )
+    assert (second["waiting_ms"], second["tls_handshaking_ms"], second["connecting_ms"], second["timing_samples"]) == (
+        40.0,
+        2.0,
+        0.0,
+        2,
+    )
+
+
+def test_a_fast_run_averages_a_sample_of_its_requests_close_to_the_truth(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    truth = {second: 20.0 + 30 * second for second in range(4)}  # each second's mean waiting time
+    text = "".join(
+        timed_request(second, 50, {"waiting": rng.uniform(0.5, 1.5) * truth[second], "receiving": 1.0})
+        for second in truth
+        for _ in range(6000)  # ~22 MB: read in 1 MB chunks, of which the phases of a sample are parsed
+    )
+    series = ingest(tmp_path, text).timeseries()
+    for point in series:
+        assert 200 < point["timing_samples"] < point["rps"]  # a sample, and a large one
+        assert point["waiting_ms"] == pytest.approx(truth[point["t"]], rel=0.05)
+        assert point["receiving_ms"] == 1.0
+
+
+def test_a_phase_row_cut_by_a_chunk_is_not_read_short(tmp_path: Path) -> None:
+    text = HEADER + timed_request(1, 30, {"waiting": 123.456})
+    path = tmp_path / "cut.csv"
+    path.write_text("")
+    ingester = SampleIngester(path, max_endpoints=10, max_failed_samples=5)
+    cut = text.index("123.4") + 5  # k6's line ends mid-value when a chunk is read
+    for piece in (text[:cut], text[cut:]):
+        with path.open("a") as handle:
+            handle.write(piece)
+        ingester.poll()
+    ingester.finish()
+    assert ingester.timeseries()[0]["waiting_ms"] == 123.456
+
+
+def test_the_busiest_endpoints_get_their_p95_per_second_and_gaps_where_they_had_none(tmp_path: Path) -> None:
+    text = "".join(request(10, ms, name="http://t/busy") for ms in range(1, 101))  # p95 95.05
+    text += "".join(request(11, ms, name="http://t/busy") for ms in range(101, 201))  # p95 195.05
+    text += request(10, 7, name="http://t/rare")
+    text += "".join(request(10, 1, name=f"http://t/n{n}") for n in range(6))
+    found = ingest(tmp_path, text).endpoint_series()
+    assert found["t"] == [0, 1] and (found["tracked"], found["endpoints"]) == (8, 8)
+    busy = found["series"][0]
+    assert busy["label"] == "GET http://t/busy" and busy["requests"] == 200
+    assert busy["p95_ms"] == [pytest.approx(95.05), pytest.approx(195.05)]
+    assert len(found["series"]) == 5  # the top five of eight
+    assert all(s["p95_ms"][1] is None for s in found["series"][1:])  # no request in the second second: a gap
+
+
+def test_endpoint_series_are_kept_for_the_first_twenty_endpoints_seen(tmp_path: Path) -> None:
+    text = "".join(request(1, 5, name=f"http://t/{n}") for n in range(25))
+    text += "".join(request(1, 9, name="http://t/late") for _ in range(50))  # busiest, but seen after twenty others
+    found = ingest(tmp_path, text).endpoint_series()
+    assert (found["tracked"], found["endpoints"]) == (20, 26)
+    assert "GET http://t/late" not in [s["label"] for s in found["series"]]

@@ -420,6 +420,8 @@ def _run_page_shots(page: Page, name: str) -> None:
         page.wait_for_timeout(200)  # the charts follow their boxes' new width
         _above_the_fold(page, "#verdict-banner", height)
         _above_the_fold(page, "#key-metrics", height)
+        # A phone draws the overview's first two value axes and says how to read the others.
+        expect(page.locator("#chart-overview")).to_have_attribute("data-axes-shown", "2" if width < 600 else "4")
         _shot(page, f"run-{name}-{width}")
     page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -489,6 +491,8 @@ def test_the_run_charts_share_a_crosshair_and_zoom_follow_dark_mode_and_fit_a_ph
     page.goto(f"{ui_server}/runs/{passed.pk}/")
     expect(page.locator("#verdict-headline")).to_have_text("Passed")
     expect(page.locator("#chart-errors canvas")).to_have_count(1)
+    expect(page.locator("#chart-timings .u-legend")).to_contain_text("waiting (TTFB)")
+    expect(page.locator("#chart-endpoints .u-legend")).to_contain_text(f"GET {target.url}")
     _run_page_shots(page, "passed")
 
     page.goto(f"{ui_server}/runs/{failed.pk}/")
