@@ -240,6 +240,10 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=64 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploaded files go to a temporary file, not memory
 MAX_DROPPED_RATIO = env_float("MAX_DROPPED_RATIO", 0.05, minimum=0.0, maximum=1.0)
+# Optional: k6 also sends every run's metrics to this Prometheus remote-write endpoint (runs/engine/prometheus.py),
+# e.g. http://prometheus:9090/api/v1/write. No credentials in the URL: k6's environment is the script's to read.
+PROMETHEUS_RW_URL = env_str("PROMETHEUS_RW_URL", "")
+PROMETHEUS_RW_PUSH_INTERVAL_S = env_int("PROMETHEUS_RW_PUSH_INTERVAL_S", 5, minimum=1, maximum=3600)
 # Signed, expiring, read-only links to a run's HTML report for people without an account: off unless enabled.
 SHARE_LINKS = env_bool("SHARE_LINKS", False)
 SHARE_LINK_MAX_HOURS = env_int("SHARE_LINK_MAX_HOURS", 7 * 24, minimum=1, maximum=365 * 24)

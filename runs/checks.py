@@ -6,6 +6,7 @@ import ipaddress
 import os
 import shutil
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -65,4 +66,23 @@ def post_stages_importable(app_configs: Any, **kwargs: Any) -> list[Error]:
 def captcha_test_mode_in_production(app_configs: Any, **kwargs: Any) -> list[Warning]:
     if settings.CAPTCHA_TEST_MODE and not settings.DEBUG:
         return [Warning("CAPTCHA_TEST_MODE is on with DEBUG off: anyone can answer PASSED.", id="k6intel.W002")]
+    return []
+
+
+@register()
+def prometheus_url_valid(app_configs: Any, **kwargs: Any) -> list[Error]:
+    url = settings.PROMETHEUS_RW_URL
+    if not url:
+        return []
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [
+            Error(
+                f"PROMETHEUS_RW_URL={url!r} is not an http(s) URL.",
+                hint="e.g. http://prometheus:9090/api/v1/write",
+                id="k6intel.E006",
+            )
+        ]
+    if parts.username or parts.password:
+        return [Error("PROMETHEUS_RW_URL has credentials in it; k6's environment is readable by the script.", id="k6intel.E007")]
     return []

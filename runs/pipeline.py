@@ -243,7 +243,7 @@ def _launch(run: Run, secret_env: dict[str, str]) -> k6.Launch:
     spec = run.spec if run.mode == Run.Mode.SCRIPT else {}
     plain_env = {key: str(value) for key, value in (spec.get("env") or {}).items() if key not in secret_env}
     overrides = {name: spec[name] for name in k6.OVERRIDE_ENV if spec.get(name) not in (None, "")}
-    return k6.Launch(spec.get("entry") or k6.SCRIPT_NAME, plain_env, secret_env, overrides)
+    return k6.Launch(spec.get("entry") or k6.SCRIPT_NAME, plain_env, secret_env, overrides, run_id=str(run.pk))
 
 
 def _keep_artifacts(run: Run, workdir: Path, files: dict[str, bytes] | str, secrets: list[str]) -> None:

@@ -3,8 +3,9 @@
 set -euo pipefail
 # docker-compose validates docker-compose.yml offline; chromium is the analyzers' browser;
 # nftables holds the target policy in the kernel for k6 (runs/engine/egress.py); flite speaks the captcha;
-# poppler-utils (pdftoppm) renders the PDF report's pages for the tests' artifacts.
-packages=(libmariadb-dev pkg-config docker-compose bubblewrap chromium nftables flite poppler-utils)
+# poppler-utils (pdftoppm) renders the PDF report's pages for the tests' artifacts; prometheus receives the
+# metrics k6 remote-writes in the tests of that output.
+packages=(libmariadb-dev pkg-config docker-compose bubblewrap chromium nftables flite poppler-utils prometheus)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for package in "${packages[@]}"; do

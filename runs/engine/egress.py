@@ -23,6 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from runs.engine import prometheus
 from runs.engine.targets import IPNetwork, connection_blocklist
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def k6_uid() -> int | None:
     if nft is None:
         log.warning("nft is not installed: k6 runs without the kernel's egress rules")
         return None
-    rules = ruleset(settings.K6_UID, connection_blocklist(), nameservers())
+    rules = ruleset(settings.K6_UID, connection_blocklist(), nameservers(), prometheus.endpoint_addresses())
     try:
         done = subprocess.run([nft, "-f", "-"], input=rules.encode(), capture_output=True, timeout=NFT_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -56,11 +57,20 @@ def k6_uid() -> int | None:
     return settings.K6_UID
 
 
-def ruleset(uid: int, blocked: Iterable[IPNetwork], resolvers: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> str:
-    """The nftables script: replace the table (create it first so that deleting it cannot fail)."""
+def ruleset(
+    uid: int,
+    blocked: Iterable[IPNetwork],
+    resolvers: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address],
+    exempt: Iterable[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]] = (),
+) -> str:
+    """The nftables script: replace the table (create it first so that deleting it cannot fail). `exempt`: the
+    addresses and TCP ports k6 itself must reach whatever the policy (the metrics endpoint)."""
     blocked = list(blocked)
     resolvers = list(resolvers)
     rules = []
+    for address, port in exempt:
+        family = "ip" if address.version == 4 else "ip6"
+        rules.append(f"meta skuid {uid} {family} daddr {address} tcp dport {port} accept")
     for family, version in (("ip", 4), ("ip6", 6)):
         servers = [str(address) for address in resolvers if address.version == version]
         if servers:

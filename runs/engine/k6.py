@@ -22,7 +22,7 @@ import orjson
 import psutil
 from django.conf import settings
 
-from runs.engine import egress, sandbox
+from runs.engine import egress, prometheus, sandbox
 from runs.engine.k6_codes import K6Exit, describe_exit
 from runs.engine.k6_log import LogCapture
 from runs.engine.memory_ceiling import MemoryCeiling, memory_ceiling
@@ -81,6 +81,7 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
     secret_env: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str | int] = field(default_factory=dict)
+    run_id: str = ""  # labels the run's series where its metrics are also exported (runs/engine/prometheus.py)
 
     def arguments(self) -> list[str]:
         system_env = "true" if self.secret_env else "false"
@@ -92,7 +93,8 @@ class Launch:
     def environment(self) -> dict[str, str]:
         # Secret names never start with K6_ (vetting refuses them): k6 would read them as its own settings.
         overrides = {OVERRIDE_ENV[name]: str(value) for name, value in self.overrides.items() if value not in (None, "")}
-        return {**{key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}, **overrides}
+        secrets = {key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}
+        return {**secrets, **overrides, **prometheus.output_environment()}
 
 
 def prepare_workdir(workdir: Path, files: dict[str, bytes] | str) -> None:
@@ -169,6 +171,7 @@ def k6_command(workdir: Path, launch: Launch) -> list[str]:
         TREND_STATS,
         "--out",
         f"csv={inside / SAMPLES_NAME}",
+        *prometheus.output_arguments(launch.run_id),
         "--no-color",
         # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.
         *k6_policy_args(),
