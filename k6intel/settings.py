@@ -243,6 +243,8 @@ MAX_DROPPED_RATIO = env_float("MAX_DROPPED_RATIO", 0.05, minimum=0.0, maximum=1.
 # Optional: k6 also sends every run's metrics to this Prometheus remote-write endpoint (runs/engine/prometheus.py),
 # e.g. http://prometheus:9090/api/v1/write. No credentials in the URL: k6's environment is the script's to read.
 PROMETHEUS_RW_URL = env_str("PROMETHEUS_RW_URL", "")
+# A run may name its own endpoint (`prometheus_url`, checked by the target policy): off unless enabled.
+PROMETHEUS_RW_PER_RUN = env_bool("PROMETHEUS_RW_PER_RUN", False)
 PROMETHEUS_RW_PUSH_INTERVAL_S = env_int("PROMETHEUS_RW_PUSH_INTERVAL_S", 5, minimum=1, maximum=3600)
 # Signed, expiring, read-only links to a run's HTML report for people without an account: off unless enabled.
 SHARE_LINKS = env_bool("SHARE_LINKS", False)

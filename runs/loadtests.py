@@ -35,6 +35,7 @@ class RunMeta:
 
     test: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    prometheus_url: str = ""  # where k6 also sends the run's metrics (runs/engine/prometheus.py)
 
 
 def label_problems(labels: dict[str, str]) -> list[str]:

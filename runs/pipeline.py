@@ -80,7 +80,7 @@ REPEATED_FIELDS = (
     "sealed_secrets", "planned_duration_s", "graceful_stop_s", "max_vus", "sla_config",
 )  # fmt: skip
 
-RUN_META_FIELDS = ("test", "labels", "repeat")
+RUN_META_FIELDS = ("test", "labels", "repeat", "prometheus_url")
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 AfterK6 = Callable[[Any], object]  # what it returns is ignored
@@ -109,7 +109,7 @@ def run_create_from_builder(
             target_url=target_url,
             api_key=api_key,
             owner=owner,
-            spec=spec,
+            spec=_with_export(spec, meta),
             script=render_script(plan),
             sealed_secrets=seal(serializer.secrets()),
             planned_duration_s=plan.shape.planned_duration_s,
@@ -162,7 +162,7 @@ def run_create_from_script(
             owner=owner,
             mode=Run.Mode.SCRIPT,
             target_url=target_url,
-            spec=spec,
+            spec=_with_export(spec, meta),
             script=bundle.entry_source(),
             bundle=bundle.pack(),
             sealed_secrets=seal({"env": secret_env} if secret_env else {}),
@@ -215,6 +215,11 @@ def _belonging(project: Project, meta: RunMeta | None, mode: str, spec: dict[str
     return {"test": test_for(project, meta.test or default_test_name(mode, spec, target_url)), "labels": dict(meta.labels)}
 
 
+def _with_export(spec: dict[str, Any], meta: RunMeta | None) -> dict[str, Any]:
+    """The run's own metrics endpoint beside what it runs (validated by the serializer or the command)."""
+    return {**spec, "prometheus_url": meta.prometheus_url} if meta and meta.prometheus_url else spec
+
+
 def _url_in(env: dict[str, str]) -> str:
     """A URL the run is given (BASE_URL and the like): where it goes, until the samples tell (a request's
     `name` tag replaces its URL in them)."""
@@ -243,7 +248,8 @@ def _launch(run: Run, secret_env: dict[str, str]) -> k6.Launch:
     spec = run.spec if run.mode == Run.Mode.SCRIPT else {}
     plain_env = {key: str(value) for key, value in (spec.get("env") or {}).items() if key not in secret_env}
     overrides = {name: spec[name] for name in k6.OVERRIDE_ENV if spec.get(name) not in (None, "")}
-    return k6.Launch(spec.get("entry") or k6.SCRIPT_NAME, plain_env, secret_env, overrides, run_id=str(run.pk))
+    metrics_url = (run.spec or {}).get("prometheus_url") or ""
+    return k6.Launch(spec.get("entry") or k6.SCRIPT_NAME, plain_env, secret_env, overrides, str(run.pk), metrics_url)
 
 
 def _keep_artifacts(run: Run, workdir: Path, files: dict[str, bytes] | str, secrets: list[str]) -> None:

@@ -13,6 +13,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from k6intel.env import parse_duration_s
+from runs.engine import prometheus
 from runs.engine.presets import PRESET_DEFAULT_DURATION_S, PRESETS, LoadShape, Stage, constant_shape, preset_shape, staged_shape
 from runs.engine.script import BODY_TYPES, METHODS, Checks, RequestSpec, ScriptPlan
 from runs.engine.secrets import split_headers, split_query
@@ -97,6 +98,17 @@ class RunMetaSerializer(serializers.Serializer):
     repeat = serializers.IntegerField(
         min_value=1, max_value=MAX_REPEAT, default=1, help_text="run it this many times, one after another"
     )
+    prometheus_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        max_length=2048,
+        help_text="a Prometheus remote-write endpoint k6 also sends this run's metrics to (where PROMETHEUS_RW_PER_RUN allows)",
+    )
+
+    def validate_prometheus_url(self, value: str) -> str:
+        if value and (problem := prometheus.run_url_problem(value)):
+            raise serializers.ValidationError(problem)
+        return value
 
     def validate_labels(self, value: dict[str, str]) -> dict[str, str]:
         if problems := label_problems(value):
@@ -105,7 +117,11 @@ class RunMetaSerializer(serializers.Serializer):
 
     def to_meta(self) -> RunMeta:
         data = self.validated_data
-        return RunMeta(test=(data.get("test") or "").strip(), labels=data.get("labels") or {})
+        return RunMeta(
+            test=(data.get("test") or "").strip(),
+            labels=data.get("labels") or {},
+            prometheus_url=data.get("prometheus_url") or "",
+        )
 
 
 class BuilderRunSerializer(RunMetaSerializer):

@@ -82,6 +82,7 @@ class Launch:
     secret_env: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str | int] = field(default_factory=dict)
     run_id: str = ""  # labels the run's series where its metrics are also exported (runs/engine/prometheus.py)
+    metrics_url: str = ""  # the run's own Prometheus remote-write endpoint, when it named one
 
     def arguments(self) -> list[str]:
         system_env = "true" if self.secret_env else "false"
@@ -94,7 +95,7 @@ class Launch:
         # Secret names never start with K6_ (vetting refuses them): k6 would read them as its own settings.
         overrides = {OVERRIDE_ENV[name]: str(value) for name, value in self.overrides.items() if value not in (None, "")}
         secrets = {key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}
-        return {**secrets, **overrides, **prometheus.output_environment()}
+        return {**secrets, **overrides, **prometheus.output_environment(self.metrics_url)}
 
 
 def prepare_workdir(workdir: Path, files: dict[str, bytes] | str) -> None:
@@ -171,7 +172,7 @@ def k6_command(workdir: Path, launch: Launch) -> list[str]:
         TREND_STATS,
         "--out",
         f"csv={inside / SAMPLES_NAME}",
-        *prometheus.output_arguments(launch.run_id),
+        *prometheus.output_arguments(launch.run_id, launch.metrics_url),
         "--no-color",
         # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.
         *k6_policy_args(),

@@ -147,3 +147,23 @@ def test_a_wrong_or_credentialled_endpoint_url_stops_the_server_with_its_reason(
 
     settings.PROMETHEUS_RW_URL = url
     assert [found.id for found in prometheus_url_valid(None)] == [error]
+
+
+def test_a_run_may_name_its_own_endpoint_where_the_server_allows_it(
+    prometheus: Prometheus, demo_target: Callable[..., Any], settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core.management import call_command
+
+    settings.RUN_POST_STAGES = []
+    settings.PROMETHEUS_RW_PUSH_INTERVAL_S = 1
+    target, endpoint = demo_target(latency_min_ms=2, latency_max_ms=4), f"{prometheus.url}/api/v1/write"
+    refused = BuilderRunSerializer(data={"url": target.url, "prometheus_url": endpoint})
+    assert not refused.is_valid() and "PROMETHEUS_RW_PER_RUN is off" in str(refused.errors["prometheus_url"])
+    settings.PROMETHEUS_RW_PER_RUN = True
+    call_command("loadtest", target.url, "--vus", "1", "--duration", "2s", "--prometheus-url", endpoint, "--json", verbosity=0)
+    document = json.loads(capsys.readouterr().out)
+    (total,) = prometheus.query(f'sum(last_over_time(k6_http_reqs_total{{{RUN_LABEL}="{document["id"]}"}}[10m]))')
+    assert float(total["value"][1]) == document["metrics"]["http_reqs"]["count"]
+    settings.ALLOW_LOOPBACK_TARGETS = False  # the same endpoint is a blocked address now: refused like a target
+    blocked = BuilderRunSerializer(data={"url": "https://example.com/", "prometheus_url": endpoint})
+    assert not blocked.is_valid() and "The metrics endpoint was refused" in str(blocked.errors["prometheus_url"])

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from runs.api.serializers import BuilderRunSerializer
 from runs.cli_output import format_comparison, format_progress, format_summary
 from runs.dispatch import run_enqueue
+from runs.engine import prometheus
 from runs.engine.presets import PRESETS
 from runs.engine.targets import TargetRejected, check_target_url
 from runs.engine.verdict import FAILED
@@ -94,6 +95,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--label", action="append", default=[], metavar="K=V", help="e.g. variant=cached, git_sha=$SHA")
         parser.add_argument("--repeat", type=int, default=1, help=f"run it N times in a row (at most {MAX_REPEAT})")
+        parser.add_argument(
+            "--prometheus-url", default="", metavar="URL", help="also send the run's metrics to this remote-write endpoint"
+        )
         parser.add_argument(
             "--compare-to", metavar="RUN_ID|baseline", help="compare the result with this run, or the test's baseline"
         )
@@ -222,7 +226,10 @@ def _meta_data(options: dict[str, Any]) -> dict[str, Any]:
     labels = dict(_split_pair(label, "=", "--label", "key=value") for label in options["label"])
     if problems := label_problems(labels):
         raise CommandError("--label: " + " ".join(problems), returncode=BAD_INPUT)
-    return {"test": options["test"], "labels": labels}
+    url = options["prometheus_url"]
+    if url and (problem := prometheus.run_url_problem(url)):
+        raise CommandError(f"--prometheus-url: {problem}", returncode=BAD_INPUT)
+    return {"test": options["test"], "labels": labels, "prometheus_url": url}
 
 
 def _create_script_run(options: dict[str, Any]) -> Run:
