@@ -167,3 +167,18 @@ def test_a_run_may_name_its_own_endpoint_where_the_server_allows_it(
     settings.ALLOW_LOOPBACK_TARGETS = False  # the same endpoint is a blocked address now: refused like a target
     blocked = BuilderRunSerializer(data={"url": "https://example.com/", "prometheus_url": endpoint})
     assert not blocked.is_valid() and "The metrics endpoint was refused" in str(blocked.errors["prometheus_url"])
+
+
+def test_an_endpoint_that_is_down_costs_the_run_nothing_and_says_so_in_its_log(
+    demo_target: Callable[..., Any], settings: Any
+) -> None:
+    settings.RUN_POST_STAGES = []
+    settings.PROMETHEUS_RW_URL = f"http://127.0.0.1:{free_port()}/api/v1/write"  # nothing listens there
+    settings.PROMETHEUS_RW_PUSH_INTERVAL_S = 1
+    target = demo_target(latency_min_ms=2, latency_max_ms=4)
+    serializer = BuilderRunSerializer(data={"url": target.url, "vus": 1, "duration": "2s", "analyzers": []})
+    assert serializer.is_valid(), serializer.errors
+    run = run_execute(run_create_from_builder(serializer).pk)
+    assert run.status == Run.Status.DONE and run.k6_exit_code == 0, run.error
+    assert run.result.metrics["http_reqs"]["count"] == target.errors.count  # every number still the target's
+    assert "prometheus" in run.log.lower() and "connection refused" in run.log.lower(), run.log[-2000:]
