@@ -108,7 +108,8 @@ def endpoint_chart(found: dict[str, Any]) -> dict[str, Any] | None:
     if not found.get("series"):
         return None
     series = [_series(s["label"], "ms", f"c{i}", s["p95_ms"]) for i, s in enumerate(found["series"])]
-    chart = _chart("endpoints", f"p95 latency of the {len(series)} busiest endpoints", series, [])
+    busiest = "the busiest endpoint" if len(series) == 1 else f"the {len(series)} busiest endpoints"
+    chart = _chart("endpoints", f"p95 latency of {busiest} per second", series, [])
     if found.get("endpoints", 0) > found.get("tracked", 0):
         chart["note"] = (
             f"Per-second p95 is kept for the first {found['tracked']} endpoints seen; this run had {found['endpoints']}."

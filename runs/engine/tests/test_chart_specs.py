@@ -156,3 +156,15 @@ def test_the_busiest_endpoints_get_their_p95_line_and_a_cap_is_stated() -> None:
     assert endpoints["axes"][0]["range"] == [0, 500] and "first 20 endpoints seen; this run had 31" in endpoints["note"]
     assert not any(note.startswith("Per-endpoint") for note in run_charts(document(endpoint_series=found))["notes"])
     assert any(note.startswith("Per-endpoint") for note in run_charts(document())["notes"])
+
+
+def test_the_endpoint_chart_is_titled_for_one_endpoint_or_several() -> None:
+    one = {"t": [0, 1], "series": [{"label": "GET /a", "requests": 9, "p95_ms": [1.0, 2.0]}], "tracked": 1, "endpoints": 1}
+    assert (
+        chart(run_charts(document(endpoint_series=one)), "endpoints")["title"] == "p95 latency of the busiest endpoint per second"
+    )
+    two = {**one, "series": one["series"] * 2}
+    assert (
+        chart(run_charts(document(endpoint_series=two)), "endpoints")["title"]
+        == "p95 latency of the 2 busiest endpoints per second"
+    )
