@@ -2,12 +2,11 @@
 
 Off unless PROMETHEUS_RW_URL is set, or a run names its own endpoint where PROMETHEUS_RW_PER_RUN allows it
 (checked as a target is: the target policy decides where a run may send anything). k6 then also sends every
-metric of the run there, each series
-labelled `k6intel_run=<run id>` (a test-wide k6 tag), trends as p50/p90/p95/p99/min/max/avg gauges
-every PROMETHEUS_RW_PUSH_INTERVAL_S, and marks its series stale when the run ends. The endpoint is the
-administrator's: the kernel's egress rules for k6 let k6 reach that one address and port
-(runs/engine/egress.py), while a script's own requests to it stay refused by k6's --blacklist-ip
-whenever the address is a blocked one.
+metric of the run there, each series labelled `k6intel_run=<run id>` (a test-wide k6 tag), trends as
+p50/p90/p95/p99/min/max/avg gauges, every PROMETHEUS_RW_PUSH_INTERVAL_S, and marks its series stale when
+the run ends. The server's endpoint is the administrator's: the kernel's egress rules for k6 let k6 reach
+that one address and port (runs/engine/egress.py), while a script's own requests to it stay refused by
+k6's --blacklist-ip whenever the address is a blocked one.
 """
 
 from __future__ import annotations
