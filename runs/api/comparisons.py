@@ -43,9 +43,10 @@ def _test(request: Request, test_id: Any) -> LoadTest:
     return test
 
 
-def _labels(request: Request) -> dict[str, str]:
+def query_labels(items: list[str]) -> dict[str, str]:
+    """`label=KEY:VALUE` query parameters as a dict; a malformed one is the 400 that says how to write it."""
     labels = {}
-    for item in request.query_params.getlist("label"):
+    for item in items:
         key, separator, value = item.partition(":")
         if not separator or label_problems({key: value}):
             raise ApiError(400, "invalid", "label is KEY:VALUE, e.g. label=variant:cached.", {"label": [item]})
@@ -128,7 +129,7 @@ class TrendView(APIView):
     )
     def get(self, request: Request, test_id: Any) -> Response:
         test = _test(request, test_id)
-        document = trend(test, _labels(request), _runs(request))
+        document = trend(test, query_labels(request.query_params.getlist("label")), _runs(request))
         return Response({**document, "baseline_id": _visible_baseline(test, _runs(request))})
 
 

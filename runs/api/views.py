@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from runs.api.apikeys import IsAdminKey, apikey_lookup, request_key, skips_captcha
 from runs.api.captcha import Answer, CaptchaInvalid, captcha_check, captcha_issue, captcha_spend
+from runs.api.comparisons import query_labels
 from runs.api.documents import result_document
 from runs.api.downloads import DownloadMissing, artifact_response, run_artifact, run_download
 from runs.api.errors import ApiError, error_body
@@ -36,7 +37,7 @@ from runs.engine.bundle import MAX_UPLOAD_BYTES, SIZE_LIMITS
 from runs.engine.verdict import FAILED, NOT_GRADED, PASSED
 from runs.engine.vetting import ScriptRejected
 from runs.events import end_seq, history
-from runs.loadtests import label_problems, labelled
+from runs.loadtests import labelled
 from runs.models import ApiKey, Run
 from runs.pipeline import run_cancel, run_create_from_builder, run_create_from_script, run_create_repeats
 from runs.purge import reset_all
@@ -245,13 +246,8 @@ class RunListFilter(django_filters.FilterSet):
         fields = ["project", "status", "grade", "verdict"]
 
     def filter_label(self, runs: Any, name: str, value: str) -> Any:
-        labels = self.data.getlist("label") if isinstance(self.data, QueryDict) else [value]
-        for item in labels:
-            key, separator, wanted = item.partition(":")
-            if not separator or label_problems({key: wanted}):
-                raise ApiError(400, "invalid", "label is KEY:VALUE, e.g. label=variant:cached.", {"label": [item]})
-            runs = labelled(runs, {key: wanted})
-        return runs
+        items = self.data.getlist("label") if isinstance(self.data, QueryDict) else [value]
+        return labelled(runs, query_labels(items))
 
 
 class RunListItemSerializer(serializers.ModelSerializer):

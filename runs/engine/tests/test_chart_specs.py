@@ -159,7 +159,12 @@ def test_the_busiest_endpoints_get_their_p95_line_and_a_cap_is_stated() -> None:
 
 
 def test_the_endpoint_chart_is_titled_for_one_endpoint_or_several() -> None:
-    one = {"t": [0, 1], "series": [{"label": "GET /a", "requests": 9, "p95_ms": [1.0, 2.0]}], "tracked": 1, "endpoints": 1}
+    one: dict[str, Any] = {
+        "t": [0, 1],
+        "series": [{"label": "GET /a", "requests": 9, "p95_ms": [1.0, 2.0]}],
+        "tracked": 1,
+        "endpoints": 1,
+    }
     assert (
         chart(run_charts(document(endpoint_series=one)), "endpoints")["title"] == "p95 latency of the busiest endpoint per second"
     )
