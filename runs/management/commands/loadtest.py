@@ -167,8 +167,9 @@ def _progress_printer() -> Any:
 def _report_paths(run: Run) -> str:
     from reports.render import FILES, report_path  # the reports app's public paths
 
-    found = [(kind, report_path(run.pk, kind)) for kind in FILES]
-    lines = [f"  {kind:<6}{path}" for kind, path in found if path.exists()]
+    found = [(kind, path) for kind in FILES if (path := report_path(run.pk, kind)).exists()]
+    width = max((len(kind) for kind, _ in found), default=0) + 2  # summary_csv is longer than the rest
+    lines = [f"  {kind:<{width}}{path}" for kind, path in found]
     return "\n".join(["Reports:", *lines]) if lines else "No report files were generated."
 
 
