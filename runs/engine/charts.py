@@ -61,15 +61,15 @@ def run_charts(document: dict[str, Any]) -> dict[str, Any]:
     if not t:
         return {"t": [], "annotations": [], "charts": [], "notes": []}
     charts = [overview_chart(points), latency_chart(document, points)]
-    charts += [timings_chart(points)] if "waiting_ms" in points[0] else []
+    timed = "waiting_ms" in points[0]  # results stored before the phases were kept per second have none
+    charts += [timings_chart(points)] if timed else []
     charts += [errors_chart(document, points)]
     charts += [failures_chart(document)] if (document.get("failures") or {}).get("over_time", {}).get("series") else []
     endpoints = endpoint_chart(document.get("endpoint_series") or {})
     charts += [endpoints] if endpoints else []
     charts += scenario_charts(document.get("scenarios") or [])
     threshold_charts, notes = failing_threshold_charts(document, points)
-    notes = [NO_TIMING_SERIES] * ("waiting_ms" not in points[0]) + notes
-    notes = [NO_ENDPOINT_SERIES] * ("endpoint_series" not in document or not document["endpoint_series"]) + notes
+    notes = [NO_ENDPOINT_SERIES] * (not document.get("endpoint_series")) + [NO_TIMING_SERIES] * (not timed) + notes
     return {"t": t, "annotations": chart_annotations(document, t), "charts": charts + threshold_charts, "notes": notes}
 
 

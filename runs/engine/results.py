@@ -450,9 +450,10 @@ class SampleIngester:
         self.total_requests += 1
         bucket.statuses[status] += 1
         name, method = row[col["name"]], row[col["method"]]
+        series = self._endpoint_series_index(method, name)  # counted even when the second is already closed
         if bucket.durations_ms is not None:
             bucket.durations_ms.append(value_ms)
-            if (series := self._endpoint_series_index(method, name)) is not None:
+            if series is not None:
                 bucket.endpoint_durations_ms.setdefault(series, []).append(value_ms)
         endpoint = self._endpoint(name, method, status)
         endpoint.count += 1

@@ -337,3 +337,15 @@ def test_endpoint_series_are_kept_for_the_first_twenty_endpoints_seen(tmp_path: 
     found = ingest(tmp_path, text).endpoint_series()
     assert (found["tracked"], found["endpoints"]) == (20, 26)
     assert "GET http://t/late" not in [s["label"] for s in found["series"]]
+
+
+def test_a_request_arriving_after_its_second_closed_still_counts_for_its_endpoint(tmp_path: Path) -> None:
+    path = tmp_path / "samples.csv"
+    path.write_text(HEADER + request(10, 5) + request(15, 5) + request(16, 5))
+    ingester = SampleIngester(path, max_endpoints=10, max_failed_samples=10)
+    ingester.poll()  # second 15 seen: 10 is closed
+    with path.open("a") as handle:
+        handle.write(request(10, 9))
+    ingester.finish()
+    (endpoint,) = ingester.endpoint_series()["series"]
+    assert endpoint["requests"] == 4 and endpoint["p95_ms"][0] == 5.0  # counted; the closed second's p95 stays
