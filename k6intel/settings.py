@@ -202,6 +202,10 @@ K6_EGRESS_FIREWALL = env_bool("K6_EGRESS_FIREWALL", True)
 K6_UID = env_int("K6_UID", 60_600, minimum=1, maximum=2**31 - 2)
 MAX_VUS = env_int("MAX_VUS", 200, minimum=1, maximum=100_000)
 MAX_DURATION_S = env_duration_s("MAX_DURATION", "30m")
+# A run may be split over this many k6 processes, each on a k6 worker of its own (runs/segments.py); they
+# start together once all have a worker, or the run fails after SEGMENT_START_TIMEOUT_S.
+MAX_SEGMENTS = env_int("MAX_SEGMENTS", 8, minimum=1, maximum=256)
+SEGMENT_START_TIMEOUT_S = env_int("SEGMENT_START_TIMEOUT_S", 60, minimum=1, maximum=3600)
 # Grace beyond the planned duration before k6 is stopped from outside
 # (k6's own gracefulStop and gracefulRampDown default to 30 s).
 K6_GRACE_S = env_int("K6_GRACE_S", 45, minimum=5, maximum=3600)
@@ -295,6 +299,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MAX_DURATION_S + 2 * K6_GRACE_S + 600}
 CELERY_TASK_ROUTES = {
     "runs.tasks.execute_run": {"queue": "k6"},
+    "runs.tasks.execute_segment": {"queue": "k6"},
     "runs.tasks.post_k6_stages": {"queue": "analyzers"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "analyzers"

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.utils import timezone
 from runs.engine import k6
 from runs.models import Run
 from runs.pipeline import run_execute
+from runs.segments import run_segment
 from runs.stages import run_post_stages
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # stops k6 first; the soft limit is the backstop, the hard limit the last resort.
 SOFT_LIMIT_MARGIN_S = 60
 HARD_LIMIT_MARGIN_S = k6.STOP_GRACE_S + 60
+SEGMENT_MERGE_MARGIN_S = 120  # segment 0 waits for the others' results and merges them
 
 _executor: ThreadPoolExecutor | None = None
 _in_line: set[str] = set()  # embedded: runs this process holds in its executor, so the sweeper leaves them be
@@ -50,12 +53,34 @@ def time_limits_s(planned_duration_s: int) -> tuple[int, int]:
 
 def dispatch_run(run_id: Any, planned_duration_s: int) -> bool:
     """Hand a queued run to whatever executes k6; False when that failed (the sweeper tries again)."""
+    segments = Run.objects.filter(pk=run_id).values_list("segments", flat=True).first() or 1
+    if segments > 1:
+        return _dispatch_segments(run_id, planned_duration_s, segments)
     if not settings.REDIS_URL:
         return _embedded(run_id, run_execute)
     from runs.tasks import execute_run
 
     soft, hard = time_limits_s(planned_duration_s)
     return _publish(run_id, lambda: execute_run.apply_async(args=(str(run_id),), soft_time_limit=soft, time_limit=hard))
+
+
+def _dispatch_segments(run_id: Any, planned_duration_s: int, segments: int) -> bool:
+    """One message per segment of a split run (runs/segments.py); each waits at the start barrier."""
+    if not settings.REDIS_URL:
+        started = _embedded(run_id, run_execute, key=f"{run_id}:0")
+        for index in range(1, segments):
+            started = _embedded(run_id, partial(_segment_step, index=index), key=f"{run_id}:{index}") and started
+        return started
+    from runs.tasks import execute_segment
+
+    soft, hard = time_limits_s(planned_duration_s + settings.SEGMENT_START_TIMEOUT_S + SEGMENT_MERGE_MARGIN_S)
+    return _publish(
+        run_id,
+        lambda: [
+            execute_segment.apply_async(args=(str(run_id), index), soft_time_limit=soft, time_limit=hard)
+            for index in range(segments)
+        ],
+    )
 
 
 def dispatch_post_stages(run_id: Any) -> bool:
@@ -68,6 +93,10 @@ def dispatch_post_stages(run_id: Any) -> bool:
     return _publish(
         run_id, lambda: post_k6_stages.apply_async(args=(str(run_id),), soft_time_limit=limit_s, time_limit=limit_s + 60)
     )
+
+
+def _segment_step(run_id: Any, index: int) -> None:
+    run_segment(run_id, index)
 
 
 def _publish(run_id: Any, send: Callable[[], object]) -> bool:
@@ -107,17 +136,18 @@ def dispatch_next_repeat(run_id: Any) -> None:
 
 
 def in_line(run_id: Any) -> bool:
-    """Whether this process's embedded executor already holds the run."""
+    """Whether this process's embedded executor already holds the run (or a segment of it)."""
     with _in_line_lock:
-        return str(run_id) in _in_line
+        return any(key.split(":", 1)[0] == str(run_id) for key in _in_line)
 
 
-def _embedded(run_id: Any, step: Callable[[Any], object]) -> bool:
+def _embedded(run_id: Any, step: Callable[[Any], object], key: str = "") -> bool:
+    key = key or str(run_id)
     with _in_line_lock:
-        if str(run_id) in _in_line:
+        if key in _in_line:
             return True
-        _in_line.add(str(run_id))
-    embedded_executor().submit(_execute_embedded, run_id, step).add_done_callback(_log_failure)
+        _in_line.add(key)
+    embedded_executor().submit(_execute_embedded, run_id, step, key).add_done_callback(_log_failure)
     _mark_dispatched(run_id)
     return True
 
@@ -130,14 +160,14 @@ def embedded_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def _execute_embedded(run_id: Any, step: Callable[[Any], object]) -> None:
+def _execute_embedded(run_id: Any, step: Callable[[Any], object], key: str) -> None:
     close_old_connections()
     try:
         step(run_id)
         dispatch_next_repeat(run_id)
     finally:
         with _in_line_lock:
-            _in_line.discard(str(run_id))
+            _in_line.discard(key)
         close_old_connections()
 
 

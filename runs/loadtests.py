@@ -36,6 +36,7 @@ class RunMeta:
     test: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     prometheus_url: str = ""  # where k6 also sends the run's metrics (runs/engine/prometheus.py)
+    segments: int = 1  # k6 processes on k6 workers of their own (runs/segments.py)
 
 
 def label_problems(labels: dict[str, str]) -> list[str]:

@@ -117,6 +117,9 @@ class Run(models.Model):
         default=0, help_text="Extra time k6 may take to let running iterations finish after the load ends."
     )
     max_vus = models.PositiveIntegerField()
+    segments = models.PositiveSmallIntegerField(
+        default=1, help_text="k6 processes the test is split over, each on a k6 worker of its own (runs/segments.py)."
+    )
     sla_config = models.JSONField(default=dict, help_text="SLA thresholds this run is scored against.")
     sealed_secrets = models.TextField(
         blank=True, editable=False, help_text="Encrypted credential headers, erased once k6 has run."
@@ -182,6 +185,37 @@ class RunResult(models.Model):
 
     def __str__(self) -> str:
         return f"Result of {self.run_id}"
+
+
+class RunSegment(models.Model):
+    """One k6 process of a split run: where it ran, how it ended, and what it measured in a form that adds up."""
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed"  # a worker has its message
+        READY = "ready"  # its worker has the files and waits at the start barrier
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveSmallIntegerField(help_text="0…segments-1; segment 0 also merges and finishes the run.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CLAIMED)
+    worker = models.CharField(max_length=255, blank=True, help_text="host:pid of the worker process that ran it.")
+    k6_pid = models.IntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    k6_exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    live = models.JSONField(default=dict, blank=True, help_text="Its latest closed seconds, for the merged live view.")
+    state = models.BinaryField(blank=True, help_text="zlib-compressed JSON: summary, sample aggregates and stream state.")
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="unique_segment_per_run")]
+
+    def __str__(self) -> str:
+        return f"Segment {self.index} of {self.run_id}"
 
 
 class RunDocument(models.Model):

@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,8 @@ from runs.engine.vetting import ScriptOptions, ScriptRejected, vet_upload
 from runs.loadtests import RunMeta, compare_with_baseline, default_test_name, test_for
 from runs.models import ApiKey, Project, Run, RunArtifact, RunResult
 from runs.outage import TRANSIENT, drop_connection, retry_through_outage
+from runs.segments import SegmentLink, SegmentsDidNotStart, fail_part
+from runs.segments import claim as claim_segment
 from runs.selectors import run_verdict, stored_scorecard
 from runs.stages import post_stages, run_post_stages
 
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
+SEGMENT_BEAT_EVERY_S = 1.0  # a split run's segments also hand their latest seconds to the live view
 WORKDIR_PREFIX = "k6intel-run-"  # then the run's id: the sweeper knows whose directory it is
 # A run that ends failed or cancelled is not graded, wherever it is shown.
 NOT_GRADED_FIELDS = {"verdict": NOT_GRADED, "grade": "", "score": None}
@@ -77,10 +80,10 @@ K6_LOG_MSG = re.compile(r'level=(error|fatal)\s+msg="((?:[^"\\]|\\.)*)"')
 # What a run started by `repeat` copies of the first (everything it was created with).
 REPEATED_FIELDS = (
     "project", "test", "labels", "api_key", "owner", "mode", "target_url", "spec", "script", "bundle",
-    "sealed_secrets", "planned_duration_s", "graceful_stop_s", "max_vus", "sla_config",
+    "sealed_secrets", "planned_duration_s", "graceful_stop_s", "max_vus", "sla_config", "segments",
 )  # fmt: skip
 
-RUN_META_FIELDS = ("test", "labels", "repeat", "prometheus_url")
+RUN_META_FIELDS = ("test", "labels", "repeat", "prometheus_url", "segments")
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 AfterK6 = Callable[[Any], object]  # what it returns is ignored
@@ -139,6 +142,10 @@ def run_create_from_script(
     suite = vet_upload(raw, filename, launch)
     bundle, needs = suite.bundle, suite.needs
     target_url = options.target or _url_in(plain_env) or needs.target_url
+    if meta and meta.segments > needs.max_vus:
+        raise ScriptRejected(
+            [f"segments: each segment runs at least one VU; this test reaches {needs.max_vus}, fewer than {meta.segments}."]
+        )
     spec = {
         "filename": shown_name or Path(filename).name,
         "entry": bundle.entry,
@@ -212,7 +219,11 @@ def run_create_repeats(first: Run, times: int) -> list[Run]:
 def _belonging(project: Project, meta: RunMeta | None, mode: str, spec: dict[str, Any], target_url: str) -> dict[str, Any]:
     """The test a new run joins (its name, or the default for what it runs) and its labels."""
     meta = meta or RunMeta()
-    return {"test": test_for(project, meta.test or default_test_name(mode, spec, target_url)), "labels": dict(meta.labels)}
+    return {
+        "test": test_for(project, meta.test or default_test_name(mode, spec, target_url)),
+        "labels": dict(meta.labels),
+        "segments": meta.segments,
+    }
 
 
 def _with_export(spec: dict[str, Any], meta: RunMeta | None) -> dict[str, Any]:
@@ -244,12 +255,13 @@ def _run_files(run: Run) -> dict[str, bytes] | str:
     return unpack(bytes(run.bundle)) if run.bundle else run.script
 
 
-def _launch(run: Run, secret_env: dict[str, str]) -> k6.Launch:
+def _launch(run: Run, secret_env: dict[str, str], segment: tuple[int, int] = (0, 1)) -> k6.Launch:
     spec = run.spec if run.mode == Run.Mode.SCRIPT else {}
     plain_env = {key: str(value) for key, value in (spec.get("env") or {}).items() if key not in secret_env}
     overrides = {name: spec[name] for name in k6.OVERRIDE_ENV if spec.get(name) not in (None, "")}
     metrics_url = (run.spec or {}).get("prometheus_url") or ""
-    return k6.Launch(spec.get("entry") or k6.SCRIPT_NAME, plain_env, secret_env, overrides, str(run.pk), metrics_url)
+    entry = spec.get("entry") or k6.SCRIPT_NAME
+    return k6.Launch(entry, plain_env, secret_env, overrides, str(run.pk), metrics_url, segment)
 
 
 def _keep_artifacts(run: Run, workdir: Path, files: dict[str, bytes] | str, secrets: list[str]) -> None:
@@ -299,16 +311,23 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
     run = Run.objects.select_related("project").get(pk=run_id)
     events.publish(run.pk, "stage", {"status": run.status, "stage": "k6"})
     workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{run.pk}-"))
+    link = _coordinator_link(run)
     try:
-        outcome, ingester, resources = _stage_k6(run, workdir, on_progress)
+        stage = stage_k6(run, workdir, on_progress, link)
         # k6 has finished: what it measured is stored even through a database outage of OUTAGE_TOLERANCE_S.
-        retry_through_outage(lambda: _stage_results(run, outcome, ingester, resources), "storing k6's results")
-        retry_through_outage(lambda: _keep_histograms(run, ingester), "storing the latency distributions")
-        retry_through_outage(lambda: _finish(run, outcome), "ending the run")
+        retry_through_outage(lambda: _stage_results(run, stage), "storing k6's results")
+        retry_through_outage(lambda: _keep_histograms(run, stage.ingester), "storing the latency distributions")
+        retry_through_outage(lambda: _finish(run, stage.outcome), "ending the run")
         retry_through_outage(lambda: _compare_with_baseline(run), "comparing with the baseline")
+    except SegmentsDidNotStart as exc:
+        _fail(run, str(exc))
+        if link is not None:
+            fail_part(link.part, str(exc))
     except Exception as exc:  # the run must still end with a reason
         log.exception("run %s failed in stage %s", run.pk, run.stage)
         _fail(run, f"Internal error during the {run.stage or 'k6'} stage: {exc!r}")
+        if link is not None:
+            fail_part(link.part, f"Internal error: {exc!r}")  # the other segments stop
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     retry_through_outage(run.refresh_from_db, "reading the run back")
@@ -320,41 +339,74 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
     return run
 
 
-def _stage_k6(
-    run: Run, workdir: Path, on_progress: ProgressCallback | None
-) -> tuple[k6.K6Outcome, SampleIngester, dict[str, Any]]:
+def _coordinator_link(run: Run) -> SegmentLink | None:
+    """Segment 0 of a split run: this process also merges and finishes the run (runs/segments.py)."""
+    if run.segments <= 1:
+        return None
+    part = claim_segment(run.pk, 0)
+    if part is None:
+        raise RuntimeError("segment 0 of this run was already claimed")
+    return SegmentLink(part, run.segments)
+
+
+@dataclass(frozen=True)
+class K6Stage:
+    outcome: k6.K6Outcome
+    ingester: SampleIngester
+    resources: dict[str, Any]
+    summary: dict[str, Any] | None  # a split run's merged summary; None: k6's own, in the work directory
+
+
+def stage_k6(run: Run, workdir: Path, on_progress: ProgressCallback | None, link: SegmentLink | None = None) -> K6Stage:
+    """k6 from start to exit, live progress meanwhile; for a segment of a split run, its share of the test."""
     secrets = unseal(run.sealed_secrets)
     secret_env = secrets.pop("env", {})
     files = _run_files(run)
     k6.prepare_workdir(workdir, files)
-    Run.objects.filter(pk=run.pk).update(sealed_secrets="")  # k6 has them now; nothing keeps them after
+    if link is not None:
+        link.wait_for_start()  # every segment has read the credentials by now
+    if link is None or link.coordinator:
+        Run.objects.filter(pk=run.pk).update(sealed_secrets="")  # k6 has them now; nothing keeps them after
     ingester = SampleIngester(
         workdir / k6.SAMPLES_NAME,
         max_endpoints=settings.MAX_ENDPOINTS,
         max_failed_samples=settings.MAX_FAILED_SAMPLES,
+        keep_second_histograms=link is not None,
     )
-    ticker = _Ticker(run, ingester, workdir, on_progress, secret_values({**secrets, "env": secret_env}))
+    ticker = _Ticker(run, ingester, workdir, on_progress, secret_values({**secrets, "env": secret_env}), link)
     budget_s = run.planned_duration_s + run.graceful_stop_s
-    launch = _launch(run, secret_env)
+    launch = _launch(run, secret_env, link.segment if link else (0, 1))
     outcome = k6.execute(
         workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid), secrets=secrets or None, launch=launch
     )
     ingester.finish()
+    log_text = redact(k6.clean_paths(outcome.log.text(), workdir), ticker.secrets)  # k6 may quote a URL with its token
+    summary = None
+    if link is not None:
+        link.finish(outcome, ingester, log_text, ticker.over_limit)
+        if not link.coordinator:
+            return K6Stage(outcome, ingester, {}, None)
+        merged = link.merged(run, outcome, log_text, ticker.over_limit)
+        outcome, ingester, summary, log_text = merged.outcome, merged.ingester, merged.summary, merged.log
+        ticker.ingester, ticker.link, ticker.over_limit = ingester, None, merged.error
     retry_through_outage(lambda: ticker.flush(outcome.elapsed_s), "publishing the last seconds")
     run.k6_exit_code = outcome.exit.code
     run.k6_exit_reason = outcome.exit.meaning
-    run.log = redact(k6.clean_paths(outcome.log.text(), workdir), ticker.secrets)  # k6 may quote a URL with its token
+    run.log = log_text
     retry_through_outage(lambda: _keep_artifacts(run, workdir, files, ticker.secrets), "keeping the files the script wrote")
     run.k6_pid = None
     run.error = ticker.over_limit or run.error
     _record_stage(run, "k6", outcome.elapsed_s)
     fields = ["k6_exit_code", "k6_exit_reason", "log", "stage_durations_s", "k6_pid", "error"]
     retry_through_outage(lambda: run.save(update_fields=fields), "storing k6's exit")
-    return outcome, ingester, ticker.cpu.summary() if ticker.cpu else {}
+    return K6Stage(outcome, ingester, ticker.cpu.summary() if ticker.cpu else {}, summary)
 
 
 def _start(run: Run, ticker: _Ticker, pid: int) -> None:
     ticker.cpu = CpuSampler(pid)
+    ticker.k6_pid = pid
+    if ticker.link is not None and not ticker.link.coordinator:
+        return  # a segment's process is in its own row (runs/segments.py)
     # Lets the reaper find and kill k6 if this worker dies; each heartbeat writes it again (after an outage too).
     run.k6_pid, run.worker_host = pid, socket.gethostname()
     try:
@@ -375,10 +427,18 @@ class _Ticker:
     MAX_PENDING_LOG_LINES = 1000
 
     def __init__(
-        self, run: Run, ingester: SampleIngester, workdir: Path, on_progress: ProgressCallback | None, secrets: list[str]
+        self,
+        run: Run,
+        ingester: SampleIngester,
+        workdir: Path,
+        on_progress: ProgressCallback | None,
+        secrets: list[str],
+        link: SegmentLink | None = None,
     ) -> None:
         self.run, self.ingester, self.workdir, self.on_progress = run, ingester, workdir, on_progress
         self.secrets = secrets
+        self.link = link  # a split run's segment: the other segments' state joins in (runs/segments.py)
+        self.k6_pid: int | None = None
         self.last_beat = 0.0
         self.last_point_t = -1
         self.cancel = False
@@ -409,13 +469,22 @@ class _Ticker:
         return "cancel" if self.cancel else None
 
     def _write(self, elapsed_s: float) -> None:
-        self._publish_log()
-        self._publish_metrics(elapsed_s)
-        if time.monotonic() - self.last_beat >= HEARTBEAT_EVERY_S:
-            run = self.run
+        link = self.link
+        if link is None or link.coordinator:  # the run's own log and live view
+            self._publish_log()
+            self._publish_metrics(elapsed_s)
+        if time.monotonic() - self.last_beat < (SEGMENT_BEAT_EVERY_S if link else HEARTBEAT_EVERY_S):
+            return
+        run = self.run
+        if link is None or link.coordinator:
             Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), k6_pid=run.k6_pid, worker_host=run.worker_host)
-            self.last_beat = time.monotonic()
             self.cancel = Run.objects.filter(pk=run.pk, cancel_requested=True).exists()
+        if link is not None:
+            reason = link.beat(self.ingester, self.k6_pid)
+            self.cancel = self.cancel or reason == "cancel"
+            if reason and reason != "cancel":
+                self.over_limit = self.over_limit or reason
+        self.last_beat = time.monotonic()
 
     def _database_down(self, exc: Exception) -> str | None:
         drop_connection()
@@ -461,12 +530,16 @@ class _Ticker:
         self._publish_points(self.ingester.timeseries()[self.last_point_t + 1 :], elapsed_s)
 
     def _publish_metrics(self, elapsed_s: float) -> None:
-        self._publish_points(self.ingester.live_points(self.last_point_t), elapsed_s)
+        if self.link is not None:
+            self._publish_points(self.link.live_points(self.ingester, self.last_point_t), elapsed_s)
+        else:
+            self._publish_points(self.ingester.live_points(self.last_point_t), elapsed_s)
 
     def _publish_points(self, points: list[dict[str, Any]], elapsed_s: float) -> None:
         remaining_s = max(0.0, self.run.planned_duration_s - elapsed_s)
+        totals = self.link.totals(self.ingester) if self.link is not None else self.ingester.totals()
         for point in points:
-            live = {**point, **self.ingester.totals(), "elapsed_s": round(elapsed_s, 1), "remaining_s": round(remaining_s, 1)}
+            live = {**point, **totals, "elapsed_s": round(elapsed_s, 1), "remaining_s": round(remaining_s, 1)}
             events.publish(self.run.pk, "metrics", live)
             self.last_point_t = point["t"]  # only once published: a point an outage kept back goes out later
             if self.on_progress:
@@ -488,12 +561,13 @@ class _Ticker:
         self.pending_log, self.pending_dropped = [], 0
 
 
-def _stage_results(run: Run, outcome: k6.K6Outcome, ingester: SampleIngester, ticker_resources: dict[str, Any]) -> None:
+def _stage_results(run: Run, stage: K6Stage) -> None:
     started = time.monotonic()
+    outcome, ingester, ticker_resources = stage.outcome, stage.ingester, stage.resources
     Run.objects.filter(pk=run.pk).update(stage="results")
     run.stage = "results"
     events.publish(run.pk, "stage", {"status": run.status, "stage": "results"})
-    summary = read_summary(outcome.summary_path) or {}
+    summary = stage.summary if stage.summary is not None else read_summary(outcome.summary_path) or {}
     metrics = summary_metrics(summary)
     checks, groups = summary_checks(summary)
     thresholds = summary_thresholds(summary)

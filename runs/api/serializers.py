@@ -20,6 +20,7 @@ from runs.engine.secrets import split_headers, split_query
 from runs.engine.targets import TargetRejected, check_target_url
 from runs.engine.vetting import MAX_ENV_VALUE_CHARS, ScriptOptions, split_env_pairs
 from runs.loadtests import MAX_REPEAT, RunMeta, label_problems
+from runs.workers import k6_workers
 from scanners import KINDS as ANALYZER_KINDS
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -105,6 +106,22 @@ class RunMetaSerializer(serializers.Serializer):
         help_text="a Prometheus remote-write endpoint k6 also sends this run's metrics to (where PROMETHEUS_RW_PER_RUN allows)",
     )
 
+    segments = serializers.IntegerField(
+        min_value=1,
+        default=1,
+        help_text="split the test over this many k6 processes, each on a k6 worker of its own (at most MAX_SEGMENTS)",
+    )
+
+    def validate_segments(self, value: int) -> int:
+        if value > settings.MAX_SEGMENTS:
+            raise serializers.ValidationError(f"At most MAX_SEGMENTS={settings.MAX_SEGMENTS} segments.")
+        if value > 1 and value > (workers := k6_workers()):
+            raise serializers.ValidationError(
+                f"{value} segments need {value} free k6 workers; {workers} can run k6 now. "
+                "Start more k6-queue workers, or ask for fewer segments."
+            )
+        return value
+
     def validate_prometheus_url(self, value: str) -> str:
         if value and (problem := prometheus.run_url_problem(value)):
             raise serializers.ValidationError(problem)
@@ -121,6 +138,7 @@ class RunMetaSerializer(serializers.Serializer):
             test=(data.get("test") or "").strip(),
             labels=data.get("labels") or {},
             prometheus_url=data.get("prometheus_url") or "",
+            segments=data.get("segments") or 1,
         )
 
 
@@ -206,6 +224,12 @@ class BuilderRunSerializer(RunMetaSerializer):
         if shape.max_vus > settings.MAX_VUS:
             raise serializers.ValidationError(
                 {"vus": f"This run would reach {shape.max_vus} VUs; the limit is MAX_VUS={settings.MAX_VUS}."}
+            )
+        if attrs.get("segments", 1) > shape.max_vus:
+            raise serializers.ValidationError(
+                {
+                    "segments": f"Each segment runs at least one VU: {attrs['segments']} segments need {attrs['segments']} VUs or more."
+                }
             )
         if shape.planned_duration_s > settings.MAX_DURATION_S:
             raise serializers.ValidationError(

@@ -27,6 +27,7 @@ from runs.engine.k6_codes import K6Exit, describe_exit
 from runs.engine.k6_log import LogCapture
 from runs.engine.memory_ceiling import MemoryCeiling, memory_ceiling
 from runs.engine.secrets import MASK, SECRETS_FILE
+from runs.engine.segments import segment_arguments
 from runs.engine.targets import k6_policy_args
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Launch:
     overrides: dict[str, str | int] = field(default_factory=dict)
     run_id: str = ""  # labels the run's series where its metrics are also exported (runs/engine/prometheus.py)
     metrics_url: str = ""  # the run's own Prometheus remote-write endpoint, when it named one
+    segment: tuple[int, int] = (0, 1)  # (index, count): this process's share of a split run (runs/engine/segments.py)
 
     def arguments(self) -> list[str]:
         system_env = "true" if self.secret_env else "false"
@@ -173,6 +175,7 @@ def k6_command(workdir: Path, launch: Launch) -> list[str]:
         "--out",
         f"csv={inside / SAMPLES_NAME}",
         *prometheus.output_arguments(launch.run_id, launch.metrics_url),
+        *segment_arguments(*launch.segment),
         "--no-color",
         # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.
         *k6_policy_args(),

@@ -148,6 +148,18 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, HDR_MAX_US, 3)
 
 
+def new_second_histogram() -> HdrHistogram:
+    """A second's durations to two significant digits: what a per-second line needs, at a fraction of the size."""
+    return HdrHistogram(1, HDR_MAX_US, 2)
+
+
+def encoded_values(values_ms: Iterable[float]) -> str:
+    histogram = new_second_histogram()
+    for value_ms in values_ms:
+        record_ms(histogram, value_ms)
+    return histogram.encode().decode() if histogram.get_total_count() else ""
+
+
 def record_ms(histogram: HdrHistogram, value_ms: float) -> None:
     histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
 
@@ -318,8 +330,19 @@ class FailureReason:
 class SampleIngester:
     """Reads k6's CSV output as it grows; `poll()` often, `finish()` once k6 has exited."""
 
-    def __init__(self, path: Path, *, max_endpoints: int, max_failed_samples: int, max_scenarios: int = MAX_SCENARIOS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_endpoints: int,
+        max_failed_samples: int,
+        max_scenarios: int = MAX_SCENARIOS,
+        keep_second_histograms: bool = False,
+    ) -> None:
         self.path = path
+        # A segment of a split run keeps each second's durations as histograms, so that the segments' seconds
+        # can be merged (runs/engine/merge.py); a whole run keeps only the percentiles.
+        self.second_histograms: dict[int, dict[str, Any]] | None = {} if keep_second_histograms else None
         self.max_endpoints = max_endpoints
         self.max_failed_samples = max_failed_samples
         self.max_scenarios = max_scenarios
@@ -364,11 +387,10 @@ class SampleIngester:
         if self._file is not None:
             self._file.close()
             self._file = None
-        for bucket in self.seconds.values():
-            if bucket.durations_ms is not None:
-                bucket.close()
+        for second in sorted(self.seconds):
+            self._close_second(second)
         for scenario in self.scenarios.values():
-            scenario.close()
+            scenario.close()  # a second with only a scenario's iteration time in it
         self._closed_before = self.newest_second + 1
 
     def _consume(self, chunk: bytes, *, final: bool = False) -> None:
@@ -521,12 +543,25 @@ class SampleIngester:
     def _close_old_seconds(self) -> None:
         horizon = self.newest_second - OPEN_WINDOW_S
         for second in range(max(self._closed_before, self.first_second or horizon), horizon):
-            bucket = self.seconds.get(second)
-            if bucket is not None and bucket.durations_ms is not None:
-                bucket.close()
-            for scenario in self.scenarios.values():
-                scenario.close(second)
+            self._close_second(second)
         self._closed_before = max(self._closed_before, horizon)
+
+    def _close_second(self, second: int) -> None:
+        bucket = self.seconds.get(second)
+        if self.second_histograms is not None and bucket is not None and bucket.durations_ms is not None:
+            self.second_histograms[second] = self._encoded_second(second, bucket)
+        if bucket is not None and bucket.durations_ms is not None:
+            bucket.close()
+        for scenario in self.scenarios.values():
+            scenario.close(second)
+
+    def _encoded_second(self, second: int, bucket: SecondBucket) -> dict[str, Any]:
+        scenarios = {name: s.seconds[second].durations_ms for name, s in self.scenarios.items() if second in s.seconds}
+        return {
+            "all": encoded_values(bucket.durations_ms or ()),
+            "endpoints": {str(i): encoded_values(values) for i, values in bucket.endpoint_durations_ms.items()},
+            "scenarios": {name: encoded_values(values) for name, values in scenarios.items() if values},
+        }
 
     # --- output --------------------------------------------------------------
 
