@@ -31,7 +31,7 @@ from reports.history import (
 )
 from runs.engine.charts import run_charts
 from runs.engine.delivery import ending_text
-from runs.engine.formatting import custom_value, evidence_text, milliseconds, percent, seconds, thresholds_text
+from runs.engine.formatting import custom_value, evidence_text, milliseconds, percent, seconds, segments_text, thresholds_text
 from runs.engine.results import group_rows, without_tag
 from runs.engine.scoring import format_value
 
@@ -76,6 +76,7 @@ def render_html(document: dict[str, Any], result_dir: Path) -> str:
         "trend": _trend_context(run_id, trend),
         "scorecard": scorecard_rows(document.get("sla") or {}),
         "score_line": score_line(document),
+        "segments_text": segments_text(document),
         "delivery": delivery_rows(document.get("delivery") or {}),
         "failures": failure_rows(failures),
         "failures_total": failures.get("total") or 0,

@@ -57,7 +57,7 @@ from reports.html import (
     verdict_shown,
 )
 from runs.engine.charts import run_charts
-from runs.engine.formatting import evidence_text, percent
+from runs.engine.formatting import evidence_text, percent, segments_text
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}
@@ -345,6 +345,7 @@ def key_metrics(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_d
             f"{_num(m.get('data_received', {}).get('count'))} / {_num(m.get('data_sent', {}).get('count'))} bytes",
         ],
         ["k6 exit", f"{doc['k6']['exit_code']} — {doc['k6']['exit_reason']}"],
+        *([["k6 processes", split]] if (split := segments_text(doc)) else []),
     ]
     return [_p("Key metrics", styles["h1"]), _table(rows, styles, [60 * mm, 110 * mm])]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.engine.formatting import compared_value, custom_value, milliseconds, percent, seconds, thresholds_text
+from runs.engine.formatting import compared_value, custom_value, milliseconds, percent, seconds, segments_text, thresholds_text
 from runs.engine.results import without_tag
 from runs.engine.scoring import format_value
 
@@ -46,6 +46,8 @@ def _headline(doc: dict[str, Any]) -> list[str]:
     k6 = doc["k6"]
     if k6["exit_code"] is not None:
         lines.append(f"k6 exit {k6['exit_code']} ({k6['exit_name']}): {k6['exit_reason']}")
+    if split := segments_text(doc):
+        lines.append(split)
     reasons = " ".join((doc.get("verdict") or {}).get("reasons", []))
     if doc["error"] and doc["error"] not in reasons:  # a failed run's verdict already quotes it
         lines.append(f"Error: {doc['error']}")

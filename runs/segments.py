@@ -17,6 +17,7 @@ import socket
 import tempfile
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from runs import events
@@ -295,3 +296,23 @@ def _fail_run(run: Run, message: str) -> None:
     ):
         run.refresh_from_db()
         events.publish_end(run)
+
+
+def run_here(run_id: Any, on_progress: Any = None) -> Run:
+    """A run executed in this process (the CLI without --queue): a split run's segments each in a thread."""
+    from runs.pipeline import run_execute
+
+    segments = Run.objects.filter(pk=run_id).values_list("segments", flat=True).first() or 1
+    if segments <= 1:
+        return run_execute(run_id, on_progress=on_progress)
+    with ThreadPoolExecutor(segments - 1, thread_name_prefix="k6intel-segment") as pool:
+        for index in range(1, segments):
+            pool.submit(_in_thread, run_id, index)
+        return run_execute(run_id, on_progress=on_progress)
+
+
+def _in_thread(run_id: Any, index: int) -> None:
+    try:
+        run_segment(run_id, index)
+    finally:
+        connections.close_all()

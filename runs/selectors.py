@@ -11,7 +11,7 @@ from runs.engine.k6_codes import describe_exit
 from runs.engine.results import custom_metrics, group_tree, request_timings
 from runs.engine.verdict import NOT_GRADED, VerdictFacts, verdict_for
 from runs.loadtests import sees
-from runs.models import ApiKey, Run, RunResult
+from runs.models import ApiKey, Run, RunResult, RunSegment
 
 
 def runs_visible_to(key: ApiKey) -> QuerySet[Run]:
@@ -132,8 +132,15 @@ def run_result(run: Run) -> dict[str, Any]:
             "exit_code": run.k6_exit_code,
             "exit_reason": run.k6_exit_reason or None,
             "exit_name": exit_info.name if exit_info else None,
+            "segments": _segments(run),
         },
-        "config": {"planned_duration_s": run.planned_duration_s, "max_vus": run.max_vus, "spec": run.spec, "sla": run.sla_config},
+        "config": {
+            "planned_duration_s": run.planned_duration_s,
+            "max_vus": run.max_vus,
+            "segments": run.segments,
+            "spec": run.spec,
+            "sla": run.sla_config,
+        },
         "metrics": metrics,
         "sla": sla,
         "delivery": result.delivery if result else {},
@@ -154,6 +161,17 @@ def run_result(run: Run) -> dict[str, Any]:
         "artifacts": artifact_listing(run),
         "links": run_links(run),
     }
+
+
+def _segments(run: Run) -> list[dict[str, Any]]:
+    """A split run's k6 processes: where each ran and how it ended (its own exit, before the merge)."""
+    if run.segments <= 1:
+        return []
+    parts = RunSegment.objects.filter(run=run).only("index", "worker", "status", "k6_exit_code", "error")
+    return [
+        {"segment": p.index + 1, "worker": p.worker, "status": p.status, "exit_code": p.k6_exit_code, "error": p.error or None}
+        for p in parts
+    ]
 
 
 def _test(run: Run) -> dict[str, Any] | None:

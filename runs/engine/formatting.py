@@ -90,3 +90,15 @@ def _is_rate_key(key: str) -> bool:
 
 def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def segments_text(doc: dict[str, Any]) -> str:
+    """How many k6 processes ran a split run and how each ended; empty for a run in one process."""
+    count = (doc.get("config") or {}).get("segments") or 1
+    if count <= 1:
+        return ""
+    ends = [
+        f"{p['segment']}: {p['status']}" + (f" (k6 exit {p['exit_code']})" if p["exit_code"] is not None else "")
+        for p in (doc.get("k6") or {}).get("segments") or []
+    ]
+    return f"Split over {count} k6 processes, results merged" + (f" — {', '.join(ends)}" if ends else "") + "."

@@ -174,7 +174,7 @@ def k6_command(workdir: Path, launch: Launch) -> list[str]:
         TREND_STATS,
         "--out",
         f"csv={inside / SAMPLES_NAME}",
-        *prometheus.output_arguments(launch.run_id, launch.metrics_url),
+        *prometheus.output_arguments(launch.run_id, launch.metrics_url, launch.segment),
         *segment_arguments(*launch.segment),
         "--no-color",
         # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.

@@ -20,6 +20,7 @@ from django.conf import settings
 from runs.engine.targets import TargetRejected, check_target_url
 
 TREND_STATS = "p(50),p(90),p(95),p(99),min,max,avg"
+SEGMENT_LABEL = "k6intel_segment"
 RUN_LABEL = "k6intel_run"
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -47,11 +48,14 @@ def run_url_problem(url: str) -> str | None:
     return None
 
 
-def output_arguments(run_id: str, run_url: str = "") -> list[str]:
-    """`k6 run`'s flags for the output, or none when it is off."""
+def output_arguments(run_id: str, run_url: str = "", segment: tuple[int, int] = (0, 1)) -> list[str]:
+    """`k6 run`'s flags for the output, or none when it is off. The processes of a split run write series
+    of their own (a `k6intel_segment` label): two writers of one series would reject each other's samples."""
     if not endpoint_for(run_url) or not run_id:
         return []
-    return ["--out", "experimental-prometheus-rw", "--tag", f"{RUN_LABEL}={run_id}"]
+    index, count = segment
+    split = ["--tag", f"{SEGMENT_LABEL}={index + 1}"] if count > 1 else []
+    return ["--out", "experimental-prometheus-rw", "--tag", f"{RUN_LABEL}={run_id}", *split]
 
 
 def output_environment(run_url: str = "") -> dict[str, str]:

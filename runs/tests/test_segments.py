@@ -18,10 +18,12 @@ import orjson
 import pytest
 from django.conf import settings as django_settings
 
+from reports.html import render_html
+from runs.cli_output import format_summary
 from runs.conftest import at_once, wait_until
 from runs.engine.segments import SegmentPart, aggregate_samples, merge_summaries, segment_arguments
 from runs.loadtests import RunMeta
-from runs.models import Run, RunSegment
+from runs.models import Run, RunEvent, RunSegment
 from runs.pipeline import run_create_from_script, run_execute
 from runs.segments import run_segment
 from runs.selectors import run_result
@@ -146,6 +148,14 @@ def test_two_segments_on_two_celery_workers_agree_with_the_targets_truth(
     assert run.k6_exit_code == 99 and run.verdict == "failed"
     assert doc["verdict"]["status"] == "failed" and "count<300" in " ".join(doc["verdict"]["reasons"])
     assert max(p["vus"] for p in doc["timeseries"]) == 8
+    # The live view: each merged second published once, in order, ending on the merged totals.
+    points = [event.data for event in RunEvent.objects.filter(run=run, kind="metrics")]
+    seconds = [point["t"] for point in points]
+    assert seconds == sorted(set(seconds)) and sum(point["rps"] for point in points) == 400
+    assert points[-1]["requests"] == 400
+    # Every surface says the run was split, and how each process ended.
+    assert "Split over 2 k6 processes, results merged — 1: done (k6 exit 0), 2: done (k6 exit 0)." in format_summary(doc)
+    assert "Split over 2 k6 processes" in render_html(doc, Path("/nonexistent"))
 
 
 def test_a_segment_that_dies_stops_the_others_and_fails_the_run(demo_target: Callable[..., Any], settings: Any) -> None:
@@ -221,3 +231,27 @@ def test_more_segments_than_allowed_or_than_vus_are_refused(demo_target: Callabl
     assert not no_workers.is_valid() and "2 can run k6 now" in str(no_workers.errors["segments"])
     few_vus = BuilderRunSerializer(data={"url": "http://127.0.0.1:9/", "vus": 1, "duration": "2s", "segments": 2})
     assert not few_vus.is_valid() and "at least one VU" in str(few_vus.errors["segments"])
+
+
+def test_the_api_splits_a_run_over_the_embedded_executors_threads(
+    api: Callable[[str | None], Any],
+    embedded: None,
+    demo_target: Callable[..., Any],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.RUN_POST_STAGES = []
+    settings.EMBEDDED_WORKERS = 2
+    monkeypatch.setattr("runs.dispatch._executor", None)  # sized again, for two threads
+    target = demo_target(latency_min_ms=10, latency_max_ms=30)
+    refused = api("user").post("/api/run", {"url": target.url, "vus": 4, "duration": "2s", "segments": 3}, format="json")
+    assert refused.status_code == 400 and "2 can run k6 now" in str(refused.json()["error"]["fields"]["segments"])
+    response = api("user").post("/api/run", {"url": target.url, "vus": 4, "duration": "2s", "segments": 2}, format="json")
+    assert response.status_code == 202, response.json()
+    run_id = response.json()["run_id"]
+    wait_until(lambda: Run.objects.get(pk=run_id).is_terminal, 90, "the split run to end")
+    result = api("user").get(f"/api/result/{run_id}").json()
+    assert result["status"] == "done", result["error"]
+    assert result["config"]["segments"] == 2 and [p["status"] for p in result["k6"]["segments"]] == ["done", "done"]
+    assert result["metrics"]["http_reqs"]["count"] == target.errors.count > 0
+    assert result["metrics"]["vus_max"]["max"] == 4  # 2 + 2

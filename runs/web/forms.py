@@ -63,6 +63,13 @@ class RunMetaFields(forms.Form):
         initial=1,
         help_text=f"1 to {MAX_REPEAT}, one after another: an experiment compares the medians of repeated runs.",
     )
+    segments = forms.IntegerField(
+        label="k6 processes",
+        required=False,  # empty: one
+        min_value=1,
+        initial=1,
+        help_text="Split the load over this many k6 workers (each runs its share of the VUs); results are merged.",
+    )
     test_default = ""  # what an empty test name stands for, shown as its placeholder
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -77,6 +84,7 @@ class RunMetaFields(forms.Form):
             "test": self.cleaned_data.get("test") or "",
             "labels": self._pairs("labels", "=", "KEY=VALUE"),
             "repeat": self.cleaned_data.get("repeat") or 1,
+            "segments": self.cleaned_data.get("segments") or 1,
         }
 
     def _keep_meta(self, serializer: Any) -> None:

@@ -66,6 +66,7 @@ def run_page_context(run: Run, downloads: list[str], visible: QuerySet[Run]) -> 
         "waterfall": _waterfall(analyzers.get("pagetest") or {}),
         **_charts(run, document),
         "group_rows": group_rows(document["groups"], document["checks"]),
+        "segments_text": formatting.segments_text(document),
         **run_belonging(run, visible),
     }
 

@@ -22,8 +22,10 @@ from runs.events import history
 from runs.ids import is_uuid
 from runs.loadtests import MAX_REPEAT, NotComparable, RunMeta, comparison, group_comparison, label_problems, set_baseline
 from runs.models import Run
-from runs.pipeline import run_create_from_builder, run_create_from_script, run_create_repeats, run_execute
+from runs.pipeline import run_create_from_builder, run_create_from_script, run_create_repeats
+from runs.segments import run_here
 from runs.selectors import run_result
+from runs.workers import k6_workers
 
 VERDICT_FAILED = 1
 BAD_INPUT = 2
@@ -96,6 +98,13 @@ class Command(BaseCommand):
         parser.add_argument("--label", action="append", default=[], metavar="K=V", help="e.g. variant=cached, git_sha=$SHA")
         parser.add_argument("--repeat", type=int, default=1, help=f"run it N times in a row (at most {MAX_REPEAT})")
         parser.add_argument(
+            "--segments",
+            type=int,
+            default=1,
+            metavar="N",
+            help="split the load over N k6 processes on k6 workers of their own (with --queue); results are merged",
+        )
+        parser.add_argument(
             "--prometheus-url", default="", metavar="URL", help="also send the run's metrics to this remote-write endpoint"
         )
         parser.add_argument(
@@ -121,7 +130,7 @@ class Command(BaseCommand):
         for index, queued in enumerate(runs):
             if len(runs) > 1:
                 sys.stderr.write(f"Run {index + 1} of {len(runs)}: {queued.pk}\n")
-            runs[index] = _follow_queued(queued, progress) if options["queue"] else run_execute(queued.pk, on_progress=progress)
+            runs[index] = _follow_queued(queued, progress) if options["queue"] else run_here(queued.pk, progress)
         run = runs[-1]
         document = run_result(run)
         if base is not None:
@@ -230,7 +239,12 @@ def _meta_data(options: dict[str, Any]) -> dict[str, Any]:
     url = options["prometheus_url"]
     if url and (problem := prometheus.run_url_problem(url)):
         raise CommandError(f"--prometheus-url: {problem}", returncode=BAD_INPUT)
-    return {"test": options["test"], "labels": labels, "prometheus_url": url}
+    segments = options["segments"]
+    if not 1 <= segments <= settings.MAX_SEGMENTS:
+        raise CommandError(f"--segments: 1 to MAX_SEGMENTS={settings.MAX_SEGMENTS}.", returncode=BAD_INPUT)
+    if segments > 1 and options["queue"] and segments > (workers := k6_workers()):
+        raise CommandError(f"--segments {segments} needs {segments} k6 workers; {workers} can run k6 now.", returncode=BAD_INPUT)
+    return {"test": options["test"], "labels": labels, "prometheus_url": url, "segments": segments}
 
 
 def _create_script_run(options: dict[str, Any]) -> Run:
