@@ -88,9 +88,7 @@ class Rating:
     subscores: dict[str, float]
     caps: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    def cap(self, grade: str, reason: str) -> None:
-        self.caps.append({"grade": grade, "reason": reason})
+    notes: list[str] = field(default_factory=list)  # shown, never graded
 
 
 def analyze(url: str, output_dir: Path | None = None) -> Outcome:
@@ -151,6 +149,7 @@ def _outcome(result: ServerScanResult, hostname: str, duration_s: float) -> Outc
         "subscores": rating.subscores,
         "caps": rating.caps,
         "warnings": rating.warnings,
+        "notes": rating.notes,
         "grade_if_trusted": grade_if_trusted,
         "mozilla": _mozilla(result),
         "duration_s": round(duration_s, 3),
@@ -337,6 +336,37 @@ def _mozilla(result: ServerScanResult) -> dict[str, Any]:
 
 # --- rating -------------------------------------------------------------------------
 
+# The guide's rules beyond the score: each caps the grade; the year is the SSL Labs release that
+# introduced it. TLS_RATING_RULES.md maps each rule to its source, its code and its test.
+RULES: dict[str, tuple[str, str]] = {
+    "ssl2": ("F", "SSL 2.0 is offered (SSL Labs 2013)"),
+    "ssl3": ("C", "SSL 3.0 is offered: POODLE (SSL Labs 2014)"),
+    "no-tls12": ("C", "neither TLS 1.2 nor TLS 1.3 is supported (SSL Labs 2015)"),
+    "tls10-11": ("B", "offered (SSL Labs 2020)"),
+    "no-fs": ("B", "no forward secrecy: no ECDHE or DHE key exchange (SSL Labs 2018)"),
+    "no-aead": ("B", "no AEAD cipher suite (GCM, ChaCha20-Poly1305, CCM) (SSL Labs 2018)"),
+    "weak-cipher": ("F", "cipher suites weaker than 112 bits or without encryption are accepted (SSL Labs 2009)"),
+    "export": ("F", "export cipher suites are accepted: FREAK (SSL Labs 2015)"),
+    "anonymous": ("F", "anonymous (unauthenticated) cipher suites are accepted (SSL Labs 2009)"),
+    "rc4": ("B", "RC4 cipher suites are accepted (SSL Labs 2015)"),
+    "rc4-modern": ("C", "RC4 is used with TLS 1.1 or newer (SSL Labs 2015)"),
+    "3des-modern": ("C", "3DES is used with TLS 1.1 or newer: Sweet32 (SSL Labs 2017)"),
+    "key-insecure": ("F", "the certificate key is shorter than 1024 bits (SSL Labs 2014)"),
+    "key-weak": ("B", "the certificate key is shorter than 2048 bits (SSL Labs 2014)"),
+    "dh-insecure": ("F", "Diffie-Hellman parameters shorter than 1024 bits: Logjam (SSL Labs 2015)"),
+    "dh-weak": ("B", "Diffie-Hellman parameters shorter than 2048 bits: Logjam (SSL Labs 2015)"),
+    "md5": ("F", "the certificate is signed with MD5 or MD2 (SSL Labs 2014)"),
+    "heartbleed": ("F", "vulnerable to Heartbleed (SSL Labs 2014)"),
+    "ccs": ("F", "vulnerable to OpenSSL CCS injection (SSL Labs 2014)"),
+    "robot": ("F", "vulnerable to ROBOT (SSL Labs 2018)"),
+    "crime": ("C", "TLS compression is enabled: CRIME (SSL Labs 2013)"),
+    "insecure-renegotiation": ("F", "insecure client-initiated renegotiation is accepted (SSL Labs 2013)"),
+    "no-secure-renegotiation": ("C", "secure renegotiation (RFC 5746) is not supported (SSL Labs 2014)"),
+    "cert-trust": ("T", "certificate not trusted (SSL Labs 2009)"),
+    "cert-name": ("M", "certificate name does not match the host (SSL Labs 2009)"),
+}
+AEAD_MARKS = ("_GCM_", "CHACHA20", "_CCM")
+
 
 def rate(
     protocols: dict[str, list[dict[str, Any]]], certificate: dict[str, Any], vulns: dict[str, Any], hsts: dict[str, Any]
@@ -348,10 +378,11 @@ def rate(
     cipher_score = _cipher_score(suites)
     total = round(0.3 * protocol_score + 0.3 * kx_score + 0.4 * cipher_score, 1)
     rating = Rating({"protocol": protocol_score, "key_exchange": kx_score, "cipher": cipher_score, "total": total})
-    _protocol_caps(rating, offered, protocols)
+    _protocol_caps(rating, offered, suites)
+    _cipher_caps(rating, protocols, suites)
     _key_caps(rating, suites, certificate)
     _vulnerability_caps(rating, vulns)
-    _warnings(rating, certificate, vulns, hsts)
+    _warnings(rating, offered, certificate, vulns, hsts)
     return rating
 
 
@@ -389,55 +420,85 @@ def _cipher_score(suites: list[dict[str, Any]]) -> float:
     return (max(scores) + min(scores)) / 2 if scores else 0.0
 
 
-def _protocol_caps(rating: Rating, offered: list[str], protocols: dict[str, list[dict[str, Any]]]) -> None:
+def _apply(rating: Rating, rule: str, detail: str = "") -> None:
+    grade, reason = RULES[rule]
+    rating.caps.append({"grade": grade, "rule": rule, "reason": f"{detail} {reason}" if detail else reason})
+
+
+def _protocol_caps(rating: Rating, offered: list[str], suites: list[dict[str, Any]]) -> None:
     if "SSL 2.0" in offered:
-        rating.cap("F", "SSL 2.0 is offered")
+        _apply(rating, "ssl2")
     if "SSL 3.0" in offered:
-        rating.cap("B", "SSL 3.0 is offered (POODLE)")
-    if "TLS 1.2" not in offered:
-        rating.cap("C", "TLS 1.2 is not supported")
-    old = [name for name in ("TLS 1.0", "TLS 1.1") if name in offered]
-    if old:
-        rating.cap("B", f"{' and '.join(old)} offered (deprecated since 2020)")
-    if "TLS 1.3" not in offered:
-        rating.cap("A-", "TLS 1.3 is not supported")
-    forward_secret = "TLS 1.3" in offered or any(s["kx"] for name in ("TLS 1.2",) for s in protocols[name])
-    if not forward_secret:
-        rating.cap("B", "no forward secrecy: no ECDHE/DHE key exchange with modern protocols")
+        _apply(rating, "ssl3")
+    if offered and "TLS 1.2" not in offered and "TLS 1.3" not in offered:
+        _apply(rating, "no-tls12")  # a server stuck on old protocols; TLS 1.3 alone is the best there is
+    if old := [name for name in ("TLS 1.0", "TLS 1.1") if name in offered]:
+        _apply(rating, "tls10-11", " and ".join(old))
+    if suites and "TLS 1.3" not in offered and not any(_forward_secret(suite) for suite in suites):
+        _apply(rating, "no-fs")
+    if suites and "TLS 1.3" not in offered and not any(_aead(suite) for suite in suites):
+        _apply(rating, "no-aead")
+
+
+def _forward_secret(suite: dict[str, Any]) -> bool:
+    """An ephemeral (EC)DHE key exchange, whatever the protocol: sslyze reports its key, and only for those."""
+    return bool(suite["kx"]) and not suite["anonymous"]
+
+
+def _aead(suite: dict[str, Any]) -> bool:
+    return any(mark in suite["name"] for mark in AEAD_MARKS) or suite["name"].startswith("TLS_AES_")
+
+
+def _cipher_caps(rating: Rating, protocols: dict[str, list[dict[str, Any]]], suites: list[dict[str, Any]]) -> None:
+    if any("EXPORT" in s["name"] for s in suites):
+        _apply(rating, "export")
+    if any(s["bits"] < 112 or "_NULL_" in s["name"] for s in suites):
+        _apply(rating, "weak-cipher")
+    if any(s["anonymous"] for s in suites):
+        _apply(rating, "anonymous")
+    modern = [s for name in ("TLS 1.1", "TLS 1.2") for s in protocols.get(name, [])]
+    if any("RC4" in s["name"] for s in modern):
+        _apply(rating, "rc4-modern")
+    elif any("RC4" in s["name"] for s in suites):
+        _apply(rating, "rc4")
+    if any("3DES" in s["name"] for s in modern):
+        _apply(rating, "3des-modern")
 
 
 def _key_caps(rating: Rating, suites: list[dict[str, Any]], certificate: dict[str, Any]) -> None:
     key_bits = certificate.get("key_rsa_equivalent_bits", 0) or 0
+    key = f"{certificate.get('key_type')} {certificate.get('key_bits')} bits:"
     if certificate.get("available") and key_bits < 1024:
-        rating.cap("F", f"certificate key is only {certificate['key_bits']} bits")
+        _apply(rating, "key-insecure", key)
     elif certificate.get("available") and key_bits < 2048:
-        rating.cap("B", f"certificate key is {certificate['key_type']} {certificate['key_bits']} bits (< 2048)")
-    weak_dh = [s for s in suites if s["kx"] and not s["kx"]["curve"] and s["kx"]["type"] == "DH" and s["kx"]["size"] < 2048]
-    if weak_dh:
-        rating.cap("B", f"Diffie-Hellman parameters of {min(s['kx']['size'] for s in weak_dh)} bits (< 2048)")
-    if any(s["anonymous"] for s in suites):
-        rating.cap("F", "anonymous (unauthenticated) cipher suites are accepted")
-    if any(0 < s["bits"] < 128 for s in suites):
-        rating.cap("C", "cipher suites weaker than 128 bits are accepted")
-    if any("RC4" in s["name"] for s in suites):
-        rating.cap("B", "RC4 cipher suites are accepted")
+        _apply(rating, "key-weak", key)
+    if certificate.get("available") and certificate.get("signature_algorithm", "").lower().startswith(("md5", "md2")):
+        _apply(rating, "md5")
+    dh_bits = [s["kx"]["size"] for s in suites if s["kx"] and not s["kx"]["curve"] and s["kx"]["type"] == "DH"]
+    if dh_bits and min(dh_bits) < 1024:
+        _apply(rating, "dh-insecure", f"{min(dh_bits)}-bit DH:")
+    elif dh_bits and min(dh_bits) < 2048:
+        _apply(rating, "dh-weak", f"{min(dh_bits)}-bit DH:")
 
 
 def _vulnerability_caps(rating: Rating, vulns: dict[str, Any]) -> None:
-    if vulns["heartbleed"]:
-        rating.cap("F", "vulnerable to Heartbleed")
-    if vulns["ccs_injection"]:
-        rating.cap("F", "vulnerable to OpenSSL CCS injection")
-    if vulns["robot_vulnerable"]:
-        rating.cap("F", "vulnerable to ROBOT")
-    if vulns["compression"]:
-        rating.cap("C", "TLS compression is enabled (CRIME)")
+    for rule, found in (
+        ("heartbleed", vulns["heartbleed"]),
+        ("ccs", vulns["ccs_injection"]),
+        ("robot", vulns["robot_vulnerable"]),
+        ("crime", vulns["compression"]),
+    ):
+        if found:
+            _apply(rating, rule)
     if vulns["secure_renegotiation"] is False:
-        rating.cap("C", "secure renegotiation is not supported")
+        _apply(rating, "insecure-renegotiation" if vulns["client_renegotiation_dos"] else "no-secure-renegotiation")
 
 
-def _warnings(rating: Rating, certificate: dict[str, Any], vulns: dict[str, Any], hsts: dict[str, Any]) -> None:
-    if vulns["fallback_scsv"] is False:
+def _warnings(
+    rating: Rating, offered: list[str], certificate: dict[str, Any], vulns: dict[str, Any], hsts: dict[str, Any]
+) -> None:
+    """What keeps an A from an A+ (the guide: an A with no warnings and a long HSTS max-age)."""
+    if vulns["fallback_scsv"] is False and len(offered) > 1:
         rating.warnings.append("TLS_FALLBACK_SCSV is not supported (downgrade protection)")
     if vulns["client_renegotiation_dos"]:
         rating.warnings.append("client-initiated renegotiation is allowed (DoS risk)")
@@ -447,6 +508,8 @@ def _warnings(rating: Rating, certificate: dict[str, Any], vulns: dict[str, Any]
         rating.warnings.append("no Strict-Transport-Security header")
     elif (hsts["max_age_s"] or 0) < HSTS_A_PLUS_S:
         rating.warnings.append(f"HSTS max-age {hsts['max_age_s']} s is under 180 days")
+    if offered and "TLS 1.3" not in offered:
+        rating.notes.append("TLS 1.3 is not supported (no grade effect in the guide)")
 
 
 def letter(rating: Rating, certificate: dict[str, Any]) -> tuple[str, str]:
@@ -462,10 +525,10 @@ def letter(rating: Rating, certificate: dict[str, Any]) -> tuple[str, str]:
     if not certificate.get("available"):
         return earned, earned
     if not certificate["trusted"] or certificate["expired"] or certificate["not_yet_valid"]:
-        reason = "expired" if certificate["expired"] else "self-signed" if certificate["self_signed"] else "not trusted"
-        rating.cap("T", f"certificate {reason}")
+        why = "expired" if certificate["expired"] else "self-signed" if certificate["self_signed"] else "not trusted"
+        rating.caps.append({"grade": "T", "rule": "cert-trust", "reason": f"certificate {why} (SSL Labs 2009)"})
         return "T", earned
     if not certificate["hostname_matches"]:
-        rating.cap("M", "certificate name does not match the host")
+        _apply(rating, "cert-name")
         return "M", earned
     return earned, earned

@@ -29,7 +29,14 @@ def scan(server: TlsServer) -> Any:
 
 
 def caps(outcome: Any) -> list[tuple[str, str]]:
-    return [(cap["grade"], cap["reason"]) for cap in outcome.details["caps"]]
+    return [(cap["grade"], cap["rule"]) for cap in outcome.details["caps"]]
+
+
+@pytest.fixture(scope="module")
+def dh_1024(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dh") / "dh1024.pem"
+    subprocess.run(["openssl", "dhparam", "-dsaparam", "-out", str(path), "1024"], check=True, capture_output=True)
+    return path
 
 
 def test_modern_trusted_server_with_hsts_is_a_plus(tls_server: Callable[..., TlsServer]) -> None:
@@ -70,29 +77,75 @@ def test_tls_1_0_and_1_1_cap_at_b(tls_server: Callable[..., TlsServer]) -> None:
     outcome = scan(tls_server(TlsConfig(min_version=ssl.TLSVersion.TLSv1)))
     assert outcome.details["protocols"]["TLS 1.0"] and outcome.details["protocols"]["TLS 1.1"]
     assert outcome.details["subscores"]["protocol"] == (100 + 90) / 2
-    assert ("B", "TLS 1.0 and TLS 1.1 offered (deprecated since 2020)") in caps(outcome)
+    assert caps(outcome) == [("B", "tls10-11")]
+    assert "TLS 1.0 and TLS 1.1 offered" in outcome.details["caps"][0]["reason"]
     assert outcome.grade == "B"
 
 
-def test_tls_1_2_only_is_a_minus(tls_server: Callable[..., TlsServer]) -> None:
+def test_tls_1_2_only_with_aead_and_forward_secrecy_is_a_plus(tls_server: Callable[..., TlsServer]) -> None:
+    """The guide has no cap for a missing TLS 1.3: it is a note."""
     outcome = scan(tls_server(TlsConfig(max_version=ssl.TLSVersion.TLSv1_2)))
-    assert caps(outcome) == [("A-", "TLS 1.3 is not supported")]
-    assert outcome.grade == "A-"
+    assert caps(outcome) == [] and outcome.grade == "A+"
+    assert outcome.details["notes"] == ["TLS 1.3 is not supported (no grade effect in the guide)"]
+
+
+def test_tls_1_3_only_is_a_plus(tls_server: Callable[..., TlsServer]) -> None:
+    """The 'no TLS 1.2' cap is for servers stuck on old protocols, not for one that only speaks the newest."""
+    outcome = scan(tls_server(TlsConfig(min_version=ssl.TLSVersion.TLSv1_3)))
+    assert [name for name, offered in outcome.details["protocols"].items() if offered] == ["TLS 1.3"]
+    assert caps(outcome) == [] and outcome.grade == "A+"
 
 
 def test_no_forward_secrecy_caps_at_b(tls_server: Callable[..., TlsServer]) -> None:
     config = TlsConfig(max_version=ssl.TLSVersion.TLSv1_2, ciphers="AES128-GCM-SHA256:AES256-GCM-SHA384")
     outcome = scan(tls_server(config))
     assert all(suite["kx"] is None for suite in outcome.details["cipher_suites"]["TLS 1.2"])
-    assert ("B", "no forward secrecy: no ECDHE/DHE key exchange with modern protocols") in caps(outcome)
-    assert outcome.grade == "B"
+    assert caps(outcome) == [("B", "no-fs")] and outcome.grade == "B"
+
+
+def test_no_aead_suite_caps_at_b(tls_server: Callable[..., TlsServer]) -> None:
+    config = TlsConfig(max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384")
+    outcome = scan(tls_server(config))
+    assert caps(outcome) == [("B", "no-aead")] and outcome.grade == "B"
+
+
+def test_old_protocols_only_cap_at_c_but_ecdhe_is_forward_secret(tls_server: Callable[..., TlsServer]) -> None:
+    config = TlsConfig(min_version=ssl.TLSVersion.TLSv1, max_version=ssl.TLSVersion.TLSv1_1, ciphers="ECDHE-RSA-AES128-SHA")
+    outcome = scan(tls_server(config))
+    assert caps(outcome) == [("C", "no-tls12"), ("B", "tls10-11"), ("B", "no-aead")]
+    assert outcome.grade == "C"
+
+
+def test_a_null_cipher_suite_is_f(tls_server: Callable[..., TlsServer]) -> None:
+    config = TlsConfig(max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-RSA-AES128-GCM-SHA256:NULL-SHA256")
+    outcome = scan(tls_server(config))
+    assert any(suite["bits"] == 0 for suite in outcome.details["cipher_suites"]["TLS 1.2"])
+    assert ("F", "weak-cipher") in caps(outcome) and outcome.grade == "F"
+
+
+def test_1024_bit_dh_parameters_cap_at_b(tls_server: Callable[..., TlsServer], dh_1024: Path) -> None:
+    config = TlsConfig(max_version=ssl.TLSVersion.TLSv1_2, ciphers="DHE-RSA-AES128-GCM-SHA256", dh_params=dh_1024)
+    outcome = scan(tls_server(config))
+    assert {s["kx"]["size"] for s in outcome.details["cipher_suites"]["TLS 1.2"]} == {1024}
+    assert outcome.details["subscores"]["key_exchange"] == 80
+    assert caps(outcome) == [("B", "dh-weak")] and outcome.grade == "B"
+
+
+def test_anonymous_suites_are_f(tls_server: Callable[..., TlsServer], dh_1024: Path) -> None:
+    config = TlsConfig(
+        max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-RSA-AES128-GCM-SHA256:ADH-AES128-GCM-SHA256", dh_params=dh_1024
+    )
+    outcome = scan(tls_server(config))
+    assert outcome.details["subscores"]["key_exchange"] == 0
+    assert ("F", "anonymous") in caps(outcome) and outcome.grade == "F"
 
 
 def test_1024_bit_key_caps_at_b(tls_server: Callable[..., TlsServer]) -> None:
     outcome = scan(tls_server(key_bits=1024))
     assert outcome.details["subscores"]["key_exchange"] == 80
     assert outcome.details["subscores"]["total"] == 0.3 * 100 + 0.3 * 80 + 0.4 * 90  # 90: an A before the cap
-    assert ("B", "certificate key is RSA 1024 bits (< 2048)") in caps(outcome)
+    assert caps(outcome) == [("B", "key-weak")]
+    assert outcome.details["caps"][0]["reason"].startswith("RSA 1024 bits:")
     assert outcome.grade == "B"
 
 
@@ -103,13 +156,14 @@ def test_1024_bit_key_caps_at_b(tls_server: Callable[..., TlsServer]) -> None:
 def test_trust_problems_are_t(tls_server: Callable[..., TlsServer], certificate: dict[str, bool], reason: str) -> None:
     outcome = scan(tls_server(**certificate))
     assert outcome.grade == "T" and outcome.details["grade_if_trusted"] == "A+"
-    assert ("T", reason) in caps(outcome) and outcome.details["certificate"]["trusted"] is False
+    assert caps(outcome) == [("T", "cert-trust")] and outcome.details["caps"][0]["reason"].startswith(reason)
+    assert outcome.details["certificate"]["trusted"] is False
 
 
 def test_name_mismatch_is_m(tls_server: Callable[..., TlsServer]) -> None:
     outcome = scan(tls_server(names=("www.example.com",)))
     assert outcome.details["certificate"]["trusted"] is True and outcome.details["certificate"]["hostname_matches"] is False
-    assert outcome.grade == "M" and ("M", "certificate name does not match the host") in caps(outcome)
+    assert outcome.grade == "M" and caps(outcome) == [("M", "cert-name")]
 
 
 def test_plain_http_is_skipped_with_the_reason() -> None:

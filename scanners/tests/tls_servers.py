@@ -84,6 +84,7 @@ class TlsConfig:
     min_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     max_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_3
     ciphers: str | None = None  # OpenSSL cipher string for TLS ≤ 1.2
+    dh_params: Path | None = None  # PEM Diffie-Hellman parameters for DHE (and anonymous DH) suites
     headers: dict[str, str] = field(default_factory=lambda: {"Strict-Transport-Security": "max-age=31536000"})
 
 
@@ -95,6 +96,8 @@ class TlsServer:
         context.minimum_version, context.maximum_version = config.min_version, config.max_version
         context.options |= ssl.OP_NO_RENEGOTIATION
         context.load_cert_chain(issued.cert_path, issued.key_path)
+        if config.dh_params:
+            context.load_dh_params(str(config.dh_params))
         headers = config.headers
 
         class Handler(BaseHTTPRequestHandler):
