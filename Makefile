@@ -21,9 +21,11 @@ $(STAMP): requirements/base.txt requirements/prod.txt requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $@
 
-# Lighthouse, pinned in package.json / package-lock.json.
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# Lighthouse, the MDN Observatory's scorer and uPlot, pinned in package.json / package-lock.json. No
+# install scripts: the Observatory's would download its data files, which come from the repository.
+node_modules/.installed: package.json package-lock.json scanners/observatory/hsts-preload.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cp scanners/observatory/hsts-preload.json node_modules/@mdn/mdn-http-observatory/conf/
 	touch $@
 
 .env:

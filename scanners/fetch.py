@@ -22,6 +22,7 @@ class Hop:
     url: str
     status: int
     location: str = ""
+    set_cookies: list[str] = field(default_factory=list)  # what the hop asked the client to keep
 
 
 @dataclass
@@ -43,19 +44,19 @@ def verify_context() -> ssl.SSLContext:
     return context
 
 
-async def fetch_chain(url: str, headers: dict[str, str] | None = None) -> Fetched:
-    """GET url following redirects; raises TargetRejected for a hop outside the policy."""
+async def fetch_chain(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> Fetched:
+    """`method` url following redirects; raises TargetRejected for a hop outside the policy."""
     try:
-        return await _follow(url, headers or {}, verify_context())
+        return await _follow(url, headers or {}, verify_context(), method)
     except httpx.ConnectError as exc:
         if not isinstance(exc.__cause__, ssl.SSLError) and "CERTIFICATE" not in str(exc).upper():
             raise
-    fetched = await _follow(url, headers or {}, False)
+    fetched = await _follow(url, headers or {}, False, method)
     fetched.invalid_cert = True
     return fetched
 
 
-async def _follow(url: str, headers: dict[str, str], verify: ssl.SSLContext | bool) -> Fetched:
+async def _follow(url: str, headers: dict[str, str], verify: ssl.SSLContext | bool, method: str = "GET") -> Fetched:
     fetched = Fetched()
     request_headers = {"User-Agent": settings.USER_AGENT, **headers}
     # Through the policy proxy: it connects to the very address it checked, so DNS cannot change it after the check.
@@ -63,16 +64,18 @@ async def _follow(url: str, headers: dict[str, str], verify: ssl.SSLContext | bo
         async with httpx.AsyncClient(
             verify=verify, timeout=TIMEOUT_S, follow_redirects=False, trust_env=False, proxy=proxy_url
         ) as client:
-            await _hops(client, url, request_headers, fetched)
+            await _hops(client, url, request_headers, fetched, method)
     return fetched
 
 
-async def _hops(client: httpx.AsyncClient, url: str, request_headers: dict[str, str], fetched: Fetched) -> None:
+async def _hops(
+    client: httpx.AsyncClient, url: str, request_headers: dict[str, str], fetched: Fetched, method: str = "GET"
+) -> None:
     for _ in range(MAX_REDIRECTS + 1):
         check_target_url(url)  # a clear TargetRejected for the hop; the proxy refuses it too
-        response = await client.get(url, headers=request_headers)
+        response = await client.request(method, url, headers=request_headers)
         location = response.headers.get("location", "")
-        fetched.chain.append(Hop(url, response.status_code, location))
+        fetched.chain.append(Hop(url, response.status_code, location, response.headers.get_list("set-cookie")))
         fetched.response = response
         if not (response.is_redirect and location):
             break

@@ -46,14 +46,20 @@ class HeaderServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                self._answer(body)
+
+            def do_OPTIONS(self) -> None:  # a CORS preflight gets the same headers, no body
+                self._answer(b"")
+
+            def _answer(self, content: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 for name, value in headers:
                     value = value.replace("{origin}", self.headers.get("Origin", ""))
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(content)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
