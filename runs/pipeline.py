@@ -311,8 +311,10 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
     run = Run.objects.select_related("project").get(pk=run_id)
     events.publish(run.pk, "stage", {"status": run.status, "stage": "k6"})
     workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{run.pk}-"))
-    link = _coordinator_link(run)
+    link: SegmentLink | None = None
+    ended_elsewhere = False  # a split run's other segment failed it at the start barrier and said so
     try:
+        link = _coordinator_link(run)
         stage = stage_k6(run, workdir, on_progress, link)
         # k6 has finished: what it measured is stored even through a database outage of OUTAGE_TOLERANCE_S.
         retry_through_outage(lambda: _stage_results(run, stage), "storing k6's results")
@@ -320,7 +322,7 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
         retry_through_outage(lambda: _finish(run, stage.outcome), "ending the run")
         retry_through_outage(lambda: _compare_with_baseline(run), "comparing with the baseline")
     except SegmentsDidNotStart as exc:
-        _fail(run, str(exc))
+        ended_elsewhere = not _fail(run, str(exc), only_if_active=True)
         if link is not None:
             fail_part(link.part, str(exc))
     except Exception as exc:  # the run must still end with a reason
@@ -334,7 +336,7 @@ def run_execute(run_id: Any, on_progress: ProgressCallback | None = None, after_
     if run.status == Run.Status.ANALYZING:
         (after_k6 or run_post_stages)(run.pk)
         run.refresh_from_db()
-    else:
+    elif not ended_elsewhere:
         events.publish_end(run)
     return run
 
@@ -379,14 +381,17 @@ def stage_k6(run: Run, workdir: Path, on_progress: ProgressCallback | None, link
     outcome = k6.execute(
         workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid), secrets=secrets or None, launch=launch
     )
-    ingester.finish()
     log_text = redact(k6.clean_paths(outcome.log.text(), workdir), ticker.secrets)  # k6 may quote a URL with its token
     summary = None
-    if link is not None:
-        link.finish(outcome, ingester, log_text, ticker.over_limit)
-        if not link.coordinator:
-            return K6Stage(outcome, ingester, {}, None)
-        merged = link.merged(run, outcome, log_text, ticker.over_limit)
+    if link is None:
+        ingester.finish()
+    else:
+        with link.beating():
+            ingester.finish()
+            link.finish(outcome, ingester, log_text, ticker.over_limit)
+            if not link.coordinator:
+                return K6Stage(outcome, ingester, {}, None)
+            merged = link.merged(run, outcome, log_text, ticker.over_limit)
         outcome, ingester, summary, log_text = merged.outcome, merged.ingester, merged.summary, merged.log
         ticker.ingester, ticker.link, ticker.over_limit = ingester, None, merged.error
     retry_through_outage(lambda: ticker.flush(outcome.elapsed_s), "publishing the last seconds")
@@ -672,8 +677,14 @@ def _settle_verdict(run: Run) -> None:
     run.score = scorecard.get("score") if graded else None
 
 
-def _fail(run: Run, message: str) -> None:
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED, error=message, finished_at=timezone.now(), **NOT_GRADED_FIELDS)
+def _fail(run: Run, message: str, only_if_active: bool = False) -> bool:
+    """The run failed with `message`; False when `only_if_active` and it had already ended."""
+    runs = Run.objects.filter(pk=run.pk)
+    if only_if_active:
+        runs = runs.exclude(status__in=Run.TERMINAL)
+    # Credentials are erased once k6 has them; a run that fails before that erases them here.
+    fields = {"status": Run.Status.FAILED, "error": message, "finished_at": timezone.now(), "sealed_secrets": ""}
+    return runs.update(**fields, **NOT_GRADED_FIELDS) > 0
 
 
 def _record_stage(run: Run, stage: str, seconds: float) -> None:

@@ -15,9 +15,12 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +42,8 @@ from runs.models import Run, RunSegment
 log = logging.getLogger(__name__)
 
 BARRIER_POLL_S = 0.2
-LIVE_SECONDS = 10  # closed seconds each segment keeps in its live row for the coordinator to merge
+HEARTBEAT_S = 2.0
+LIVE_SECONDS = 30  # closed seconds each segment keeps in its live row for the coordinator to merge
 STALE_AFTER_S = 30  # a segment whose heartbeat is older than this is taken for dead
 MAX_SEGMENT_LOG_CHARS = 20_000  # of each other segment's log, appended to the run's
 
@@ -133,15 +137,17 @@ class SegmentLink:
         failed = peers.filter(status=RunSegment.Status.FAILED).first()
         if failed is not None:
             return f"k6 was stopped: segment {failed.index + 1} of {self.count} failed. {failed.error}".strip()
-        stale = peers.filter(
-            status=RunSegment.Status.RUNNING, heartbeat_at__lt=timezone.now() - timedelta(seconds=STALE_AFTER_S)
-        ).first()
+        stale = (
+            peers.exclude(status__in=[RunSegment.Status.DONE, RunSegment.Status.FAILED])
+            .filter(heartbeat_at__lt=timezone.now() - timedelta(seconds=STALE_AFTER_S))
+            .first()
+        )
         if stale is not None:
             return f"k6 was stopped: segment {stale.index + 1} of {self.count} stopped reporting (its worker is gone)."
         return ""
 
     def _live(self, ingester: SampleIngester) -> dict[str, Any]:
-        closed_before = ingester._closed_before
+        closed_before = ingester._closed_before  # after finish(): every second it has, so the merge never waits on it
         seconds = range(max(ingester.first_second or closed_before, closed_before - LIVE_SECONDS), closed_before)
         return {
             "first_second": ingester.first_second,
@@ -177,9 +183,35 @@ class SegmentLink:
 
     # --- after k6 ----------------------------------------------------------------
 
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """Heartbeats while this segment reads its samples again and (segment 0) merges: minutes for a
+        big run, during which no tick runs, and the others would take it for dead."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            try:
+                while not stop.wait(HEARTBEAT_S):
+                    now = timezone.now()
+                    RunSegment.objects.filter(pk=self.part.pk).update(heartbeat_at=now)
+                    if self.coordinator:
+                        Run.objects.filter(pk=self.part.run_id, status=Run.Status.RUNNING).update(heartbeat_at=now)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=beat, name=f"k6intel-segment-{self.index}-beat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def finish(self, outcome: k6.K6Outcome, ingester: SampleIngester, log_text: str, error: str) -> None:
         """This segment's results, in its row: what the coordinator merges."""
         summary = read_summary(outcome.summary_path) or {}
+        if not self.coordinator:
+            RunSegment.objects.filter(pk=self.part.pk).update(live=self._live(ingester))  # its last seconds, closed
         state = {
             "summary": summary,
             "aggregates": aggregate_samples(outcome.samples_path, summary),
@@ -201,7 +233,8 @@ class SegmentLink:
     def merged(self, run: Run, outcome: k6.K6Outcome, log_text: str, error: str) -> Merged:
         """Once every segment has ended (or stopped reporting): the whole run's outcome, samples and summary."""
         parts = self._wait_for_parts(run)
-        states = [orjson.loads(zlib.decompress(bytes(part.state))) for part in parts if part.state]
+        with_state = [(part, orjson.loads(zlib.decompress(bytes(part.state)))) for part in parts if part.state]
+        states = [state for _, state in with_state]
         ingester = merge_states(
             [state["stream"] for state in states],
             max_endpoints=settings.MAX_ENDPOINTS,
@@ -209,12 +242,15 @@ class SegmentLink:
         )
         summary = merge_summaries([SegmentPart(state["summary"], state["aggregates"]) for state in states if state["summary"]])
         error = error or _first_failure(parts, self.count)
-        exit_code = _merged_exit(parts, summary, error)
+        exit_code = _merged_exit(parts, summary, error, outcome.exit.code)
         elapsed_s = max([outcome.elapsed_s, *(state["elapsed_s"] for state in states)])
-        stopped_by = outcome.stopped_by or ("over_limit" if error else None)
+        cancelled = Run.objects.filter(pk=run.pk, cancel_requested=True).exists() or any(
+            state.get("stopped_by") == "cancel" for state in states
+        )
+        stopped_by = "cancel" if cancelled and not error else outcome.stopped_by or ("over_limit" if error else None)
         merged_outcome = k6.K6Outcome(describe_exit(exit_code), stopped_by, elapsed_s, outcome.workdir, outcome.log)
         logs = [log_text] + [
-            f"--- segment {p.index + 1} of {self.count} ---\n{s['log']}" for p, s in zip(parts[1:], states[1:], strict=False)
+            f"--- segment {p.index + 1} of {self.count} ---\n{state['log']}" for p, state in with_state if p.index
         ]
         return Merged(merged_outcome, ingester, summary, "\n".join(logs), error)
 
@@ -249,12 +285,17 @@ def _first_failure(parts: list[RunSegment], count: int) -> str:
     return ""
 
 
-def _merged_exit(parts: list[RunSegment], summary: dict[str, Any], error: str) -> int:
-    """k6's exit for the whole run: a failed segment's, else 99 when a threshold is crossed on the merged data."""
+def _merged_exit(parts: list[RunSegment], summary: dict[str, Any], error: str, own_code: int) -> int:
+    """k6's exit for the whole run: the first failed segment's; a script's test.abort() or test.fail() in any
+    segment; else 99 when a threshold is crossed on the merged data, 0 when none is."""
+    by_end = sorted(parts, key=lambda p: p.finished_at or timezone.now())
     if error:
-        codes = [p.k6_exit_code for p in parts if p.status == RunSegment.Status.FAILED]
-        if code := next((c for c in codes if c not in (None, 0, 99)), None):
+        failed = [p.k6_exit_code for p in by_end if p.status == RunSegment.Status.FAILED]
+        if code := next((c for c in failed if c not in (None, 0, 99, 105)), None):
             return code
+        return own_code if own_code not in (0, 99) else 105  # stopped because another segment was
+    if code := next((p.k6_exit_code for p in by_end if p.k6_exit_code in (108, 110)), None):
+        return code
     crossed = any(any(values.get("thresholds", {}).values()) for values in summary.get("metrics", {}).values())
     return 99 if crossed else 0
 
@@ -292,7 +333,12 @@ def _fail_run(run: Run, message: str) -> None:
     from runs.pipeline import NOT_GRADED_FIELDS
 
     if Run.objects.filter(pk=run.pk, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-        status=Run.Status.FAILED, error=message, finished_at=timezone.now(), stage="", **NOT_GRADED_FIELDS
+        status=Run.Status.FAILED,
+        error=message,
+        finished_at=timezone.now(),
+        stage="",
+        sealed_secrets="",  # no segment will run: nothing keeps the credentials
+        **NOT_GRADED_FIELDS,
     ):
         run.refresh_from_db()
         events.publish_end(run)

@@ -115,9 +115,9 @@ def merge_states(states: list[dict[str, Any]], *, max_endpoints: int, max_failed
     _merge_reasons(merged, started)
     _merge_series_endpoints(merged, started)
     for second in range(merged.first_second, merged.newest_second + 1):
-        parts = [state["seconds"][str(second)] for state in started if str(second) in state["seconds"]]
-        if parts:
-            merged.seconds[second] = merge_second(parts, merged, started)
+        having = [state for state in started if str(second) in state["seconds"]]  # a segment may end earlier
+        if having:
+            merged.seconds[second] = merge_second([state["seconds"][str(second)] for state in having], merged, having)
     merged.total_requests = sum(bucket.requests for bucket in merged.seconds.values())
     merged.total_failed = sum(bucket.failed for bucket in merged.seconds.values())
     merged.total_iterations = sum(bucket.iterations for bucket in merged.seconds.values())
@@ -158,9 +158,11 @@ def merge_second(parts: list[dict[str, Any]], merged: SampleIngester, states: li
 def _endpoint_p95s(parts: list[dict[str, Any]], merged: SampleIngester, states: list[dict[str, Any]]) -> dict[int, float]:
     """Each tracked endpoint's p95 in this second; a segment numbers its endpoints in its own order."""
     encoded: dict[int, list[str]] = {}
-    for part, state in zip(parts, states, strict=False):
+    for part, state in zip(parts, states, strict=True):
         names = state["series_endpoints"]
         for index, text in part["endpoints"].items():
+            if int(index) >= len(names):
+                continue
             method, name = names[int(index)]
             if (mine := merged._series_endpoints.get((method, name))) is not None:
                 encoded.setdefault(mine, []).append(text)
@@ -185,7 +187,7 @@ def _merge_reasons(merged: SampleIngester, states: list[dict[str, Any]]) -> None
 def _merge_series_endpoints(merged: SampleIngester, states: list[dict[str, Any]]) -> None:
     requests: Counter[tuple[str, str]] = Counter()
     for state in states:
-        for method, name, _status, count, _failed, _hdr in state["endpoints"]:
+        for name, method, _status, count, _failed, _hdr in state["endpoints"]:
             if [method, name] in state["series_endpoints"]:
                 requests[(method, name)] += count
     for key, count in requests.most_common(20):

@@ -22,7 +22,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from runs.engine.results import HDR_MAX_US, metric_tags, new_histogram, record_ms
+from runs.engine.results import metric_tags, new_histogram, percentile, record_ms
 
 # A sum of vus (each process has its share); for other gauges the latest value wins.
 SUMMED_GAUGES = {"vus", "vus_max"}
@@ -34,6 +34,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq, "===": operator.eq, "!=": operator.ne,
 }  # fmt: skip
 TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
+EXACT_MAX = 10_000  # a Trend's values kept as they are up to this many (per segment, and merged)
 
 
 def segment_arguments(index: int, count: int) -> list[str]:
@@ -62,6 +63,8 @@ class Aggregate:
     last_t: int = -1
     trend: bool = True  # only a Trend's distribution is kept: the others are counts
     histogram: HdrHistogram = field(default_factory=new_histogram)
+    # A Trend's values themselves while there are few (k6's own percentile on them, exactly); None past EXACT_MAX.
+    values: list[float] | None = field(default_factory=list)
 
     def add(self, value: float, t: int) -> None:
         self.count += 1
@@ -73,6 +76,7 @@ class Aggregate:
             self.last, self.last_t = value, t
         if self.trend:
             record_ms(self.histogram, value)  # in the Trend's own unit (ms for time), to 1/1000 of it
+            self._keep([value])
 
     def merge(self, other: Aggregate) -> None:
         self.count += other.count
@@ -85,11 +89,19 @@ class Aggregate:
             self.last, self.last_t = other.last, other.last_t
         if self.trend and other.count:
             self.histogram.add(other.histogram)
+            self._keep(other.values)
+
+    def _keep(self, values: list[float] | None) -> None:
+        if self.values is None or values is None or len(self.values) + len(values) > EXACT_MAX:
+            self.values = None
+        else:
+            self.values.extend(values)
 
     def as_state(self) -> dict[str, Any]:
         return {
             "count": self.count, "total": self.total, "min": self.minimum, "max": self.maximum, "nonzero": self.nonzero,
             "last": self.last, "last_t": self.last_t, "hdr": self.histogram.encode().decode() if self.trend and self.count else "",
+            "values": self.values if self.trend else None,
         }  # fmt: skip
 
     @classmethod
@@ -97,10 +109,15 @@ class Aggregate:
         hdr = state.get("hdr")
         histogram = HdrHistogram.decode(hdr.encode()) if hdr else new_histogram()
         fields = (state["count"], state["total"], state["min"], state["max"], state["nonzero"], state["last"], state["last_t"])
-        return cls(*fields, trend=bool(hdr), histogram=histogram)
+        return cls(*fields, trend=bool(hdr), histogram=histogram, values=state.get("values"))
 
     def percentile(self, pct: float) -> float:
-        return self.histogram.get_value_at_percentile(pct) / 1000 if self.count else 0.0
+        """k6's own percentile (linear between ranks) on the values when they were kept, else the histogram's."""
+        if not self.count:
+            return 0.0
+        if self.values is not None and len(self.values) == self.count:
+            return percentile(sorted(self.values), pct / 100)
+        return self.histogram.get_value_at_percentile(pct) / 1000
 
 
 def aggregate_samples(csv_path: Path, summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -122,7 +139,10 @@ def aggregate_samples(csv_path: Path, summary: dict[str, Any]) -> dict[str, dict
             targets = wanted.get(row[0]) if row else None
             if not targets:
                 continue
-            value, t = float(row[columns["metric_value"]]), int(row[columns["timestamp"]])
+            try:
+                value, t = float(row[columns["metric_value"]]), int(row[columns["timestamp"]])
+            except (IndexError, ValueError):
+                continue  # a row cut short when k6 was killed mid-write
             tags: dict[str, str] | None = None
             for name, selector in targets:
                 if selector:
@@ -227,20 +247,20 @@ def _within(value: float, merged: Aggregate) -> float:
     """A histogram percentile never outside the samples' exact range (the histogram rounds to 1/1000)."""
     low = merged.minimum if merged.minimum is not None else value
     high = merged.maximum if merged.maximum is not None else value
-    return min(max(value, low), high, HDR_MAX_US / 1000)
+    return min(max(value, low), high)
 
 
 def crossed(expression: str, values: dict[str, Any], merged: Aggregate) -> bool:
     """Whether a k6 threshold expression is crossed by the merged values (k6's export: true = crossed).
 
-    As k6 does, a metric without samples crosses nothing; an expression this cannot read is crossed, so
-    that it is never passed unread.
+    As k6 does, a Rate without samples crosses nothing (it has no rate), while an empty Counter, Gauge or
+    Trend is judged on zeros; an expression this cannot read is crossed, so that it is never passed unread.
     """
     match = THRESHOLD.match(expression)
     if not match:
         return True
     aggregation, pct, op, bound = match.groups()
-    if not merged.count and not values.get("count") and not (values.get("passes", 0) + values.get("fails", 0)):
+    if "passes" in values and not values["passes"] + values["fails"]:
         return False
     if pct is not None:
         actual: float | None = _within(merged.percentile(float(pct)), merged)
