@@ -274,6 +274,11 @@ RUN_POST_STAGES = env_list(
 )
 # Analyzers run after k6 (pagetest and lighthouse only when the target is an HTML page).
 ANALYZERS = env_list("ANALYZERS", ["headers", "tls", "pagetest", "lighthouse"])
+# The page test's longest view: it ends 2 s after the network and the screen went quiet past onload, or here.
+PAGETEST_MAX_S = env_int("PAGETEST_MAX_S", 60, minimum=5, maximum=600)
+# Lighthouse's throttling: "simulate" (Lantern's estimates, Lighthouse's default) or "devtools" (applied in
+# the browser with the page test's profile, so both measure the same throttled load).
+LIGHTHOUSE_THROTTLING = env_choice("LIGHTHOUSE_THROTTLING", "simulate", ("simulate", "devtools"))
 # Each analyzer's budget within the analyzer stage.
 ANALYZER_TIMEOUT_S = env_int("ANALYZER_TIMEOUT_S", 180, minimum=5)
 # A PEM file of extra trusted CAs for the analyzers (a private CA; the tests use one).

@@ -57,7 +57,7 @@ from reports.html import (
     verdict_shown,
 )
 from runs.engine.charts import run_charts
-from runs.engine.formatting import evidence_text, percent, segments_text
+from runs.engine.formatting import evidence_text, percent, segments_text, throttling_text
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#689f38", "C": "#f9a825", "F": "#c62828"}
@@ -604,6 +604,8 @@ def lighthouse(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_di
     ]
     rows += [[k, _num(v), _num(desktop.get("metrics", {}).get(k))] for k, v in result["metrics"].items()]
     flow.append(_table(rows, styles, [50 * mm, 30 * mm, 30 * mm]))
+    if throttling := throttling_text(result):
+        flow.append(_p(throttling, styles["body"]))
     flow += [_p(f"Opportunity: {o['title']} (≈{o['savings_ms']} ms)", styles["body"]) for o in result.get("opportunities", [])]
     return flow
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from runs.engine.targets import TargetRejected, check_target_url
 from scanners.isolated import kill_tree
 from scanners.outcome import Outcome, failed, skipped
-from scanners.pagetest import CHROMIUM_FLAGS, chromium_path
+from scanners.pagetest import CHROMIUM_FLAGS, CPU_SLOWDOWN, DEFAULT_PROFILE, PROFILES, chromium_path
 from scanners.policy_proxy import chromium_proxy_flags, policy_proxy
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
@@ -36,7 +36,10 @@ def lighthouse_bin() -> Path | None:
     return local if local.exists() else None
 
 
-def analyze(url: str, output_dir: Path | None = None, throttling: str = "simulate") -> Outcome:
+def analyze(url: str, output_dir: Path | None = None, throttling: str = "") -> Outcome:
+    """`throttling`: "simulate" (Lighthouse's Lantern estimates) or "devtools" (applied in the browser, with
+    the page test's profile on mobile); default LIGHTHOUSE_THROTTLING."""
+    throttling = throttling or settings.LIGHTHOUSE_THROTTLING
     if urlsplit(url).scheme not in ("http", "https"):
         return skipped("Lighthouse needs an http(s) URL.")
     try:
@@ -78,6 +81,8 @@ def _run(url: str, form_factor: str, throttling: str) -> dict[str, Any]:
         ]  # fmt: skip
         if form_factor == "desktop":
             command.append("--preset=desktop")
+        elif throttling == "devtools":
+            command += page_test_throttling()
         env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": tmp, "CHROME_PATH": chromium_path() or ""}
         node = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp, start_new_session=True)
         try:
@@ -91,6 +96,37 @@ def _run(url: str, form_factor: str, throttling: str) -> dict[str, Any]:
     if data.get("runtimeError"):
         raise LighthouseFailed(f"Lighthouse ({form_factor}): {data['runtimeError'].get('message')}")
     return data
+
+
+def page_test_throttling() -> list[str]:
+    """The page test's network profile and CPU slowdown as Lighthouse's DevTools throttling, so the two
+    analyzers measure the page under the very same throttling."""
+    profile = PROFILES[DEFAULT_PROFILE]
+    return [
+        f"--throttling.requestLatencyMs={profile.rtt_ms}",
+        f"--throttling.downloadThroughputKbps={profile.down_kbps}",
+        f"--throttling.uploadThroughputKbps={profile.up_kbps}",
+        f"--throttling.cpuSlowdownMultiplier={CPU_SLOWDOWN}",
+    ]
+
+
+def throttling_of(data: dict[str, Any]) -> dict[str, Any]:
+    """Which throttling ran, as the report itself records it: simulated metrics are Lantern's estimates."""
+    settings_used = data.get("configSettings") or {}
+    method = settings_used.get("throttlingMethod", "")
+    values = settings_used.get("throttling") or {}
+    if method == "simulate":
+        applied = {"rtt_ms": values.get("rttMs"), "down_kbps": values.get("throughputKbps")}
+    else:
+        applied = {"rtt_ms": values.get("requestLatencyMs"), "down_kbps": values.get("downloadThroughputKbps")}
+    return {
+        "method": method,
+        **applied,
+        "cpu_slowdown": values.get("cpuSlowdownMultiplier"),
+        "metrics_are": "simulated estimates (Lantern), not measured"
+        if method == "simulate"
+        else "measured in the throttled browser",
+    }
 
 
 def _summary(data: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +153,7 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "opportunities": opportunities[:TOP_OPPORTUNITIES],
         "version": data["lighthouseVersion"],
+        "throttling": throttling_of(data),
     }
 
 
@@ -126,4 +163,6 @@ def _outcome(reports: dict[str, dict[str, Any]]) -> Outcome:
     grade = next(g for floor, g in ((90, "A"), (80, "B"), (70, "C"), (60, "D"), (0, "F")) if performance >= floor)
     scores = ", ".join(f"{name} {value}" for name, value in mobile["scores"].items())
     details = {**mobile, "form_factor": "mobile", "desktop": desktop}
-    return Outcome(status="ok", grade=grade, score=performance, summary=f"Mobile: {scores}", details=details)
+    method = {"simulate": "simulated throttling", "devtools": "DevTools throttling"}.get(mobile["throttling"]["method"], "")
+    summary = f"Mobile ({method}): {scores}" if method else f"Mobile: {scores}"
+    return Outcome(status="ok", grade=grade, score=performance, summary=summary, details=details)

@@ -39,9 +39,10 @@ CHROMIUM_FLAGS = [
 ]
 VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 CPU_SLOWDOWN = 4
-SETTLE_MS = 500
-NETWORK_IDLE_TIMEOUT_MS = 60_000
-QUIET_MS = 1000
+# WebPageTest's stop rule: after onload, the test ends once 2 s pass with no network activity (and, here,
+# no new screencast frame), or at the maximum test time (PAGETEST_MAX_S).
+QUIET_MS = 2000
+PAINT_FRAME_MS = 16  # one display frame at 60 Hz
 NEAR_WHITE = 246  # speedline/WebPageTest ignore pixels brighter than this in every channel
 WATERFALL_ROWS = 40
 FILMSTRIP_FRAMES = 12
@@ -156,7 +157,10 @@ class _Recorder:
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     frames: list[tuple[float, bytes]] = field(default_factory=list)
 
+    last_activity: float = field(default_factory=time.monotonic)  # a request started or ended, a frame painted
+
     def on_request(self, event: dict[str, Any]) -> None:
+        self.last_activity = time.monotonic()
         url = event["request"]["url"]
         self.requests.setdefault(event["requestId"], {"url": url, "start": event["timestamp"], "type": event.get("type", "")})
 
@@ -169,10 +173,12 @@ class _Recorder:
             entry["from_cache"] = True
 
     def on_finished(self, event: dict[str, Any]) -> None:
+        self.last_activity = time.monotonic()
         if entry := self.requests.get(event["requestId"]):
             entry["end"], entry["bytes"] = event["timestamp"], event["encodedDataLength"]
 
     def on_failed(self, event: dict[str, Any]) -> None:
+        self.last_activity = time.monotonic()
         if entry := self.requests.get(event["requestId"]):
             entry["end"], entry["failed"] = event["timestamp"], event.get("errorText", "failed")
 
@@ -196,27 +202,28 @@ def _view(page: Any, url: str, profile: Profile, cpu_slowdown: int, output_dir: 
     cdp.send("Page.enable")
     _throttle(cdp, profile, cpu_slowdown)
     cdp.send("Page.startScreencast", {"format": "jpeg", "quality": 70, "maxWidth": 683, "maxHeight": 384})
-    page.goto(url, wait_until="load", timeout=120_000)
-    _wait_for_quiet_network(page, recorder)
-    page.wait_for_timeout(SETTLE_MS)
-    page.mouse.click(VIEWPORT["width"] // 2, VIEWPORT["height"] - 10)  # the scripted interaction behind INP
-    page.wait_for_timeout(300)
+    deadline = time.monotonic() + settings.PAGETEST_MAX_S
+    page.goto(url, wait_until="load", timeout=settings.PAGETEST_MAX_S * 1000)
+    stopped_by = _wait_until_quiet(page, recorder, deadline)
     cdp.send("Page.stopScreencast")
-    timings = page.evaluate(COLLECT)
+    timings = page.evaluate(COLLECT)  # LCP and CLS before any input: browsers stop reporting LCP at the first
+    # The interaction behind INP, measured apart, after the page test proper (as WebPageTest does).
+    page.mouse.click(VIEWPORT["width"] // 2, VIEWPORT["height"] - 10)
+    page.wait_for_timeout(300)
+    timings["inp"] = page.evaluate("() => window.__k6i.inp")
     cdp.detach()
-    return _view_metrics(timings, recorder, output_dir, name)
+    return {**_view_metrics(timings, recorder, output_dir, name), "ended_by": stopped_by}
 
 
-def _wait_for_quiet_network(page: Any, recorder: _Recorder) -> None:
-    """Like WebPageTest, keep recording until no request has been in flight for QUIET_MS (late images, lazy scripts)."""
-    deadline = time.monotonic() + NETWORK_IDLE_TIMEOUT_MS / 1000
-    quiet_since = time.monotonic()
+def _wait_until_quiet(page: Any, recorder: _Recorder, deadline: float) -> str:
+    """WebPageTest's end of a test: QUIET_MS after onload with nothing in flight, no request started or
+    finished and no new frame painted; or the maximum test time."""
     while time.monotonic() < deadline:
-        if recorder.pending():
-            quiet_since = time.monotonic()
-        elif (time.monotonic() - quiet_since) * 1000 >= QUIET_MS:
-            return
+        quiet_s = time.monotonic() - recorder.last_activity
+        if not recorder.pending() and quiet_s * 1000 >= QUIET_MS:
+            return "quiet"
         page.wait_for_timeout(100)
+    return "max_time"
 
 
 def _throttle(cdp: Any, profile: Profile, cpu_slowdown: int) -> None:
@@ -234,6 +241,7 @@ def _throttle(cdp: Any, profile: Profile, cpu_slowdown: int) -> None:
 
 
 def _keep_frame(cdp: Any, recorder: _Recorder, frame: dict[str, Any]) -> None:
+    recorder.last_activity = time.monotonic()
     recorder.frames.append((frame["metadata"]["timestamp"], base64.b64decode(frame["data"])))
     cdp.send("Page.screencastFrameAck", {"sessionId": frame["sessionId"]})
 
@@ -243,9 +251,12 @@ def _keep_frame(cdp: Any, recorder: _Recorder, frame: dict[str, Any]) -> None:
 
 def _view_metrics(timings: dict[str, Any], recorder: _Recorder, output_dir: Path | None, name: str) -> dict[str, Any]:
     origin_s = timings["timeOrigin"] / 1000
-    # The screencast starts before navigation: frames from before navigation start show the previous
-    # (blank) document, not this page, and would sit at negative times.
-    frames = [(round((at - origin_s) * 1000), jpeg) for at, jpeg in sorted(recorder.frames) if at >= origin_s]
+    # Until the page's first paint the screen still shows what was there before (about:blank, or the first
+    # view's finished page when the repeat view starts): such frames are not this view's, and counting
+    # them made a repeat view "complete" at 0 ms. The view's own frames start at its first paint.
+    # The paint's own frame is stamped within a display frame of it (either side).
+    first_paint_s = origin_s + ((timings["fp"] or timings["fcp"]) - PAINT_FRAME_MS) / 1000
+    frames = [(round((at - origin_s) * 1000), jpeg) for at, jpeg in sorted(recorder.frames) if at >= first_paint_s]
     waterfall = _waterfall(recorder)
     fcp = timings["fcp"]
     # The document's first byte as the network saw it: page timing does not include emulated latency.
@@ -263,6 +274,7 @@ def _view_metrics(timings: dict[str, Any], recorder: _Recorder, output_dir: Path
         "inp_ms": round(timings["inp"], 1) if timings["inp"] else None,
         "tbt_ms": round(sum(max(0.0, duration - 50) for start, duration in timings["longtasks"] if start >= fcp), 1),
         "speed_index_ms": speed_index(frames),
+        "visually_complete_ms": visually_complete(frames),
         "bytes": sum(row["size"] for row in waterfall),
         "requests": len(waterfall),
         "bytes_by_type": _bytes_by_type(waterfall),
@@ -362,6 +374,14 @@ def speed_index(frames: list[tuple[int, bytes]]) -> float | None:
         index += (1 - last_progress) * (at - last_time)
         last_time, last_progress = at, visual_progress(hist, blank, final)
     return round(index, 1)
+
+
+def visually_complete(frames: list[tuple[int, bytes]]) -> int | None:
+    """When the screen first looked as it did at the end of the capture."""
+    if not frames:
+        return None
+    final = histogram(frames[-1][1])
+    return next(at for at, jpeg in frames if visual_progress(histogram(jpeg), [0] * 768, final) >= 1.0)
 
 
 def _filmstrip(frames: list[tuple[int, bytes]], output_dir: Path | None, view: str) -> list[dict[str, Any]]:

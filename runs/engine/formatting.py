@@ -92,6 +92,21 @@ def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def throttling_text(result: dict[str, Any]) -> str:
+    """Which throttling Lighthouse ran, in words: simulated metrics are estimates, not measurements."""
+    throttling = result.get("throttling") or {}
+    method = throttling.get("method")
+    if not method:
+        return ""
+    names = {"simulate": "simulated throttling (Lantern)", "devtools": "DevTools throttling", "provided": "no throttling"}
+    values = (
+        f", {throttling['rtt_ms']} ms RTT, {throttling['down_kbps']} kbps, CPU ×{throttling['cpu_slowdown']}"
+        if method != "provided"
+        else ""
+    )
+    return f"Mobile metrics with {names.get(method, method)}{values}: {throttling.get('metrics_are', '')}."
+
+
 def segments_text(doc: dict[str, Any]) -> str:
     """How many k6 processes ran a split run and how each ended; empty for a run in one process."""
     count = (doc.get("config") or {}).get("segments") or 1

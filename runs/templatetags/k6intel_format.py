@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from runs.engine import delivery, formatting, results
@@ -52,3 +54,8 @@ def label_pairs(labels: dict[str, str] | None) -> list[tuple[str, str]]:
     (A template iterating `labels.items` would find a label named "items" instead.)"""
     order = {key: index for index, key in enumerate(CONVENTIONAL_LABELS)}
     return sorted((labels or {}).items(), key=lambda pair: (order.get(pair[0], len(order)), pair[0]))
+
+
+@register.filter
+def lighthouse_throttling(result: dict[str, Any]) -> str:
+    return formatting.throttling_text(result)

@@ -183,6 +183,7 @@ def test_lighthouse_scores_and_agrees_with_the_page_test(known_page: str, native
     assert all(0 <= score <= 100 for score in outcome.details["scores"].values())
     assert set(outcome.details["metrics"]) == {"fcp_ms", "lcp_ms", "cls", "tbt_ms", "tti_ms", "speed_index_ms"}
     assert set(outcome.details["desktop"]["scores"]) == set(outcome.details["scores"])
+    assert outcome.details["throttling"]["method"] == "provided"  # as the report records it
     # Same page, no throttling on either side: FCP and LCP agree within 300 ms or 35 %.
     page, lh = native.details["first_view"], outcome.details["desktop"]["metrics"]
     for metric in ("fcp_ms", "lcp_ms"):
