@@ -43,6 +43,8 @@ CPU_SLOWDOWN = 4
 # no new screencast frame), or at the maximum test time (PAGETEST_MAX_S).
 QUIET_MS = 2000
 PAINT_FRAME_MS = 16  # one display frame at 60 Hz
+BACKEND_TARGET_MS = 100  # WebPageTest's First Byte Time allowance beyond the round trips
+LATENCY_SLACK_MS = 20  # a wait this close to the emulated latency is the latency itself
 NEAR_WHITE = 246  # speedline/WebPageTest ignore pixels brighter than this in every channel
 WATERFALL_ROWS = 40
 FILMSTRIP_FRAMES = 12
@@ -410,7 +412,7 @@ def checks(view: dict[str, Any], profile: Profile) -> dict[str, dict[str, Any]]:
     rows = view["_rows"]
     static = [r for r in rows if r["type"] in STATIC_TYPES and not r["cached"]]
     return {
-        "first_byte_time": _first_byte_check(view["ttfb_ms"], profile),
+        "first_byte_time": _first_byte_check(view, profile),
         "keep_alive": _share_check([r for r in _after_first_per_host(rows)], lambda r: r["reused_connection"]),
         "compress_transfer": _share_check(
             [r for r in rows if r["type"] in TEXT_TYPES and r["size"] > 1400 and not r["cached"]],
@@ -421,12 +423,31 @@ def checks(view: dict[str, Any], profile: Profile) -> dict[str, dict[str, Any]]:
     }
 
 
-def _first_byte_check(ttfb_ms: float, profile: Profile) -> dict[str, Any]:
-    # WebPageTest's target: the round trips a first byte needs (DNS, connect, request) plus 100 ms.
-    target_ms = 3 * profile.rtt_ms + 100
-    over_ms = ttfb_ms - target_ms
+def _first_byte_check(view: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """WebPageTest's First Byte Time: the back end may take 100 ms beyond the round trips the first byte
+    needs (its target: DNS, connect and TLS time + 100 ms, on a shaped link).
+
+    DevTools emulation delays a response to at least the profile's latency once per request instead of
+    adding it to every round trip, so against a target of 3 RTT + 100 ms every page passed. What the check
+    is about is the back end: the time it took beyond the connection's own DNS, connect and TLS time. A
+    back end slower than the emulated latency shows as the whole wait; a faster one is hidden under it,
+    and is then taken as within the allowance (it is at most the latency).
+    """
+    document = next((row for row in view["_rows"] if row["type"] == "html"), None)
+    handshakes_ms = document["dns_ms"] + document["connect_ms"] + document["tls_ms"] if document else 0.0
+    wait_ms = max(0.0, view["ttfb_ms"] - handshakes_ms)
+    visible = wait_ms > profile.rtt_ms + LATENCY_SLACK_MS
+    backend_ms = wait_ms if visible else None
+    over_ms = (backend_ms or 0.0) - BACKEND_TARGET_MS
     score = max(0.0, 100 - max(0.0, over_ms))  # each 10 ms over costs a point: 100 ms over is one grade
-    return {"grade": letter(score), "score": round(score, 1), "target_ms": target_ms, "value_ms": ttfb_ms}
+    return {
+        "grade": letter(score),
+        "score": round(score, 1),
+        "value_ms": view["ttfb_ms"],
+        "backend_ms": None if backend_ms is None else round(backend_ms, 1),  # None: under the emulated latency
+        "target_backend_ms": BACKEND_TARGET_MS,
+        "emulated_latency_ms": profile.rtt_ms,
+    }
 
 
 def _after_first_per_host(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ or at PAGETEST_MAX_S. The truth is the page's own schedule: a hero image it inse
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,16 +27,27 @@ addEventListener('load', () => setTimeout(() => {{
 POLLING = b"""<!doctype html><html><head><meta charset="utf-8"><title>polling</title></head><body><p>polling</p>
 <script>setInterval(() => fetch('/ping?' + Date.now()), 400);</script></body></html>"""
 
+SMALL = b"<!doctype html><html><head><title>small</title></head><body><p>small</p></body></html>"
+SLOW_BACKEND_S = 0.4
+
 
 @pytest.fixture(scope="module")
 def pages() -> Iterator[tuple[str, int]]:
     hero = _noise_jpeg()
-    assets = {"/late-hero": (LATE_HERO, "text/html"), "/polling": (POLLING, "text/html"), "/hero.jpg": (hero, "image/jpeg")}
+    assets = {
+        "/late-hero": (LATE_HERO, "text/html"),
+        "/polling": (POLLING, "text/html"),
+        "/hero.jpg": (hero, "image/jpeg"),
+        "/slow": (SMALL, "text/html"),
+        "/fast": (SMALL, "text/html"),
+    }
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            if self.path.startswith("/slow"):
+                time.sleep(SLOW_BACKEND_S)  # the back end thinks before its first byte
             body, content_type = assets.get(self.path.split("?")[0], (b"pong", "text/plain"))
             self.send_response(200)
             self.send_header("Content-Type", content_type)
@@ -93,3 +105,15 @@ def test_lighthouse_with_devtools_throttling_uses_the_page_tests_profile_and_say
     assert outcome.summary.startswith("Mobile (DevTools throttling)")
     # Measured, not simulated: the hero the page inserts 1.5 s after onload is its LCP.
     assert outcome.details["metrics"]["lcp_ms"] >= HERO_DELAY_MS
+
+
+@pytest.mark.parametrize("path, grade", [("/fast", "A"), ("/slow", "F")])
+def test_first_byte_time_judges_the_back_end_not_the_emulated_latency(pages: tuple[str, int], path: str, grade: str) -> None:
+    """Emulated latency is added once per request: a 400 ms back end under 150 ms of it stays under the
+    old 3 RTT + 100 ms target (550 ms) and passed; 300 ms over WebPageTest's 100 ms allowance is an F."""
+    outcome = pagetest.analyze(f"{pages[0]}{path}", profile="3gfast", cpu_slowdown=1)
+    assert outcome.status == "ok", outcome.summary
+    check = outcome.details["checks"]["first_byte_time"]
+    assert check["grade"] == grade, check
+    if path == "/slow":
+        assert check["backend_ms"] >= SLOW_BACKEND_S * 1000
