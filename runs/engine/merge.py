@@ -16,13 +16,16 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from runs.engine.results import (
-    EndpointStats,
+    EXACT_SECOND_VALUES,
+    FAILURE_REASON_OVERFLOW,
     FailureReason,
     SampleIngester,
     ScenarioSecond,
     ScenarioStats,
     SecondBucket,
     new_second_histogram,
+    percentile,
+    record_ms,
 )
 
 PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0}
@@ -32,15 +35,20 @@ def _encode(histogram: HdrHistogram) -> str:
     return histogram.encode().decode() if histogram.get_total_count() else ""
 
 
-def _decoded(encoded: Iterable[str], make: Any = new_second_histogram) -> HdrHistogram:
-    merged = make()
-    for text in encoded:
-        if text:
-            merged.add(HdrHistogram.decode(text.encode()))
-    return merged
-
-
-def _pct_ms(histogram: HdrHistogram, pct: float) -> float:
+def merged_percentile_ms(parts: Iterable[str | list[float]], pct: float) -> float:
+    """A percentile of the segments' durations together: k6's own (linear between ranks) while every part
+    kept its values and they are few, else from their histograms added up."""
+    parts = [part for part in parts if part]
+    values = [value for part in parts if isinstance(part, list) for value in part]
+    if all(isinstance(part, list) for part in parts) and len(values) <= EXACT_SECOND_VALUES:
+        return percentile(sorted(values), pct / 100)
+    histogram = new_second_histogram()
+    for part in parts:
+        if isinstance(part, list):
+            for value in part:
+                record_ms(histogram, value)
+        else:
+            histogram.add(HdrHistogram.decode(part.encode()))
     return histogram.get_value_at_percentile(pct) / 1000 if histogram.get_total_count() else 0.0
 
 
@@ -145,11 +153,11 @@ def merge_second(parts: list[dict[str, Any]], merged: SampleIngester, states: li
         bucket.timing_samples += part["timing_samples"]
         bucket.timing_sums_ms = [a + b for a, b in zip(bucket.timing_sums_ms, part["timing_sums_ms"], strict=True)]
         for status, error_code, error, count in part["reasons"]:
-            if (reason := merged.failure_reasons.get((status, error_code, error))) is not None:
+            reasons = merged.failure_reasons
+            if (reason := reasons.get((status, error_code, error)) or reasons.get(FAILURE_REASON_OVERFLOW)) is not None:
                 bucket.failure_reasons[reason.index] += count
-    histogram = _decoded(part["hdr"] for part in parts)
     for name, pct in PERCENTILES.items():
-        setattr(bucket, name, _pct_ms(histogram, pct))
+        setattr(bucket, name, merged_percentile_ms((part["hdr"] for part in parts), pct))
     if states is not None:
         bucket.endpoint_p95_ms = _endpoint_p95s(parts, merged, states)
     return bucket
@@ -157,7 +165,7 @@ def merge_second(parts: list[dict[str, Any]], merged: SampleIngester, states: li
 
 def _endpoint_p95s(parts: list[dict[str, Any]], merged: SampleIngester, states: list[dict[str, Any]]) -> dict[int, float]:
     """Each tracked endpoint's p95 in this second; a segment numbers its endpoints in its own order."""
-    encoded: dict[int, list[str]] = {}
+    encoded: dict[int, list[str | list[float]]] = {}
     for part, state in zip(parts, states, strict=True):
         names = state["series_endpoints"]
         for index, text in part["endpoints"].items():
@@ -166,19 +174,14 @@ def _endpoint_p95s(parts: list[dict[str, Any]], merged: SampleIngester, states: 
             method, name = names[int(index)]
             if (mine := merged._series_endpoints.get((method, name))) is not None:
                 encoded.setdefault(mine, []).append(text)
-    return {index: _pct_ms(_decoded(texts), 95.0) for index, texts in encoded.items()}
+    return {index: merged_percentile_ms(texts, 95.0) for index, texts in encoded.items()}
 
 
 def _merge_reasons(merged: SampleIngester, states: list[dict[str, Any]]) -> None:
     for state in states:
         for status, error_code, error, first_seen_abs, count, urls in state["reasons"]:
-            key = (status, error_code, error)
-            reason = merged.failure_reasons.get(key)
             first_seen_s = first_seen_abs - (merged.first_second or 0)
-            if reason is None:
-                reason = merged.failure_reasons[key] = FailureReason(
-                    *key, index=len(merged.failure_reasons), first_seen_s=first_seen_s
-                )
+            reason = merged._failure_reason(status, error_code, error, first_seen_abs)  # capped as in one run
             reason.count += count
             reason.first_seen_s = min(reason.first_seen_s, first_seen_s)
             reason.sample_urls = list(dict.fromkeys([*reason.sample_urls, *urls]))[:3]
@@ -198,9 +201,8 @@ def _merge_series_endpoints(merged: SampleIngester, states: list[dict[str, Any]]
 def _merge_endpoints(merged: SampleIngester, states: list[dict[str, Any]]) -> None:
     for state in states:
         for name, method, status, count, failed, encoded in state["endpoints"]:
-            endpoint = merged.endpoints.get((name, method, status))
-            if endpoint is None:
-                endpoint = merged.endpoints[(name, method, status)] = EndpointStats(name, method, status)
+            # Capped again: each segment kept its own first max_endpoints, and their union can be larger.
+            endpoint = merged._endpoint(name, method, status)
             endpoint.count += count
             endpoint.failed += failed
             if encoded:
@@ -208,7 +210,7 @@ def _merge_endpoints(merged: SampleIngester, states: list[dict[str, Any]]) -> No
 
 
 def _merge_scenarios(merged: SampleIngester, states: list[dict[str, Any]]) -> None:
-    encoded: dict[tuple[str, int], list[str]] = {}  # each segment's histogram of a scenario's second
+    encoded: dict[tuple[str, int], list[str | list[float]]] = {}  # each segment's durations of a scenario's second
     for state in states:
         for part in state["scenarios"]:
             scenario = merged.scenarios.get(part["name"])
@@ -231,4 +233,4 @@ def _merge_scenarios(merged: SampleIngester, states: list[dict[str, Any]]) -> No
                 bucket.busy_ms += busy_ms
                 encoded.setdefault((scenario.name, int(second)), []).append(histogram)
     for (name, second), texts in encoded.items():
-        merged.scenarios[name].seconds[second].p95_ms = _pct_ms(_decoded(texts), 95.0)
+        merged.scenarios[name].seconds[second].p95_ms = merged_percentile_ms(texts, 95.0)

@@ -153,11 +153,20 @@ def new_second_histogram() -> HdrHistogram:
     return HdrHistogram(1, HDR_MAX_US, 2)
 
 
-def encoded_values(values_ms: Iterable[float]) -> str:
+# A second's durations kept as they are up to this many (k6's own percentile on them when merged, exactly);
+# beyond, a histogram, whose nearest-rank percentile is then as close as the values are dense.
+EXACT_SECOND_VALUES = 100
+
+
+def encoded_values(values_ms: Iterable[float]) -> str | list[float]:
+    """A second's durations for merging: the values themselves when few, else an encoded histogram."""
+    values = list(values_ms)
+    if len(values) <= EXACT_SECOND_VALUES:
+        return [round(value, 3) for value in values]
     histogram = new_second_histogram()
-    for value_ms in values_ms:
+    for value_ms in values:
         record_ms(histogram, value_ms)
-    return histogram.encode().decode() if histogram.get_total_count() else ""
+    return histogram.encode().decode()
 
 
 def record_ms(histogram: HdrHistogram, value_ms: float) -> None:
