@@ -120,11 +120,18 @@ async def _fetch(url: str) -> Sessions:
     """The target and its http/https twin on the default port, as the Observatory's retriever asks for them."""
     parts = urlsplit(url)
     twin_scheme, default_port = ("https", 80) if parts.scheme == "http" else ("http", 443)
-    twin = (
-        parts._replace(scheme=twin_scheme, netloc=parts.hostname or "").geturl() if parts.port in (None, default_port) else None
-    )
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    twin = parts._replace(scheme=twin_scheme, netloc=host).geturl() if parts.port in (None, default_port) else None
     accept = {"Accept": OBSERVATORY_ACCEPT}
-    target, other = await asyncio.gather(fetch_chain(url, accept), _optional(twin, accept))
+    target: Fetched | BaseException | None
+    target, other = await asyncio.gather(fetch_chain(url, accept), _optional(twin, accept), return_exceptions=True)
+    if isinstance(other, BaseException):
+        raise other
+    if isinstance(target, BaseException):
+        # As the Observatory: the other scheme answering is enough; a target the policy refuses never is.
+        if isinstance(target, TargetRejected) or other is None:
+            raise target
+        target = None
     sessions = Sessions(target, other, None, None) if parts.scheme == "http" else Sessions(other, target, None, None)
     final = sessions.page.final_url
     preflight = {"Access-Control-Request-Method": "GET", "Origin": OBSERVATORY_CORS_ORIGIN}
@@ -180,9 +187,13 @@ def _response(fetched: Fetched) -> dict[str, Any]:
 
 
 def run_scorer(payload: dict[str, Any]) -> dict[str, Any]:
+    # Node gets none of the worker's environment: the page it parses is the target's, and the package's
+    # own configuration reads variables (CONFIG_FILE, PG*, HTTPOBS_*) that must not come from the worker.
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+    command = ["node", str(SCORER)]
     try:
         done = subprocess.run(
-            ["node", str(SCORER)], input=orjson.dumps(payload), capture_output=True, timeout=SCORER_TIMEOUT_S, cwd=ROOT
+            command, input=orjson.dumps(payload), capture_output=True, timeout=SCORER_TIMEOUT_S, cwd=ROOT, env=env
         )
     except subprocess.TimeoutExpired:
         raise ScorerUnavailable(f"The MDN Observatory scorer did not finish within {SCORER_TIMEOUT_S} s.") from None
@@ -190,7 +201,10 @@ def run_scorer(payload: dict[str, Any]) -> dict[str, Any]:
         lines = done.stderr.decode(errors="replace").strip().splitlines()
         detail = next((line for line in lines if "Error" in line), lines[-1] if lines else "no message")
         raise ScorerUnavailable(f"The MDN Observatory scorer failed (run `make` to install it): {detail}")
-    return dict(orjson.loads(done.stdout))
+    try:
+        return dict(orjson.loads(done.stdout))
+    except orjson.JSONDecodeError:
+        raise ScorerUnavailable("The MDN Observatory scorer answered something that is not JSON.") from None
 
 
 def observatory_tests(observatory: dict[str, Any]) -> list[TestResult]:

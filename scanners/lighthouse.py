@@ -102,10 +102,11 @@ def page_test_throttling() -> list[str]:
     """The page test's network profile and CPU slowdown as Lighthouse's DevTools throttling, so the two
     analyzers measure the page under the very same throttling."""
     profile = PROFILES[DEFAULT_PROFILE]
+    # Lighthouse turns Kbps into bytes with 1024, the page test with 1000: the same link in both units.
     return [
         f"--throttling.requestLatencyMs={profile.rtt_ms}",
-        f"--throttling.downloadThroughputKbps={profile.down_kbps}",
-        f"--throttling.uploadThroughputKbps={profile.up_kbps}",
+        f"--throttling.downloadThroughputKbps={profile.down_kbps * 1000 / 1024:g}",
+        f"--throttling.uploadThroughputKbps={profile.up_kbps * 1000 / 1024:g}",
         f"--throttling.cpuSlowdownMultiplier={CPU_SLOWDOWN}",
     ]
 
@@ -117,16 +118,18 @@ def throttling_of(data: dict[str, Any]) -> dict[str, Any]:
     values = settings_used.get("throttling") or {}
     if method == "simulate":
         applied = {"rtt_ms": values.get("rttMs"), "down_kbps": values.get("throughputKbps")}
+    elif method == "devtools":
+        down = values.get("downloadThroughputKbps")
+        applied = {"rtt_ms": values.get("requestLatencyMs"), "down_kbps": round(down * 1024 / 1000) if down else down}
     else:
-        applied = {"rtt_ms": values.get("requestLatencyMs"), "down_kbps": values.get("downloadThroughputKbps")}
-    return {
-        "method": method,
-        **applied,
-        "cpu_slowdown": values.get("cpuSlowdownMultiplier"),
-        "metrics_are": "simulated estimates (Lantern), not measured"
-        if method == "simulate"
-        else "measured in the throttled browser",
-    }
+        applied = {"rtt_ms": 0, "down_kbps": 0}
+    cpu = values.get("cpuSlowdownMultiplier") if method != "provided" else 1
+    throttled = method == "simulate" or bool(applied["rtt_ms"] or applied["down_kbps"] or (cpu or 1) > 1)
+    if method == "simulate":
+        metrics_are = "simulated estimates (Lantern), not measured"
+    else:
+        metrics_are = "measured in the throttled browser" if throttled else "measured without throttling"
+    return {"method": method, **applied, "cpu_slowdown": cpu, "metrics_are": metrics_are}
 
 
 def _summary(data: dict[str, Any]) -> dict[str, Any]:

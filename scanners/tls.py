@@ -178,11 +178,15 @@ def _protocols(scan: Any) -> dict[str, list[dict[str, Any]]]:
 
 def _suite(accepted: Any) -> dict[str, Any]:
     key = accepted.ephemeral_key
+    name = accepted.cipher_suite.name
     return {
-        "name": accepted.cipher_suite.name,
+        "name": name,
         "bits": accepted.cipher_suite.key_size,
         "anonymous": accepted.cipher_suite.is_anonymous,
         "kx": None if key is None else {"type": key.type_name, "size": key.size, "curve": getattr(key, "curve_name", None)},
+        # sslyze's client refuses a DH group under 1024 bits ("dh key too small") yet counts the suite as
+        # accepted, without its key: such a group is the insecure one.
+        "dh_rejected": key is None and "_DHE_" in name,
     }
 
 
@@ -340,7 +344,8 @@ def _mozilla(result: ServerScanResult) -> dict[str, Any]:
 # introduced it. TLS_RATING_RULES.md maps each rule to its source, its code and its test.
 RULES: dict[str, tuple[str, str]] = {
     "ssl2": ("F", "SSL 2.0 is offered (SSL Labs 2013)"),
-    "ssl3": ("C", "SSL 3.0 is offered: POODLE (SSL Labs 2014)"),
+    "ssl3": ("B", "SSL 3.0 is offered (SSL Labs 2014)"),
+    "ssl3-poodle": ("C", "SSL 3.0 is offered with CBC suites: POODLE (SSL Labs 2014)"),
     "no-tls12": ("C", "neither TLS 1.2 nor TLS 1.3 is supported (SSL Labs 2015)"),
     "tls10-11": ("B", "offered (SSL Labs 2020)"),
     "no-fs": ("B", "no forward secrecy: no ECDHE or DHE key exchange (SSL Labs 2018)"),
@@ -366,12 +371,13 @@ RULES: dict[str, tuple[str, str]] = {
     "cert-name": ("M", "certificate name does not match the host (SSL Labs 2009)"),
 }
 AEAD_MARKS = ("_GCM_", "CHACHA20", "_CCM")
+UNDER_1024_BITS = 512  # a DH group known only to be under 1024 bits: scored as the guide's 512-bit row
 
 
 def rate(
     protocols: dict[str, list[dict[str, Any]]], certificate: dict[str, Any], vulns: dict[str, Any], hsts: dict[str, Any]
 ) -> Rating:
-    suites = [suite for offered in protocols.values() for suite in offered]
+    suites = [{**suite, "protocol": name} for name, offered in protocols.items() for suite in offered]
     offered = [name for name, found in protocols.items() if found]
     protocol_score = _protocol_score(offered)
     kx_score = _key_exchange_score(suites, certificate)
@@ -404,6 +410,8 @@ def _key_exchange_score(suites: list[dict[str, Any]], certificate: dict[str, Any
     for suite in suites:
         if suite["anonymous"]:
             strengths.append(0)
+        elif suite.get("dh_rejected"):
+            strengths.append(UNDER_1024_BITS)
         elif suite["kx"]:
             kx = suite["kx"]
             strengths.append(
@@ -429,7 +437,7 @@ def _protocol_caps(rating: Rating, offered: list[str], suites: list[dict[str, An
     if "SSL 2.0" in offered:
         _apply(rating, "ssl2")
     if "SSL 3.0" in offered:
-        _apply(rating, "ssl3")
+        _apply(rating, "ssl3-poodle" if any("_CBC_" in s["name"] for s in protocols_ssl3(suites)) else "ssl3")
     if offered and "TLS 1.2" not in offered and "TLS 1.3" not in offered:
         _apply(rating, "no-tls12")  # a server stuck on old protocols; TLS 1.3 alone is the best there is
     if old := [name for name in ("TLS 1.0", "TLS 1.1") if name in offered]:
@@ -441,8 +449,14 @@ def _protocol_caps(rating: Rating, offered: list[str], suites: list[dict[str, An
 
 
 def _forward_secret(suite: dict[str, Any]) -> bool:
-    """An ephemeral (EC)DHE key exchange, whatever the protocol: sslyze reports its key, and only for those."""
-    return bool(suite["kx"]) and not suite["anonymous"]
+    """An ephemeral (EC)DHE key exchange, whatever the protocol, judged by the suite's name (sslyze reports
+    no key for a DH group its client refused)."""
+    return not suite["anonymous"] and any(mark in suite["name"] for mark in ("_ECDHE_", "_DHE_"))
+
+
+def protocols_ssl3(suites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The suites offered with SSL 3.0 (tagged when the rating was asked for them)."""
+    return [suite for suite in suites if suite.get("protocol") == "SSL 3.0"]
 
 
 def _aead(suite: dict[str, Any]) -> bool:
@@ -475,8 +489,10 @@ def _key_caps(rating: Rating, suites: list[dict[str, Any]], certificate: dict[st
     if certificate.get("available") and certificate.get("signature_algorithm", "").lower().startswith(("md5", "md2")):
         _apply(rating, "md5")
     dh_bits = [s["kx"]["size"] for s in suites if s["kx"] and not s["kx"]["curve"] and s["kx"]["type"] == "DH"]
+    dh_bits += [UNDER_1024_BITS for s in suites if s.get("dh_rejected")]
     if dh_bits and min(dh_bits) < 1024:
-        _apply(rating, "dh-insecure", f"{min(dh_bits)}-bit DH:")
+        size = "a DH group the scanner refused as too small" if min(dh_bits) == UNDER_1024_BITS else f"{min(dh_bits)}-bit DH"
+        _apply(rating, "dh-insecure", f"{size}:")
     elif dh_bits and min(dh_bits) < 2048:
         _apply(rating, "dh-weak", f"{min(dh_bits)}-bit DH:")
 

@@ -18,18 +18,27 @@ import {
 import { parseHttpEquivHeaders } from "@mdn/mdn-http-observatory/src/retriever/utils.js";
 import { HTML_TYPES, Requests } from "@mdn/mdn-http-observatory/src/types.js";
 
-// A response as axios gives it to the Observatory under Node: lower-case header names (Set-Cookie as a
-// list) and a request object without readable headers.
+// Headers Node's http module keeps only the first of when a response repeats them (the rest it joins
+// with ", ", and Set-Cookie it keeps as a list).
+const FIRST_ONLY = new Set([
+  "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host",
+  "if-modified-since", "if-unmodified-since", "last-modified", "location", "max-forwards",
+  "proxy-authorization", "referer", "retry-after", "server", "user-agent",
+]);
+
+// A response as axios gives it to the Observatory under Node: lower-case header names, duplicates
+// combined as Node combines them, and a request object without readable headers.
 function response(fetched) {
   if (!fetched) return null;
-  const merged = {};
+  const merged = new Map();
   for (const [name, value] of fetched.headers) {
     const key = name.toLowerCase();
-    if (key === "set-cookie") (merged[key] ??= []).push(value);
-    else merged[key] = key in merged ? `${merged[key]}, ${value}` : value;
+    if (key === "set-cookie") merged.set(key, [...(merged.get(key) ?? []), value]);
+    else if (!merged.has(key)) merged.set(key, value);
+    else if (!FIRST_ONLY.has(key)) merged.set(key, `${merged.get(key)}, ${value}`);
   }
   const headers = new AxiosHeaders();
-  for (const [key, value] of Object.entries(merged)) headers.set(key, value);
+  for (const [key, value] of merged) headers.set(key, value);
   return { status: fetched.status, headers, data: fetched.body, verified: fetched.verified, request: {} };
 }
 

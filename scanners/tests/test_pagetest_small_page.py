@@ -140,3 +140,16 @@ def test_an_unmeasured_speed_index_shows_as_a_dash(outcome: Any) -> None:
     first_index = result["first_view"]["speed_index_ms"]
     assert f'<td>Speed Index (ms)</td><td class="num">{first_index}</td><td class="num">–</td>' in page
     assert f"<td>speed_index_ms</td><td>{first_index}</td><td>–</td>" in report
+
+
+def test_a_views_frames_start_at_its_first_paint() -> None:
+    origin = 1_000.0
+    stale, paint, later = b"previous page", b"first paint", b"later"
+    # The paint's frame 4 ms before the paint timing says, a stale frame long before: only the paint's counts.
+    assert pagetest.own_frames([(origin + 0.012, stale), (origin + 0.412, paint)], origin, 416) == [(412, paint)]
+    # No frame of its own (the screen did not change, or a busy machine stamped it early): the last one
+    # before stands for it, at the first paint; never a frame at 0 ms.
+    assert pagetest.own_frames([(origin + 0.019, stale)], origin, 60) == [(60, stale)]
+    assert pagetest.own_frames([(origin + 0.380, paint), (origin + 0.900, later)], origin, 416) == [(416, paint), (900, later)]
+    # Nothing painted that the page reported: every frame from navigation start.
+    assert pagetest.own_frames([(origin - 0.010, stale), (origin + 0.050, paint)], origin, 0) == [(50, paint)]

@@ -47,7 +47,10 @@ def test_a_modern_configuration_is_a_plus() -> None:
     "protocols, grade, rules",
     [
         ({"SSL 2.0": [suite("SSL_CK_RC4_128_WITH_MD5")], "TLS 1.2": [GOOD]}, "F", ["ssl2", "rc4"]),
-        ({"SSL 3.0": [suite("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")], "TLS 1.2": [GOOD]}, "C", ["ssl3"]),
+        ({"SSL 3.0": [suite("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")], "TLS 1.2": [GOOD]}, "C", ["ssl3-poodle"]),
+        ({"SSL 3.0": [suite("TLS_RSA_WITH_RC4_128_SHA", kx=None)], "TLS 1.2": [GOOD]}, "B", ["ssl3", "rc4"]),
+        # sslyze refuses a DH group under 1024 bits and reports the suite accepted without its key.
+        ({"TLS 1.2": [{**suite("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", kx=None), "dh_rejected": True}]}, "F", ["dh-insecure"]),
         ({"TLS 1.2": [GOOD, suite("TLS_RSA_EXPORT_WITH_RC4_40_MD5", 40, None)]}, "F", ["export", "weak-cipher", "rc4-modern"]),
         ({"TLS 1.0": [suite("TLS_RSA_WITH_RC4_128_SHA", kx=None)], "TLS 1.2": [GOOD]}, "B", ["tls10-11", "rc4"]),
         ({"TLS 1.2": [GOOD, suite("TLS_RSA_WITH_RC4_128_SHA", kx=None)]}, "C", ["rc4-modern"]),
