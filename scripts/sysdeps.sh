@@ -4,8 +4,8 @@ set -euo pipefail
 # docker-compose validates docker-compose.yml offline; chromium is the analyzers' browser;
 # nftables holds the target policy in the kernel for k6 (runs/engine/egress.py); flite speaks the captcha;
 # poppler-utils (pdftoppm) renders the PDF report's pages for the tests' artifacts; prometheus receives the
-# metrics k6 remote-writes in the tests of that output.
-packages=(libmariadb-dev pkg-config docker-compose bubblewrap chromium nftables flite poppler-utils prometheus)
+# metrics k6 remote-writes in the tests of that output; openssl makes the DH parameters of the TLS rating tests.
+packages=(libmariadb-dev pkg-config docker-compose bubblewrap chromium nftables flite poppler-utils prometheus openssl)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for package in "${packages[@]}"; do
