@@ -13,6 +13,7 @@ import random
 import re
 from typing import Any
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from runs import loadtests
@@ -390,3 +391,19 @@ def test_the_compare_page_offers_the_other_runs_of_the_test(users: dict[str, Any
     assert str(hidden.pk) not in page and page.count(">Compare</a>") == 2 and ">variant=v2</a>" in page
     against = page_of(browser(owner), f"/compare?base={run.pk}")
     assert html.escape(f"/compare?base={run.pk}&run={others[0].pk}") in against
+
+
+def test_the_forms_split_a_run_over_k6_processes_within_the_limits(
+    users: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = browser(users["owner"])
+    assert 'name="segments"' in client.get("/runs/new").content.decode()
+    assert 'name="segments"' in page_of(browser(users["staff"]), "/runs/upload")
+    monkeypatch.setattr("runs.api.serializers.k6_workers", lambda: 2)  # two idle k6 slots (counted for real in test_segments)
+    settings.MAX_SEGMENTS = 4
+    for segments, message in (("5", "At most MAX_SEGMENTS=4 segments."), ("3", "3 segments need 3 free k6 workers; 2 can")):
+        page = client.post("/runs/new", {**BUILDER, "segments": segments, **solved(client, "/runs/new")}).content.decode()
+        assert any(message in error for error in field_errors(page)), (segments, field_errors(page))
+    assert not Run.objects.exists()
+    client.post("/runs/new", {**BUILDER, "segments": "2", **solved(client, "/runs/new")})
+    assert Run.objects.get().segments == 2
