@@ -115,7 +115,8 @@ class RunMetaSerializer(serializers.Serializer):
     def validate_segments(self, value: int) -> int:
         if value > settings.MAX_SEGMENTS:
             raise serializers.ValidationError(f"At most MAX_SEGMENTS={settings.MAX_SEGMENTS} segments.")
-        if value > 1 and value > (workers := k6_workers()):
+        # A run the CLI executes itself runs its segments in threads of its own: no worker is needed.
+        if value > 1 and not self.context.get("runs_here") and value > (workers := k6_workers()):
             raise serializers.ValidationError(
                 f"{value} segments need {value} free k6 workers; {workers} can run k6 now. "
                 "Start more k6-queue workers, or ask for fewer segments."

@@ -274,3 +274,18 @@ def test_thresholds_on_empty_metrics_are_judged_as_k6_judges_them() -> None:
     assert merged["never_counted"]["thresholds"] == {"count>0": True}
     assert merged["never_rated"]["thresholds"] == {"rate>0.9": False}
     assert merged["never_timed"]["thresholds"] == {"p(95)<1": False}
+
+
+def test_the_cli_runs_a_split_run_in_its_own_threads(
+    demo_target: Callable[..., Any], settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --queue the CLI is the executor: its segments need no worker, each runs in a thread."""
+    from django.core.management import call_command
+
+    settings.RUN_POST_STAGES = []
+    target = demo_target(latency_min_ms=10, latency_max_ms=30)
+    call_command("loadtest", f"{target.url}/api/items", "--vus", "4", "--duration", "2s", "--segments", "2", "--json")
+    doc = orjson.loads(capsys.readouterr().out)
+    assert doc["status"] == "done" and doc["config"]["segments"] == 2
+    assert [p["status"] for p in doc["k6"]["segments"]] == ["done", "done"]
+    assert doc["metrics"]["http_reqs"]["count"] == target.errors.count > 0

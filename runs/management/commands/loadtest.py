@@ -226,7 +226,9 @@ def _create_run(options: dict[str, Any]) -> Run:
         raise CommandError("Give a target URL, or --script FILE|BUNDLE.", returncode=BAD_INPUT)
     if options["iterations"] is not None or options["env"] or options["entry"]:
         raise CommandError("--iterations, --env and --entry are for --script runs.", returncode=BAD_INPUT)
-    serializer = BuilderRunSerializer(data={**_builder_data(options), **_meta_data(options)})
+    serializer = BuilderRunSerializer(
+        data={**_builder_data(options), **_meta_data(options)}, context={"runs_here": not options["queue"]}
+    )
     if not serializer.is_valid():
         raise CommandError(_field_errors(serializer.errors), returncode=BAD_INPUT)
     return run_create_from_builder(serializer, meta=serializer.to_meta())
