@@ -193,7 +193,7 @@ def run_create_again(
         raw, kind = Bundle({f"bundle/{path}": content for path, content in files.items()}, "").pack(), "bundle.tar.gz"
     options = replace(options, entry=options.entry or earlier.spec.get("entry") or k6.SCRIPT_NAME)
     shown_name = earlier.spec.get("filename") or kind
-    meta = meta or RunMeta(test=earlier.test.name if earlier.test else "", labels=dict(earlier.labels))
+    meta = meta or RunMeta(test=earlier.test.name if earlier.test else "", labels=dict(earlier.labels), segments=earlier.segments)
     return run_create_from_script(
         earlier.project.name, raw, kind, dict(earlier.sla_config), api_key, owner, options, shown_name, meta
     )
