@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from runs.api.apikeys import apikey_create
-from runs.models import ApiKey, Project, Run, RunResult
+from runs.models import ApiKey, Project, Run, RunResult, RunSegment
 from runs.pipeline import run_cancel
 from runs.purge import runs_purge
 
@@ -24,13 +24,26 @@ class RunResultInline(admin.StackedInline):
     exclude = ("timeseries", "groups", "scenarios")  # long per-second series and trees: the run page shows them
 
 
+class RunSegmentInline(admin.TabularInline):
+    """A split run's k6 processes: where each ran and how it ended."""
+
+    model = RunSegment
+    can_delete = False
+    extra = 0
+    fields = ("index", "status", "worker", "k6_exit_code", "started_at", "finished_at", "error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        return False
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = ("id", "project", "target_url", "status", "grade", "score", "owner", "k6_exit_code", "created_at")
     list_filter = ("status", "grade", "mode", "project")
     search_fields = ("id", "target_url", "project__name", "owner__username")
     date_hierarchy = "created_at"
-    inlines = [RunResultInline]
+    inlines = [RunResultInline, RunSegmentInline]
     actions = ["cancel_runs"]
     readonly_fields = (
         "id",
@@ -43,6 +56,7 @@ class RunAdmin(admin.ModelAdmin):
         "script",
         "planned_duration_s",
         "max_vus",
+        "segments",
         "sla_config",
         "status",
         "stage",

@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.test import Client
 
 from reports.html import render_html
 from runs.cli_output import format_summary
@@ -121,6 +123,11 @@ def test_two_segments_in_one_process_merge_into_one_run(demo_target: Callable[..
     assert all(p.k6_exit_code == 0 for p in parts)  # each process passed its own share
     (series,) = doc["endpoint_series"]["series"]  # one endpoint, tracked in both segments
     assert series["requests"] == 400 and any(value for value in series["p95_ms"])
+    # The admin shows where each process ran.
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", "", "pw-not-used-12345"))
+    page = client.get(f"/admin/runs/run/{run.pk}/change/").content.decode()
+    assert all(part.worker in page for part in parts)
 
 
 def test_two_segments_on_two_celery_workers_agree_with_the_targets_truth(
