@@ -38,6 +38,7 @@ from runs.engine.merge import ingester_state, merge_second, merge_states, second
 from runs.engine.results import SampleIngester, read_summary
 from runs.engine.segments import SegmentPart, aggregate_samples, merge_summaries
 from runs.models import Run, RunSegment
+from runs.outage import TRANSIENT, drop_connection
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +194,12 @@ class SegmentLink:
             try:
                 while not stop.wait(HEARTBEAT_S):
                     now = timezone.now()
-                    RunSegment.objects.filter(pk=self.part.pk).update(heartbeat_at=now)
-                    if self.coordinator:
-                        Run.objects.filter(pk=self.part.run_id, status=Run.Status.RUNNING).update(heartbeat_at=now)
+                    try:
+                        RunSegment.objects.filter(pk=self.part.pk).update(heartbeat_at=now)
+                        if self.coordinator:
+                            Run.objects.filter(pk=self.part.run_id, status=Run.Status.RUNNING).update(heartbeat_at=now)
+                    except TRANSIENT:  # the database is away: beat again when it is back
+                        drop_connection()
             finally:
                 connections.close_all()
 
