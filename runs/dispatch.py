@@ -69,7 +69,7 @@ def _dispatch_segments(run_id: Any, planned_duration_s: int, segments: int) -> b
     if not settings.REDIS_URL:
         started = _embedded(run_id, run_execute, key=f"{run_id}:0")
         for index in range(1, segments):
-            started = _embedded(run_id, partial(_segment_step, index=index), key=f"{run_id}:{index}") and started
+            started = _embedded(run_id, partial(run_segment, index=index), key=f"{run_id}:{index}") and started
         return started
     from runs.tasks import execute_segment
 
@@ -93,10 +93,6 @@ def dispatch_post_stages(run_id: Any) -> bool:
     return _publish(
         run_id, lambda: post_k6_stages.apply_async(args=(str(run_id),), soft_time_limit=limit_s, time_limit=limit_s + 60)
     )
-
-
-def _segment_step(run_id: Any, index: int) -> None:
-    run_segment(run_id, index)
 
 
 def _publish(run_id: Any, send: Callable[[], object]) -> bool:

@@ -7,12 +7,14 @@ anything else is a real error and raised at once.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +46,28 @@ def drop_connection() -> None:
         connection.close()
     except DatabaseError:
         pass
+
+
+@contextmanager
+def beating(beat: Callable[[], object], every_s: float, name: str) -> Iterator[None]:
+    """`beat()` every `every_s` in a thread of its own while the block runs: long work without ticks (a
+    post-k6 stage, a segment's merge) keeps its heartbeat, and the reaper away. An outage skips beats."""
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.wait(every_s):
+                try:
+                    beat()
+                except TRANSIENT:  # the database is away: beat again when it is back
+                    drop_connection()
+        finally:
+            connections.close_all()  # this thread's own
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -15,12 +15,10 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +36,7 @@ from runs.engine.merge import ingester_state, merge_second, merge_states, second
 from runs.engine.results import SampleIngester, read_summary
 from runs.engine.segments import SegmentPart, aggregate_samples, merge_summaries
 from runs.models import Run, RunSegment
-from runs.outage import TRANSIENT, drop_connection
+from runs.outage import beating
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +82,7 @@ class SegmentLink:
         self.index = part.index
         self.coordinator = part.index == 0
         self.started_at = 0.0
-        self.first_seconds: dict[int, int] = {}
-        self._merge_first: int | None = None
         self._peer_totals: dict[str, int] = {}
-        self._peer_live: dict[int, dict[str, Any]] = {}
 
     @property
     def segment(self) -> tuple[int, int]:
@@ -160,21 +155,21 @@ class SegmentLink:
     def live_points(self, ingester: SampleIngester, after_t: int) -> list[dict[str, Any]]:
         """The coordinator's merged seconds after `after_t` that every segment has closed."""
         peers = dict(RunSegment.objects.filter(run_id=self.part.run_id).exclude(index=0).values_list("index", "live"))
-        self._peer_live = {index: live for index, live in peers.items() if live}
+        peer_live = [live for live in peers.values() if live]
         self._peer_totals = {}
-        for live in self._peer_live.values():
+        for live in peer_live:
             for key, value in live.get("totals", {}).items():
                 self._peer_totals[key] = self._peer_totals.get(key, 0) + value
-        firsts = [live.get("first_second") for live in self._peer_live.values()] + [ingester.first_second]
-        if len(self._peer_live) < self.count - 1 or any(first is None for first in firsts):
+        firsts = [live.get("first_second") for live in peer_live] + [ingester.first_second]
+        if len(peer_live) < self.count - 1 or any(first is None for first in firsts):
             return []  # not every segment has measured a second yet
-        first = self._merge_first = min(f for f in firsts if f is not None)
-        closed_before = min([ingester._closed_before, *(live["closed_before"] for live in self._peer_live.values())])
+        first = min(f for f in firsts if f is not None)
+        closed_before = min([ingester._closed_before, *(live["closed_before"] for live in peer_live)])
         points = []
         scratch = SampleIngester(Path("/dev/null"), max_endpoints=1, max_failed_samples=0)
         for second in range(first + after_t + 1, closed_before):
             parts = [second_state(ingester, second)] if second in ingester.seconds else []
-            parts += [live["seconds"][str(second)] for live in self._peer_live.values() if str(second) in live["seconds"]]
+            parts += [live["seconds"][str(second)] for live in peer_live if str(second) in live["seconds"]]
             points.append(merge_second(parts, scratch).point(second - first))
         return points
 
@@ -184,32 +179,17 @@ class SegmentLink:
 
     # --- after k6 ----------------------------------------------------------------
 
-    @contextmanager
-    def beating(self) -> Iterator[None]:
+    def beating(self) -> AbstractContextManager[None]:
         """Heartbeats while this segment reads its samples again and (segment 0) merges: minutes for a
         big run, during which no tick runs, and the others would take it for dead."""
-        stop = threading.Event()
 
         def beat() -> None:
-            try:
-                while not stop.wait(HEARTBEAT_S):
-                    now = timezone.now()
-                    try:
-                        RunSegment.objects.filter(pk=self.part.pk).update(heartbeat_at=now)
-                        if self.coordinator:
-                            Run.objects.filter(pk=self.part.run_id, status=Run.Status.RUNNING).update(heartbeat_at=now)
-                    except TRANSIENT:  # the database is away: beat again when it is back
-                        drop_connection()
-            finally:
-                connections.close_all()
+            now = timezone.now()
+            RunSegment.objects.filter(pk=self.part.pk).update(heartbeat_at=now)
+            if self.coordinator:
+                Run.objects.filter(pk=self.part.run_id, status=Run.Status.RUNNING).update(heartbeat_at=now)
 
-        thread = threading.Thread(target=beat, name=f"k6intel-segment-{self.index}-beat", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
+        return beating(beat, HEARTBEAT_S, f"k6intel-segment-{self.index}-beat")
 
     def finish(self, outcome: k6.K6Outcome, ingester: SampleIngester, log_text: str, error: str) -> None:
         """This segment's results, in its row: what the coordinator merges."""

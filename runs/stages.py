@@ -10,19 +10,18 @@ heartbeat stops and the reaper ends the run.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from runs import events
 from runs.models import Run
+from runs.outage import beating
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +79,8 @@ def _done(run: Run, failures: list[str]) -> None:
         events.publish_end(run)
 
 
-@contextmanager
-def _heartbeat(run_id: Any) -> Iterator[None]:
-    stop = threading.Event()
-
+def _heartbeat(run_id: Any) -> AbstractContextManager[None]:
     def beat() -> None:
-        try:
-            while not stop.wait(HEARTBEAT_EVERY_S):
-                Run.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
-        finally:
-            close_old_connections()
+        Run.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return beating(beat, HEARTBEAT_EVERY_S, f"heartbeat-{run_id}")

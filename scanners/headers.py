@@ -18,6 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -280,10 +281,14 @@ def _outcome(page: Fetched, observatory: dict[str, Any], tests: list[TestResult]
     return Outcome(status="ok", grade=grade, score=score, summary=summary, details=details)
 
 
+@cache
+def _observatory_version() -> str:
+    return str(orjson.loads((ROOT / "package.json").read_bytes())["dependencies"]["@mdn/mdn-http-observatory"])
+
+
 def _engine(scan: dict[str, Any]) -> dict[str, Any]:
-    version = orjson.loads((ROOT / "package.json").read_bytes())["dependencies"]["@mdn/mdn-http-observatory"]
     return {
-        "version": version,
+        "version": _observatory_version(),
         "algorithm_version": scan.get("algorithmVersion"),
         "tests_passed": scan.get("testsPassed"),
         "tests_quantity": scan.get("testsQuantity"),

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from PIL import Image
 
 from scanners import lighthouse, pagetest
+from scanners.tests.conftest import Answer, page_server
 
 VIEWPORT_W, VIEWPORT_H = 1366, 768
 BLOCK_PX, SHIFT_PX = 400, 200
@@ -57,27 +56,12 @@ ASSETS = {
 def known_page() -> Iterator[str]:
     assets = {**ASSETS, "/hero.jpg": (_noise_jpeg(), "image/jpeg", "max-age=31536000")}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(path: str) -> Answer:
+        body, content_type, cache = assets.get(path, (b"not found", "text/plain", "no-store"))
+        return 200 if path in assets else 404, body, {"Content-Type": content_type, "Cache-Control": cache}
 
-        def do_GET(self) -> None:
-            body, content_type, cache = assets.get(self.path, (b"not found", "text/plain", "no-store"))
-            self.send_response(200 if self.path in assets else 404)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Cache-Control", cache)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with page_server(answer) as base:
+        yield f"{base}/"
 
 
 @pytest.fixture(scope="module")

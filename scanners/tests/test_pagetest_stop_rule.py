@@ -3,16 +3,15 @@ or at PAGETEST_MAX_S. The truth is the page's own schedule: a hero image it inse
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scanners import lighthouse, pagetest
+from scanners.tests.conftest import Answer, page_server
 from scanners.tests.test_pagetest import _noise_jpeg
 
 HERO_DELAY_MS = 1500
@@ -42,29 +41,15 @@ def pages() -> Iterator[tuple[str, int]]:
         "/fast": (SMALL, "text/html"),
     }
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(path: str) -> Answer:
+        if path.startswith("/slow"):
+            time.sleep(SLOW_BACKEND_S)  # the back end thinks before its first byte
+        body, content_type = assets.get(path.split("?")[0], (b"pong", "text/plain"))
+        cache = "max-age=31536000" if path == "/hero.jpg" else "no-store"
+        return 200, body, {"Content-Type": content_type, "Cache-Control": cache}
 
-        def do_GET(self) -> None:
-            if self.path.startswith("/slow"):
-                time.sleep(SLOW_BACKEND_S)  # the back end thinks before its first byte
-            body, content_type = assets.get(self.path.split("?")[0], (b"pong", "text/plain"))
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Cache-Control", "max-age=31536000" if self.path == "/hero.jpg" else "no-store")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", len(hero)
-    server.shutdown()
-    server.server_close()
+    with page_server(answer) as base:
+        yield base, len(hero)
 
 
 def test_a_hero_inserted_after_onload_is_the_lcp(pages: tuple[str, int], tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ class Command(BaseCommand):
             self.stdout.write(outcome.summary)
             for test in outcome.details.get("tests", []):
                 mark = "ok  " if test["pass"] else "FAIL"
-                self.stdout.write(f"  {mark} {test['name']:<32} {test['modifier']:>+4}  {test['result']}")
+                modifier = f"{test['modifier']:>+4}" if test.get("scored", True) else "info"  # outside the score
+                self.stdout.write(f"  {mark} {test['name']:<32} {modifier}  {test['result']}")
             for cap in outcome.details.get("caps", []):
                 self.stdout.write(f"  cap {cap['grade']}: {cap['reason']}")
         if outcome.status != "ok":
