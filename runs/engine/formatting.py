@@ -116,4 +116,6 @@ def segments_text(doc: dict[str, Any]) -> str:
         f"{p['segment']}: {p['status']}" + (f" (k6 exit {p['exit_code']})" if p["exit_code"] is not None else "")
         for p in (doc.get("k6") or {}).get("segments") or []
     ]
-    return f"Split over {count} k6 processes, results merged" + (f" — {', '.join(ends)}" if ends else "") + "."
+    # Each process's exit is for its own share; the run's exit and verdict above are judged on the whole.
+    shares = f" — each on its own share: {', '.join(ends)}" if ends else ""
+    return f"Split over {count} k6 processes, results merged and thresholds judged on the whole{shares}."

@@ -165,7 +165,12 @@ def test_two_segments_on_two_celery_workers_agree_with_the_targets_truth(
     assert seconds == sorted(set(seconds)) and sum(point["rps"] for point in points) == 400
     assert points[-1]["requests"] == 400
     # Every surface says the run was split, and how each process ended.
-    assert "Split over 2 k6 processes, results merged — 1: done (k6 exit 0), 2: done (k6 exit 0)." in format_summary(doc)
+    summary = format_summary(doc)
+    assert "k6 exit 99 (thresholds_failed)" in summary  # the run's exit, judged on the whole test
+    assert (
+        "Split over 2 k6 processes, results merged and thresholds judged on the whole — each on its own share: "
+        "1: done (k6 exit 0), 2: done (k6 exit 0)." in summary
+    )
     assert "Split over 2 k6 processes" in render_html(doc, Path("/nonexistent"))
 
 
