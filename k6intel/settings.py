@@ -250,6 +250,19 @@ PROMETHEUS_RW_URL = env_str("PROMETHEUS_RW_URL", "")
 # A run may name its own endpoint (`prometheus_url`, checked by the target policy): off unless enabled.
 PROMETHEUS_RW_PER_RUN = env_bool("PROMETHEUS_RW_PER_RUN", False)
 PROMETHEUS_RW_PUSH_INTERVAL_S = env_int("PROMETHEUS_RW_PUSH_INTERVAL_S", 5, minimum=1, maximum=3600)
+# How k6's samples reach the worker. "lean": k6 aggregates them itself and pushes each series once a second
+# over Prometheus remote write to a receiver in the worker (runs/engine/remotewrite): per-second and
+# per-endpoint percentiles then come from k6's native histograms (buckets 9 % wide, read with interpolation),
+# at almost no cost to the load. "detailed": k6 writes every sample to CSV (exact per-second percentiles and a
+# sample of failed requests one by one, at about a fifth of a load generator's requests per second). A split
+# run, and a run whose metrics also go to a Prometheus endpoint (k6 has one remote-write output), are detailed.
+K6_SAMPLE_COLLECTION = env_choice("K6_SAMPLE_COLLECTION", "lean", ("lean", "detailed"))
+# Loopback ports the receivers listen on; k6's user may reach exactly these past the egress rules.
+_REMOTE_WRITE_PORT_MIN = env_int("REMOTE_WRITE_PORT_MIN", 47100, minimum=1024, maximum=65535)
+REMOTE_WRITE_PORTS = (
+    _REMOTE_WRITE_PORT_MIN,
+    env_int("REMOTE_WRITE_PORT_MAX", 47199, minimum=_REMOTE_WRITE_PORT_MIN, maximum=65535),
+)
 # Signed, expiring, read-only links to a run's HTML report for people without an account: off unless enabled.
 SHARE_LINKS = env_bool("SHARE_LINKS", False)
 SHARE_LINK_MAX_HOURS = env_int("SHARE_LINK_MAX_HOURS", 7 * 24, minimum=1, maximum=365 * 24)

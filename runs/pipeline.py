@@ -14,7 +14,8 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,11 +26,13 @@ from django.utils import timezone
 
 from runs import events, shutdown
 from runs.api.serializers import BuilderRunSerializer
-from runs.engine import k6
+from runs.engine import k6, prometheus
 from runs.engine.bundle import K6_ARCHIVE_NAME, Bundle, unpack
 from runs.engine.delivery import Ending, Plan, delivery_for
 from runs.engine.k6_log import LogCapture
 from runs.engine.presets import GRACEFUL_STOP_S
+from runs.engine.remotewrite.ingest import RemoteWriteIngester
+from runs.engine.remotewrite.receiver import Receiver, ReceiverUnavailable
 from runs.engine.resources import CpuSampler
 from runs.engine.results import (
     SampleIngester,
@@ -255,13 +258,13 @@ def _run_files(run: Run) -> dict[str, bytes] | str:
     return unpack(bytes(run.bundle)) if run.bundle else run.script
 
 
-def _launch(run: Run, secret_env: dict[str, str], segment: tuple[int, int] = (0, 1)) -> k6.Launch:
+def _launch(run: Run, secret_env: dict[str, str], segment: tuple[int, int] = (0, 1), samples_url: str = "") -> k6.Launch:
     spec = run.spec if run.mode == Run.Mode.SCRIPT else {}
     plain_env = {key: str(value) for key, value in (spec.get("env") or {}).items() if key not in secret_env}
     overrides = {name: spec[name] for name in k6.OVERRIDE_ENV if spec.get(name) not in (None, "")}
     metrics_url = (run.spec or {}).get("prometheus_url") or ""
     entry = spec.get("entry") or k6.SCRIPT_NAME
-    return k6.Launch(entry, plain_env, secret_env, overrides, str(run.pk), metrics_url, segment)
+    return k6.Launch(entry, plain_env, secret_env, overrides, str(run.pk), metrics_url, segment, samples_url)
 
 
 def _keep_artifacts(run: Run, workdir: Path, files: dict[str, bytes] | str, secrets: list[str]) -> None:
@@ -361,6 +364,32 @@ class K6Stage:
 
 def stage_k6(run: Run, workdir: Path, on_progress: ProgressCallback | None, link: SegmentLink | None = None) -> K6Stage:
     """k6 from start to exit, live progress meanwhile; for a segment of a split run, its share of the test."""
+    with _samples_receiver(run, link) as receiver:
+        return _run_k6(run, workdir, on_progress, link, receiver)
+
+
+@contextmanager
+def _samples_receiver(run: Run, link: SegmentLink | None) -> Iterator[Receiver | None]:
+    """The receiver k6 pushes its aggregated samples to (K6_SAMPLE_COLLECTION "lean"), or None for CSV: a split
+    run's segments merge CSV-read seconds, and a run exporting to Prometheus has k6's one remote-write output
+    in use. With no receiver port free the run is read from CSV: slower, nothing lost."""
+    metrics_url = prometheus.endpoint_for((run.spec or {}).get("prometheus_url") or "")
+    if settings.K6_SAMPLE_COLLECTION != "lean" or link is not None or metrics_url:
+        yield None
+        return
+    try:
+        receiver = Receiver()
+    except ReceiverUnavailable as exc:
+        log.warning("run %s reads k6's CSV instead: %s", run.pk, exc)
+        yield None
+        return
+    with receiver:
+        yield receiver
+
+
+def _run_k6(
+    run: Run, workdir: Path, on_progress: ProgressCallback | None, link: SegmentLink | None, receiver: Receiver | None
+) -> K6Stage:
     secrets = unseal(run.sealed_secrets)
     secret_env = secrets.pop("env", {})
     files = _run_files(run)
@@ -369,15 +398,15 @@ def stage_k6(run: Run, workdir: Path, on_progress: ProgressCallback | None, link
         link.wait_for_start()  # every segment has read the credentials by now
     if link is None or link.coordinator:
         Run.objects.filter(pk=run.pk).update(sealed_secrets="")  # k6 has them now; nothing keeps them after
-    ingester = SampleIngester(
-        workdir / k6.SAMPLES_NAME,
-        max_endpoints=settings.MAX_ENDPOINTS,
-        max_failed_samples=settings.MAX_FAILED_SAMPLES,
-        keep_second_histograms=link is not None,
+    limits = {"max_endpoints": settings.MAX_ENDPOINTS, "max_failed_samples": settings.MAX_FAILED_SAMPLES}
+    ingester = (
+        RemoteWriteIngester(receiver, **limits)
+        if receiver is not None
+        else SampleIngester(workdir / k6.SAMPLES_NAME, keep_second_histograms=link is not None, **limits)
     )
     ticker = _Ticker(run, ingester, workdir, on_progress, secret_values({**secrets, "env": secret_env}), link)
     budget_s = run.planned_duration_s + run.graceful_stop_s
-    launch = _launch(run, secret_env, link.segment if link else (0, 1))
+    launch = _launch(run, secret_env, link.segment if link else (0, 1), receiver.url if receiver else "")
     outcome = k6.execute(
         workdir, budget_s, ticker, on_start=lambda pid: _start(run, ticker, pid), secrets=secrets or None, launch=launch
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 from django.conf import settings
 
 from runs.engine import prometheus
+from runs.engine.prometheus import Address
 from runs.engine.targets import IPNetwork, connection_blocklist
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def k6_uid() -> int | None:
     if nft is None:
         log.warning("nft is not installed: k6 runs without the kernel's egress rules")
         return None
-    rules = ruleset(settings.K6_UID, connection_blocklist(), nameservers(), prometheus.endpoint_addresses())
+    exempt: list[tuple[Address, int | str]] = [*prometheus.endpoint_addresses(), *receiver_ports()]
+    rules = ruleset(settings.K6_UID, connection_blocklist(), nameservers(), exempt)
     try:
         done = subprocess.run([nft, "-f", "-"], input=rules.encode(), capture_output=True, timeout=NFT_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -57,14 +59,22 @@ def k6_uid() -> int | None:
     return settings.K6_UID
 
 
+def receiver_ports() -> list[tuple[ipaddress.IPv4Address, str]]:
+    """The loopback ports where the worker's receivers take k6's samples (runs/engine/remotewrite): the same
+    for every run, since one worker's rules serve the k6 processes of all its runs at once."""
+    first, last = settings.REMOTE_WRITE_PORTS
+    return [(ipaddress.IPv4Address("127.0.0.1"), f"{first}-{last}")]
+
+
 def ruleset(
     uid: int,
     blocked: Iterable[IPNetwork],
     resolvers: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address],
-    exempt: Iterable[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]] = (),
+    exempt: Iterable[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int | str]] = (),
 ) -> str:
     """The nftables script: replace the table (create it first so that deleting it cannot fail). `exempt`: the
-    addresses and TCP ports k6 itself must reach whatever the policy (the metrics endpoint)."""
+    addresses and TCP ports (or "first-last" ranges) k6 itself must reach whatever the policy (the metrics
+    endpoint, the sample receivers)."""
     blocked = list(blocked)
     resolvers = list(resolvers)
     rules = []

@@ -85,6 +85,8 @@ class Launch:
     run_id: str = ""  # labels the run's series where its metrics are also exported (runs/engine/prometheus.py)
     metrics_url: str = ""  # the run's own Prometheus remote-write endpoint, when it named one
     segment: tuple[int, int] = (0, 1)  # (index, count): this process's share of a split run (runs/engine/segments.py)
+    # Where k6 pushes its aggregated samples (runs/engine/remotewrite); empty: it writes every sample to CSV.
+    samples_url: str = ""
 
     def arguments(self) -> list[str]:
         system_env = "true" if self.secret_env else "false"
@@ -97,7 +99,21 @@ class Launch:
         # Secret names never start with K6_ (vetting refuses them): k6 would read them as its own settings.
         overrides = {OVERRIDE_ENV[name]: str(value) for name, value in self.overrides.items() if value not in (None, "")}
         secrets = {key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}
+        if self.samples_url:
+            return {**secrets, **overrides, **prometheus.samples_environment(self.samples_url)}
         return {**secrets, **overrides, **prometheus.output_environment(self.metrics_url)}
+
+    def output_arguments(self, inside: Path) -> list[str]:
+        """Where k6 sends its samples: the worker's remote-write receiver (lean), or CSV plus, when the run
+        exports its metrics, the Prometheus endpoint (k6 has one remote-write output: the two exclude each
+        other, runs/pipeline.py)."""
+        if self.samples_url:
+            return ["--out", "experimental-prometheus-rw"]
+        return [
+            "--out",
+            f"csv={inside / SAMPLES_NAME}",
+            *prometheus.output_arguments(self.run_id, self.metrics_url, self.segment),
+        ]
 
 
 def prepare_workdir(workdir: Path, files: dict[str, bytes] | str) -> None:
@@ -172,9 +188,7 @@ def k6_command(workdir: Path, launch: Launch) -> list[str]:
         str(inside / SUMMARY_NAME),
         "--summary-trend-stats",
         TREND_STATS,
-        "--out",
-        f"csv={inside / SAMPLES_NAME}",
-        *prometheus.output_arguments(launch.run_id, launch.metrics_url, launch.segment),
+        *launch.output_arguments(inside),
         *segment_arguments(*launch.segment),
         "--no-color",
         # No --quiet: without a terminal k6 writes a progress line each second, which is the live log.

@@ -69,6 +69,16 @@ def output_environment(run_url: str = "") -> dict[str, str]:
     }
 
 
+def samples_environment(receiver_url: str) -> dict[str, str]:
+    """k6's remote-write output aimed at the worker's own receiver (runs/engine/remotewrite): trends as native
+    histograms, a push a second, no stale markers (the receiver knows when the run ends)."""
+    return {
+        "K6_PROMETHEUS_RW_SERVER_URL": receiver_url,
+        "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM": "true",
+        "K6_PROMETHEUS_RW_PUSH_INTERVAL": "1s",
+    }
+
+
 def endpoint_addresses() -> list[tuple[Address, int]]:
     """Where the server's endpoint resolves, with its port: what k6 alone may reach past the egress rules. None
     when off or when the name does not resolve now (k6 then fails to push and says so in its log). A run's own

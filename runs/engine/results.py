@@ -252,21 +252,36 @@ class ScenarioStats:
             bucket.durations_ms.append(duration_ms)
         record_ms(self.histogram, duration_ms)
 
-    def failure(self, second: int, closed_before: int) -> None:
-        self.failed += 1
-        (self.seconds.get(second) or self._second(second, closed_before)).failed += 1
+    def requests_at(self, second: int, durations_ms: list[float], weights_us: list[tuple[int, int]], closed_before: int) -> None:
+        """Many requests of one second at once (a remote-write push): their durations, and the same spread
+        coarser as (µs, count) for the run's histogram."""
+        self.requests += len(durations_ms)
+        if self.first_second is None or second < self.first_second:
+            self.first_second = second
+        self.last_second = max(self.last_second, second)
+        bucket = self.seconds.get(second) or self._second(second, closed_before)
+        bucket.requests += len(durations_ms)
+        if bucket.durations_ms is not None:
+            bucket.durations_ms.extend(durations_ms)
+        for value_us, count in weights_us:
+            self.histogram.record_value(value_us, count)
 
-    def iteration(self, second: int, closed_before: int) -> None:
-        self.iterations += 1
-        (self.seconds.get(second) or self._second(second, closed_before)).iterations += 1
+    def failure(self, second: int, closed_before: int, count: int = 1) -> None:
+        self.failed += count
+        (self.seconds.get(second) or self._second(second, closed_before)).failed += count
 
-    def iteration_time(self, second: int, duration_ms: float, closed_before: int, run_start: int) -> None:
+    def iteration(self, second: int, closed_before: int, count: int = 1) -> None:
+        self.iterations += count
+        (self.seconds.get(second) or self._second(second, closed_before)).iterations += count
+
+    def iteration_time(self, second: int, duration_ms: float, closed_before: int, run_start: int, count: int = 1) -> None:
         """Little's law by the second: the iteration time spent in a second is how many VUs were busy in it
         (k6's `vus` is one number for the whole test). k6 stamps an iteration with the whole second it ended
         in; taken to end in the middle of it, its time is credited to each second it overlapped."""
         end_ms, start_ms = 500.0, 500.0 - duration_ms  # from the start of `second`
         while end_ms > start_ms and second >= run_start:
-            (self.seconds.get(second) or self._second(second, closed_before)).busy_ms += end_ms - max(start_ms, 0.0)
+            busy_ms = (end_ms - max(start_ms, 0.0)) * count
+            (self.seconds.get(second) or self._second(second, closed_before)).busy_ms += busy_ms
             end_ms, start_ms, second = 1000.0, start_ms + 1000.0, second - 1
 
     def _second(self, second: int, closed_before: int) -> ScenarioSecond:
@@ -524,14 +539,14 @@ class SampleIngester:
             self._origin_of[url] = url_origin(url)
         return self._origin_of[url]
 
-    def _endpoint_series_index(self, method: str, name: str) -> int | None:
+    def _endpoint_series_index(self, method: str, name: str, requests: int = 1) -> int | None:
         key = (method, name)
         index = self._series_endpoints.get(key)
         if index is None and len(self._series_endpoints) < ENDPOINT_SERIES_TRACKED:
             index = self._series_endpoints[key] = len(self._series_endpoints)
             self._series_requests.append(0)
         if index is not None:
-            self._series_requests[index] += 1
+            self._series_requests[index] += requests
         return index
 
     def _failure_reason(self, status: str, error_code: str, error: str, second: int) -> FailureReason:

@@ -171,6 +171,10 @@ def test_k6_sees_none_of_the_workers_environment(make_run: Callable[..., Run], m
         "K6_NO_USAGE_REPORT",
         "K6_CSV_SAVE_INTERVAL",
         "K6_AUTO_EXTENSION_RESOLUTION",
+        # where and how k6 pushes its samples: the worker's receiver (runs/engine/remotewrite)
+        "K6_PROMETHEUS_RW_SERVER_URL",
+        "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM",
+        "K6_PROMETHEUS_RW_PUSH_INTERVAL",
         "PWD",  # set by the sandbox's --chdir
     }
     assert seen[0]["HOME"] == seen[0]["PWD"] == "/sandbox"

@@ -1,0 +1,250 @@
+"""k6's remote-write pushes turned into the figures the CSV reader keeps (runs/engine/results.py).
+
+Every push carries, for each series k6 saw since the last one, its value since the start of the run:
+counters and gauges as numbers, trends as native histograms (schema 3: a bucket is 2^(1/8) ≈ 9 % wide).
+The difference between two pushes of a series is what happened in between, credited to the push's second.
+A histogram's new observations are spread evenly (on a log scale) across their buckets, which is how
+Prometheus reads a quantile from one; the run's headline percentiles stay k6's own (--summary-export).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runs.engine.remotewrite.prometheus_remote_pb2 import Histogram, WriteRequest
+from runs.engine.remotewrite.receiver import Receiver
+from runs.engine.results import (
+    HDR_MAX_US,
+    MAX_ORIGINS,
+    SAMPLE_URLS_PER_REASON,
+    SAMPLED_PHASES,
+    SETUP_TEARDOWN,
+    FailureReason,
+    SampleIngester,
+    SecondBucket,
+)
+from runs.engine.secrets import mask_url
+
+DURATION = "k6_http_req_duration_seconds"
+FAILED = "k6_http_req_failed_rate"
+ITERATIONS = "k6_iterations_total"
+ITERATION_DURATION = "k6_iteration_duration_seconds"
+DROPPED = "k6_dropped_iterations_total"
+VUS = "k6_vus"
+PHASES = {f"k6_http_req_{phase}_seconds": index for index, phase in enumerate(SAMPLED_PHASES)}
+ZERO_BUCKET = None  # the key of a histogram's zero bucket (values ≤ its zero threshold) beside the bucket indexes
+HDR_PARTS = 8  # a bucket's new observations enter the run's HDR histograms as this many spread values, weighted
+
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass
+class HistogramState:
+    """A native histogram as pushed: cumulative count, sum (seconds) and counts by bucket index."""
+
+    schema: int = 3
+    zero_threshold_s: float = 0.0
+    count: int = 0
+    sum_s: float = 0.0
+    buckets: dict[int | None, int] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, histogram: Histogram) -> HistogramState:
+        buckets: dict[int | None, int] = {ZERO_BUCKET: histogram.zero_count_int} if histogram.zero_count_int else {}
+        index, count, deltas = 0, 0, iter(histogram.positive_deltas)
+        for span in histogram.positive_spans:
+            index += span.offset  # the first span's offset is an index, the others' a gap after the previous span
+            for _ in range(span.length):
+                count += next(deltas, 0)
+                buckets[index] = count
+                index += 1
+        return cls(histogram.schema, histogram.zero_threshold, histogram.count_int, histogram.sum, buckets)
+
+    def new_since(self, before: HistogramState | None) -> list[tuple[float, float, int]]:
+        """(low ms, high ms, observations) of each bucket that grew since `before`."""
+        grown = []
+        for index, count in self.buckets.items():
+            added = count - (before.buckets.get(index, 0) if before else 0)
+            if added > 0:
+                grown.append((*self.bounds_ms(index), added))
+        return grown
+
+    def bounds_ms(self, index: int | None) -> tuple[float, float]:
+        if index is None:
+            return 0.0, self.zero_threshold_s * 1000
+        base = 2 ** (2**-self.schema)
+        return base ** (index - 1) * 1000, base**index * 1000
+
+
+def spread_ms(low_ms: float, high_ms: float, count: int) -> list[float]:
+    """`count` values evenly spaced on a log scale inside (low, high]: a bucket's observations, as a quantile
+    over the bucket is read."""
+    if low_ms <= 0:
+        return [high_ms * (index + 0.5) / count for index in range(count)]
+    ratio = high_ms / low_ms
+    return [low_ms * ratio ** ((index + 0.5) / count) for index in range(count)]
+
+
+def weighted_us(grown: Iterable[tuple[float, float, int]]) -> list[tuple[int, int]]:
+    """The same observations as at most HDR_PARTS values per bucket, each with its count, in µs."""
+    weighted = []
+    for low_ms, high_ms, count in grown:
+        parts = min(count, HDR_PARTS)
+        for part, value_ms in enumerate(spread_ms(low_ms, high_ms, parts)):
+            share = count // parts + (1 if part < count % parts else 0)
+            weighted.append((min(HDR_MAX_US, max(1, round(value_ms * 1000))), share))
+    return weighted
+
+
+class RemoteWriteIngester(SampleIngester):
+    """What `SampleIngester` builds from k6's CSV, built from the pushes `receiver` took; `poll()` often,
+    `finish()` once k6 has exited (k6 pushes what it still holds as it stops)."""
+
+    def __init__(self, receiver: Receiver, **limits: Any) -> None:
+        super().__init__(Path(os.devnull), **limits)
+        self.receiver = receiver
+        self.pushes_read = 0
+        self._first_push_ms: int | None = None
+        self._histograms: dict[SeriesKey, HistogramState] = {}
+        self._values: dict[SeriesKey, float] = {}
+        self._requests_so_far: dict[tuple[tuple[str, str], ...], int] = {}  # by labels: what a failure rate is of
+        self._failed_so_far: dict[tuple[tuple[str, str], ...], int] = {}
+
+    def poll(self) -> None:
+        for request in self.receiver.drain():
+            self._push(request)
+        self._close_old_seconds()
+
+    def ingest_info(self) -> dict[str, Any]:
+        return {
+            **super().ingest_info(),
+            "collection": "lean",
+            "pushes": self.pushes_read,
+            "refused_pushes": self.receiver.refused,
+        }
+
+    # --- one push --------------------------------------------------------------
+
+    def _push(self, request: WriteRequest) -> None:
+        second = self._push_second(request)
+        if second is None:
+            return
+        self.pushes_read += 1
+        bucket = self._bucket(second)
+        rates = []
+        for series in request.timeseries:
+            self.samples_read += 1
+            labels = {label.name: label.value for label in series.labels}
+            name = labels.pop("__name__", "")
+            key = (name, tuple(sorted(labels.items())))
+            if series.histograms:
+                self._histogram(key, labels, HistogramState.read(series.histograms[-1]), second, bucket)
+            elif series.samples and name == FAILED:
+                rates.append((key, labels, series.samples[-1].value))
+            elif series.samples:
+                self._number(key, labels, series.samples[-1].value, second, bucket)
+        for (_, label_key), labels, rate in rates:  # after the push's durations: a rate is of their count
+            failed = round(rate * self._requests_so_far.get(label_key, 0))
+            added = failed - self._failed_so_far.get(label_key, 0)
+            self._failed_so_far[label_key] = failed
+            if added > 0:
+                self._failures(second, bucket, labels, added)
+
+    def _push_second(self, request: WriteRequest) -> int | None:
+        """The second a push's news belongs to. k6 pushes on a fixed period from its first push, each series
+        stamped with its newest sample: a push counts as the first push's second plus the whole periods
+        since, so a late or early push does not land in its neighbour's second."""
+        stamps = [sample.timestamp for series in request.timeseries for sample in series.samples]
+        stamps += [histogram.timestamp for series in request.timeseries for histogram in series.histograms]
+        if not stamps:
+            return None
+        newest_ms = max(stamps)
+        if self._first_push_ms is None:
+            self._first_push_ms = newest_ms
+        return self._first_push_ms // 1000 + round((newest_ms - self._first_push_ms) / 1000)
+
+    def _number(self, key: SeriesKey, labels: dict[str, str], value: float, second: int, bucket: SecondBucket) -> None:
+        name = key[0]
+        if name == VUS:
+            bucket.vus = max(bucket.vus, int(value))
+            self.max_vus_seen = max(self.max_vus_seen, int(value))
+            return
+        if name not in (ITERATIONS, DROPPED):
+            return  # checks, data and custom metrics: the run's totals of them are k6's own summary
+        added = round(value - self._values.get(key, 0.0))
+        self._values[key] = value
+        if added <= 0:
+            return
+        if name == DROPPED:
+            bucket.dropped += added
+            return
+        bucket.iterations += added
+        self.total_iterations += added
+        scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
+        scenario.iteration(second, self._closed_before, added)
+
+    def _histogram(
+        self, key: SeriesKey, labels: dict[str, str], state: HistogramState, second: int, bucket: SecondBucket
+    ) -> None:
+        before = self._histograms.get(key)
+        self._histograms[key] = state
+        name = key[0]
+        if name == DURATION:
+            self._requests_so_far[key[1]] = state.count
+            self._requests(second, bucket, labels, state.new_since(before))
+        elif name in PHASES:
+            phase = PHASES[name]
+            bucket.timing_sums_ms[phase] += (state.sum_s - (before.sum_s if before else 0.0)) * 1000
+            if phase == 0:
+                bucket.timing_samples += state.count - (before.count if before else 0)
+        elif name == ITERATION_DURATION:
+            scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
+            start = self.first_second or second
+            for value_us, count in weighted_us(state.new_since(before)):
+                scenario.iteration_time(second, value_us / 1000, self._closed_before, start, count)
+
+    def _requests(self, second: int, bucket: SecondBucket, labels: dict[str, str], grown: list[tuple[float, float, int]]) -> None:
+        durations_ms = [value for low, high, count in grown for value in spread_ms(low, high, count)]
+        if not durations_ms:
+            return
+        weights = weighted_us(grown)
+        requests = len(durations_ms)
+        status, method, name = labels.get("status", ""), labels.get("method", ""), labels.get("name", "")
+        bucket.requests += requests
+        self.total_requests += requests
+        bucket.statuses[status] += requests
+        series = self._endpoint_series_index(method, name, requests)
+        if bucket.durations_ms is not None:
+            bucket.durations_ms.extend(durations_ms)
+            if series is not None:
+                bucket.endpoint_durations_ms.setdefault(series, []).extend(durations_ms)
+        endpoint = self._endpoint(name, method, status)
+        endpoint.count += requests
+        for value_us, count in weights:
+            endpoint.histogram.record_value(value_us, count)
+        origin = self._origin(labels.get("url", ""))
+        if origin and (origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS):
+            self.origin_requests[origin] += requests
+        scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
+        scenario.requests_at(second, durations_ms, weights, self._closed_before)
+
+    def _failures(self, second: int, bucket: SecondBucket, labels: dict[str, str], failed: int) -> None:
+        bucket.failed += failed
+        self.total_failed += failed
+        status, error_code, error = labels.get("status", ""), labels.get("error_code", ""), labels.get("error", "")
+        method, name = labels.get("method", ""), labels.get("name", "")
+        self._endpoint(name, method, status).failed += failed
+        self._scenario(labels.get("scenario") or SETUP_TEARDOWN).failure(second, self._closed_before, failed)
+        reason: FailureReason = self._failure_reason(status, error_code, error, second)
+        reason.count += failed
+        bucket.failure_reasons[reason.index] += failed
+        url = mask_url(labels.get("url", ""))  # a credential in the query string is not kept
+        if len(reason.sample_urls) < SAMPLE_URLS_PER_REASON and url not in reason.sample_urls:
+            reason.sample_urls.append(url)
+        if len(self.failure_samples) < self.max_failed_samples:
+            sample = {"t": second - (self.first_second or second), "url": url, "method": method, "status": status}
+            self.failure_samples.append({**sample, "error_code": error_code, "error": error, "count": failed})
