@@ -1,0 +1,182 @@
+"""The lean collection (k6's remote-write pushes into the worker's receiver) against independent truths:
+the target's own count of what it served and failed, k6's own summary of the same run, and the latency the
+target was told to add. Also what the receiver does with pushes that are not k6's."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import cramjam
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from runs.demo_target import DemoTarget, TargetProfile
+from runs.engine.remotewrite.ingest import HistogramState, spread_ms
+from runs.engine.remotewrite.prometheus_remote_pb2 import BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest
+from runs.engine.remotewrite.receiver import MAX_PUSH_BYTES, Receiver
+from runs.engine.results import ALL_REQUESTS
+from runs.models import RunResult
+from runs.pipeline import run_create_from_script, run_execute
+from runs.selectors import run_result
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROFILE = TargetProfile(latency_min_ms=20, latency_max_ms=40, error_rate=0.1)
+
+SCRIPT = """
+import http from 'k6/http';
+export const options = { vus: 4, duration: '3s' };
+export default function () {
+  http.get('TARGET/items', { tags: { name: 'items' } });
+  http.post('TARGET/cart', '{}');
+  http.get('http://127.0.0.1:CLOSED/nothing');
+}
+"""
+
+
+def within_truth(shown_ms: float, true_ms: float, overhead_ms: float = 3.0, bucket: float = 0.05) -> bool:
+    return true_ms * (1 - bucket) <= shown_ms <= (true_ms + overhead_ms) * (1 + bucket)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def target() -> Iterator[DemoTarget]:
+    server = DemoTarget(PROFILE).start()
+    yield server
+    server.stop()
+
+
+def run_script(target: DemoTarget, settings: Any, collection: str, refused_port: int | None = None) -> dict[str, Any]:
+    settings.RUN_POST_STAGES = []
+    settings.K6_SAMPLE_COLLECTION = collection
+    script = SCRIPT.replace("TARGET", target.url).replace("CLOSED", str(refused_port or closed_port()))
+    run = run_execute(run_create_from_script("tests", script.encode(), "lean.js").pk)
+    assert run.status == "done", run.error
+    return run_result(run)
+
+
+def test_lean_collection_counts_what_the_target_served_and_k6_summed(target: DemoTarget, settings: Any) -> None:
+    doc = run_script(target, settings, "lean")
+    own = doc["metrics"]  # k6's own summary of this run
+    ingest = RunResult.objects.get(run_id=doc["id"]).ingest
+    assert ingest["collection"] == "lean" and ingest["pushes"] >= 3 and ingest["refused_pushes"] == 0
+
+    served, failed_by_target = target.errors.count, target.errors.failed
+    iterations = own["iterations"]["count"]
+    requests = own["http_reqs"]["count"]
+    assert requests == served + iterations  # each iteration's third request never reached a server
+    points = doc["timeseries"]
+    assert sum(p["rps"] for p in points) == requests
+    assert sum(p["iterations"] for p in points) == iterations == sum(s["iterations"] for s in doc["scenarios"])
+    assert sum(e["count"] for e in doc["endpoints"]) == requests
+    assert sum(e["failed"] for e in doc["endpoints"]) == own["http_req_failed"]["passes"] == failed_by_target + iterations
+
+    reasons = {(r["status"], r["error_code"]): r["count"] for r in doc["failures"]["by_reason"]}
+    assert reasons == {("500", "1500"): failed_by_target, ("0", "1212"): iterations}
+    refused = next(r for r in doc["failures"]["by_reason"] if r["error_code"] == "1212")
+    assert refused["sample_urls"][0].endswith("/nothing")
+    sample = doc["failures"]["samples"][0]
+    assert sample["count"] >= 1 and sample["method"] in ("GET", "POST")
+
+    endpoints = {(e["method"], e["name"], e["status"]): e for e in doc["endpoints"]}
+    items = endpoints[("GET", "items", "200")]
+    # Against the latency the target adds (uniform 20–40 ms, plus up to a few ms of loopback and Python):
+    # within a histogram bucket's half-width (4.5 %) of that.
+    for key, pct in (("p50_ms", 0.5), ("p95_ms", 0.95)):
+        assert within_truth(items[key], PROFILE.true_percentile_ms(pct)), key
+    stored = RunResult.objects.get(run_id=doc["id"]).histograms  # what comparisons test distributions on
+    assert HdrHistogram.decode(stored[ALL_REQUESTS]).get_total_count() == requests
+    # The run's seconds carry every request's phases: their weighted mean is k6's own average.
+    weighted_ms = sum(p["waiting_ms"] * p["timing_samples"] for p in points) / sum(p["timing_samples"] for p in points)
+    assert sum(p["timing_samples"] for p in points) == requests
+    assert weighted_ms == pytest.approx(own["http_req_waiting"]["avg"], rel=0.01)
+    # The busiest second's p95 sits where the target puts it.
+    busiest = max(points, key=lambda p: p["rps"])
+    assert within_truth(busiest["p95_ms"], PROFILE.true_percentile_ms(0.95))
+
+
+def test_detailed_collection_shows_the_same_endpoints_and_reasons(target: DemoTarget, settings: Any) -> None:
+    port = closed_port()
+    lean = run_script(target, settings, "lean", port)
+    detailed = run_script(target, settings, "detailed", port)
+    assert "pushes" not in RunResult.objects.get(run_id=detailed["id"]).ingest
+
+    def shape(doc: dict[str, Any]) -> tuple[set[Any], set[Any]]:
+        endpoints = {(e["method"], e["name"], e["status"]) for e in doc["endpoints"]}
+        return endpoints, {(r["status"], r["error_code"], r["message"]) for r in doc["failures"]["by_reason"]}
+
+    assert shape(lean) == shape(detailed)
+    for doc in (lean, detailed):
+        assert sum(p["rps"] for p in doc["timeseries"]) == doc["metrics"]["http_reqs"]["count"]
+
+
+# --- the receiver --------------------------------------------------------------
+
+
+def push(receiver: Receiver, body: bytes, path: str | None = None, length: int | None = None) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
+    headers = {"Content-Length": str(len(body) if length is None else length), "Content-Encoding": "snappy"}
+    connection.request("POST", path or f"/write/{receiver.token}", body=body, headers=headers)
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def one_series_push() -> bytes:
+    series = TimeSeries(labels=[Label(name="__name__", value="k6_vus")], samples=[Sample(value=7, timestamp=1_700_000_000_000)])
+    return bytes(cramjam.snappy.compress_raw(WriteRequest(timeseries=[series]).SerializeToString()))
+
+
+def test_the_receiver_takes_k6s_pushes_and_refuses_everything_else() -> None:
+    with Receiver() as receiver:
+        assert push(receiver, one_series_push(), path="/write/not-the-token") == 404
+        assert push(receiver, b"not snappy at all") == 400
+        assert push(receiver, bytes(cramjam.snappy.compress_raw(b"\xff\xff\xff"))) == 400
+        assert push(receiver, b"", length=MAX_PUSH_BYTES + 1) == 413
+        assert receiver.drain() == [] and receiver.refused == 3
+        assert push(receiver, one_series_push()) == 204
+        (request,) = receiver.drain()
+        assert request.timeseries[0].samples[0].value == 7
+
+
+def test_two_receivers_listen_on_ports_of_their_own(settings: Any) -> None:
+    with Receiver() as first, Receiver() as second:
+        first_port, last_port = settings.REMOTE_WRITE_PORTS
+        assert first.port != second.port and first.token != second.token
+        assert all(first_port <= r.port <= last_port for r in (first, second))
+
+
+# --- reading a native histogram ----------------------------------------------------
+
+
+def test_a_native_histograms_spans_and_deltas_become_bucket_counts() -> None:
+    histogram = Histogram(
+        count_int=9,
+        sum=0.5,
+        schema=3,
+        positive_spans=[BucketSpan(offset=-2, length=2), BucketSpan(offset=1, length=1)],
+        positive_deltas=[3, -1, 2],
+    )
+    state = HistogramState.read(histogram)
+    assert state.buckets == {-2: 3, -1: 2, 1: 4} and state.count == 9
+    low_ms, high_ms = state.bounds_ms(0)
+    assert high_ms == pytest.approx(1000) and low_ms == pytest.approx(1000 / 2 ** (1 / 8))
+    before = HistogramState(buckets={-2: 1, 1: 4})
+    grown = state.new_since(before)
+    assert [(round(low, 3), count) for low, _, count in grown] == [
+        (round(state.bounds_ms(-2)[0], 3), 2),
+        (round(state.bounds_ms(-1)[0], 3), 2),
+    ]
+
+
+def test_a_buckets_observations_are_spread_inside_it() -> None:
+    values = spread_ms(10.0, 11.0, 4)
+    assert len(values) == 4 and all(10.0 < v < 11.0 for v in values) and values == sorted(values)
