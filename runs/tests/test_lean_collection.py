@@ -180,3 +180,18 @@ def test_a_native_histograms_spans_and_deltas_become_bucket_counts() -> None:
 def test_a_buckets_observations_are_spread_inside_it() -> None:
     values = spread_ms(10.0, 11.0, 4)
     assert len(values) == 4 and all(10.0 < v < 11.0 for v in values) and values == sorted(values)
+
+
+def test_k6_reaches_its_receiver_where_the_policy_blocks_loopback(settings: Any) -> None:
+    """The receiver listens on loopback, which production's target policy refuses to k6 (its --blacklist-ip
+    and, as root, the kernel's rules for k6's user): the receiver's ports are exempt from the rules alone."""
+    settings.RUN_POST_STAGES = []
+    settings.ALLOW_LOOPBACK_TARGETS = False
+    script = "import { sleep } from 'k6';\nexport const options = { vus: 2, duration: '2s' };\nexport default function () { sleep(0.1); }\n"
+    run = run_execute(run_create_from_script("tests", script.encode(), "idle.js").pk)
+    assert run.status == "done", run.error
+    doc = run_result(run)
+    ingest = RunResult.objects.get(run=run).ingest
+    assert ingest["collection"] == "lean" and ingest["pushes"] >= 2
+    assert sum(p["iterations"] for p in doc["timeseries"]) == doc["metrics"]["iterations"]["count"] > 10
+    assert max(p["vus"] for p in doc["timeseries"]) == 2
