@@ -276,7 +276,12 @@ def _keep_artifacts(run: Run, workdir: Path, files: dict[str, bytes] | str, secr
             RunArtifact(run=run, name=name, content=content, size_bytes=len(content)) for name, content in artifacts
         )
     if notes:
-        run.log = (run.log + "\n" if run.log else "") + "\n".join(f"k6intel: {note}" for note in notes)
+        run.log = _noted(run.log, notes)
+
+
+def _noted(log_text: str, notes: list[str]) -> str:
+    """The run's log with the platform's notes after k6's own lines."""
+    return "\n".join([*([log_text] if log_text else []), *(f"k6intel: {note}" for note in notes)])
 
 
 def _public_spec(initial: dict[str, Any], preset: str | None) -> dict[str, Any]:
@@ -414,6 +419,7 @@ def _run_k6(
     summary = None
     if link is None:
         ingester.finish()
+        log_text = _noted(log_text, ingester.notes())
     else:
         with link.beating():
             ingester.finish()

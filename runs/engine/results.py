@@ -696,6 +696,10 @@ class SampleIngester:
     def ingest_info(self) -> dict[str, Any]:
         return {"samples": self.samples_read, "late_samples": self.late_samples, "endpoints": len(self.endpoints)}
 
+    def notes(self) -> list[str]:
+        """What the run's log should say about how its samples were read (nothing, when all went well)."""
+        return []
+
 
 def _rounded(value_ms: float | None) -> float | None:
     """None stays None: a second in which an endpoint had no request is a gap in its line, not 0 ms."""

@@ -14,7 +14,8 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from runs.demo_target import DemoTarget, TargetProfile
-from runs.engine.remotewrite.ingest import HistogramState, spread_ms
+from runs.engine.remotewrite import ingest
+from runs.engine.remotewrite.ingest import HistogramState, RemoteWriteIngester, spread_ms
 from runs.engine.remotewrite.prometheus_remote_pb2 import BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest
 from runs.engine.remotewrite.receiver import MAX_PUSH_BYTES, Receiver
 from runs.engine.results import ALL_REQUESTS
@@ -195,3 +196,62 @@ def test_k6_reaches_its_receiver_where_the_policy_blocks_loopback(settings: Any)
     assert ingest["collection"] == "lean" and ingest["pushes"] >= 2
     assert sum(p["iterations"] for p in doc["timeseries"]) == doc["metrics"]["iterations"]["count"] > 10
     assert max(p["vus"] for p in doc["timeseries"]) == 2
+
+
+# --- pushes no k6 would send, and more series than are followed ----------------------------
+
+
+class Pushed:
+    """Stands in for the receiver: the pushes a test made."""
+
+    def __init__(self, *requests: WriteRequest) -> None:
+        self.queue, self.refused = list(requests), 0
+
+    def drain(self) -> list[WriteRequest]:
+        taken, self.queue = self.queue, []
+        return taken
+
+
+def duration_series(url: str, histogram: Histogram) -> TimeSeries:
+    pairs = {"__name__": "k6_http_req_duration_seconds", "method": "GET", "name": url, "status": "200", "url": url}
+    return TimeSeries(labels=[Label(name=k, value=v) for k, v in sorted(pairs.items())], histograms=[histogram])
+
+
+def one_bucket(count: int, *, offset: int = -40, schema: int = 3, stamp_ms: int = 1_700_000_000_000) -> Histogram:
+    return Histogram(
+        count_int=count, sum=0.03 * count, schema=schema, timestamp=stamp_ms,
+        positive_spans=[BucketSpan(offset=offset, length=1)], positive_deltas=[count],
+    )  # fmt: skip
+
+
+def test_series_no_k6_would_push_are_left_out_and_said() -> None:
+    hostile = [
+        Histogram(count_int=5, schema=3, positive_spans=[BucketSpan(offset=0, length=1_000_000)], positive_deltas=[5]),
+        one_bucket(5, offset=2**30),  # a bucket past every float
+        one_bucket(5, schema=40),
+        one_bucket(20_000_000),  # more than any k6 process observes in a second
+    ]
+    pushed = Pushed(WriteRequest(timeseries=[duration_series(f"http://x/{i}", h) for i, h in enumerate(hostile)]))
+    pushed.queue[0].timeseries.append(duration_series("http://x/ok", one_bucket(7)))
+    ingester = RemoteWriteIngester(pushed, max_endpoints=10, max_failed_samples=5)  # type: ignore[arg-type]
+    ingester.finish()
+    assert ingester.total_requests == 7 and ingester.unreadable_series == 4
+    (note,) = ingester.notes()
+    assert "4 series" in note and "could not be read" in note
+    # The one readable series sits in its bucket: 2^(-41/8) to 2^(-40/8) s.
+    p50 = ingester.endpoint_stats()[0]["p50_ms"]
+    assert 2 ** (-41 / 8) * 1000 < p50 <= 2 ** (-40 / 8) * 1000
+
+
+def test_series_past_the_limit_are_counted_out_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "MAX_SERIES", 3)
+    first = WriteRequest(timeseries=[duration_series(f"http://x/{i}", one_bucket(2)) for i in range(5)])
+    later = WriteRequest(
+        timeseries=[duration_series(f"http://x/{i}", one_bucket(3, stamp_ms=1_700_000_001_000)) for i in range(5)]
+    )
+    ingester = RemoteWriteIngester(Pushed(first, later), max_endpoints=10, max_failed_samples=5)  # type: ignore[arg-type]
+    ingester.finish()
+    assert ingester.total_requests == 3 * 3  # three series followed, each 3 requests in all
+    assert [p["rps"] for p in ingester.timeseries()] == [6, 3]
+    assert ingester.untracked_series == 4
+    assert "more than 3 distinct series" in ingester.notes()[0]

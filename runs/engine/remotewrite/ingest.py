@@ -36,8 +36,15 @@ ITERATION_DURATION = "k6_iteration_duration_seconds"
 DROPPED = "k6_dropped_iterations_total"
 VUS = "k6_vus"
 PHASES = {f"k6_http_req_{phase}_seconds": index for index, phase in enumerate(SAMPLED_PHASES)}
+READ = {DURATION, FAILED, ITERATIONS, ITERATION_DURATION, DROPPED, VUS, *PHASES}  # checks, data, custom: k6's summary
 ZERO_BUCKET = None  # the key of a histogram's zero bucket (values ≤ its zero threshold) beside the bucket indexes
 HDR_PARTS = 8  # a bucket's new observations enter the run's HDR histograms as this many spread values, weighted
+# k6 warns past 100,000 time series (tag combinations): the figures follow that many, and say when there were more.
+MAX_SERIES = 100_000
+# What a push may claim, far above what k6 sends (a bucket is ~9 % wide: some 2,000 cover every float; one k6
+# process observes well under a million requests a second): a push beyond is not k6's and is not read.
+MAX_BUCKETS = 4096
+MAX_NEW_OBSERVATIONS = 10_000_000
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -53,16 +60,15 @@ class HistogramState:
     buckets: dict[int | None, int] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, histogram: Histogram) -> HistogramState:
-        buckets: dict[int | None, int] = {ZERO_BUCKET: histogram.zero_count_int} if histogram.zero_count_int else {}
-        index, count, deltas = 0, 0, iter(histogram.positive_deltas)
-        for span in histogram.positive_spans:
-            index += span.offset  # the first span's offset is an index, the others' a gap after the previous span
-            for _ in range(span.length):
-                count += next(deltas, 0)
-                buckets[index] = count
-                index += 1
-        return cls(histogram.schema, histogram.zero_threshold, histogram.count_int, histogram.sum, buckets)
+    def read(cls, histogram: Histogram, *, with_buckets: bool = True) -> HistogramState:
+        """The histogram's totals and, `with_buckets`, its counts by bucket; UnreadableSeries when it is not one
+        k6 could have sent."""
+        if not -4 <= histogram.schema <= 8 or not 0 <= histogram.zero_threshold < 1 or histogram.count_float:
+            raise UnreadableSeries("not an integer native histogram of a standard schema")
+        state = cls(histogram.schema, histogram.zero_threshold, histogram.count_int, histogram.sum)
+        if with_buckets:
+            state.buckets = _bucket_counts(histogram)
+        return state
 
     def new_since(self, before: HistogramState | None) -> list[tuple[float, float, int]]:
         """(low ms, high ms, observations) of each bucket that grew since `before`."""
@@ -71,6 +77,8 @@ class HistogramState:
             added = count - (before.buckets.get(index, 0) if before else 0)
             if added > 0:
                 grown.append((*self.bounds_ms(index), added))
+        if sum(added for *_, added in grown) > MAX_NEW_OBSERVATIONS:
+            raise UnreadableSeries(f"more than {MAX_NEW_OBSERVATIONS:,} new observations in one push")
         return grown
 
     def bounds_ms(self, index: int | None) -> tuple[float, float]:
@@ -78,6 +86,28 @@ class HistogramState:
             return 0.0, self.zero_threshold_s * 1000
         base = 2 ** (2**-self.schema)
         return base ** (index - 1) * 1000, base**index * 1000
+
+
+class UnreadableSeries(ValueError):
+    """A series no k6 would push: it is left out of the figures and counted."""
+
+
+def _bucket_counts(histogram: Histogram) -> dict[int | None, int]:
+    spans, deltas = histogram.positive_spans, histogram.positive_deltas
+    if sum(span.length for span in spans) != len(deltas) or len(deltas) > MAX_BUCKETS:
+        raise UnreadableSeries("bucket spans and deltas do not match")
+    largest_index = 1000 * 2.0**histogram.schema  # 2^(index / 2^schema) seconds stays a finite float
+    buckets: dict[int | None, int] = {ZERO_BUCKET: histogram.zero_count_int} if histogram.zero_count_int else {}
+    index, count, remaining = 0, 0, iter(deltas)
+    for span in spans:
+        index += span.offset  # the first span's offset is an index, the others' a gap after the previous span
+        for _ in range(span.length):
+            count += next(remaining)
+            if count < 0 or abs(index) > largest_index:
+                raise UnreadableSeries("a bucket out of range")
+            buckets[index] = count
+            index += 1
+    return buckets
 
 
 def spread_ms(low_ms: float, high_ms: float, count: int) -> list[float]:
@@ -108,6 +138,8 @@ class RemoteWriteIngester(SampleIngester):
         super().__init__(Path(os.devnull), **limits)
         self.receiver = receiver
         self.pushes_read = 0
+        self.unreadable_series = 0
+        self.untracked_series = 0  # pushed series left out past MAX_SERIES (each push counts them again)
         self._first_push_ms: int | None = None
         self._histograms: dict[SeriesKey, HistogramState] = {}
         self._values: dict[SeriesKey, float] = {}
@@ -125,7 +157,24 @@ class RemoteWriteIngester(SampleIngester):
             "collection": "lean",
             "pushes": self.pushes_read,
             "refused_pushes": self.receiver.refused,
+            "unreadable_series": self.unreadable_series,
+            "untracked_series": self.untracked_series,
         }
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.untracked_series:
+            notes.append(
+                f"k6 sent more than {MAX_SERIES:,} distinct series (tag combinations, one per URL unless requests carry"
+                " a `name` tag): requests in the later ones are missing from the per-second, endpoint and scenario"
+                " figures; the summary's totals are k6's own and complete."
+            )
+        if self.receiver.refused or self.unreadable_series:
+            notes.append(
+                f"{self.receiver.refused} pushes and {self.unreadable_series} series of k6's samples could not be"
+                " read and are missing from the per-second, endpoint and scenario figures."
+            )
+        return notes
 
     # --- one push --------------------------------------------------------------
 
@@ -140,19 +189,35 @@ class RemoteWriteIngester(SampleIngester):
             self.samples_read += 1
             labels = {label.name: label.value for label in series.labels}
             name = labels.pop("__name__", "")
+            if name not in READ:
+                continue
             key = (name, tuple(sorted(labels.items())))
-            if series.histograms:
-                self._histogram(key, labels, HistogramState.read(series.histograms[-1]), second, bucket)
-            elif series.samples and name == FAILED:
-                rates.append((key, labels, series.samples[-1].value))
-            elif series.samples:
-                self._number(key, labels, series.samples[-1].value, second, bucket)
+            if not self._tracked(key):
+                self.untracked_series += 1
+                continue
+            try:
+                if series.histograms:
+                    state = HistogramState.read(series.histograms[-1], with_buckets=name not in PHASES)
+                    self._histogram(key, labels, state, second, bucket)
+                elif series.samples and name == FAILED:
+                    rates.append((key, labels, series.samples[-1].value))
+                elif series.samples:
+                    self._number(key, labels, series.samples[-1].value, second, bucket)
+            except UnreadableSeries:
+                self.unreadable_series += 1
         for (_, label_key), labels, rate in rates:  # after the push's durations: a rate is of their count
             failed = round(rate * self._requests_so_far.get(label_key, 0))
             added = failed - self._failed_so_far.get(label_key, 0)
             self._failed_so_far[label_key] = failed
             if added > 0:
                 self._failures(second, bucket, labels, added)
+
+    def _tracked(self, key: SeriesKey) -> bool:
+        """Whether the series' figures are followed: every series up to MAX_SERIES, then only those already
+        followed (each one's last push is kept, to take the next one's difference from)."""
+        if key[0] == VUS or key in self._histograms or key in self._values or key[1] in self._failed_so_far:
+            return True
+        return len(self._histograms) + len(self._values) + len(self._failed_so_far) < MAX_SERIES
 
     def _push_second(self, request: WriteRequest) -> int | None:
         """The second a push's news belongs to. k6 pushes on a fixed period from its first push, each series
@@ -173,8 +238,6 @@ class RemoteWriteIngester(SampleIngester):
             bucket.vus = max(bucket.vus, int(value))
             self.max_vus_seen = max(self.max_vus_seen, int(value))
             return
-        if name not in (ITERATIONS, DROPPED):
-            return  # checks, data and custom metrics: the run's totals of them are k6's own summary
         added = round(value - self._values.get(key, 0.0))
         self._values[key] = value
         if added <= 0:
