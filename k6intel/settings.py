@@ -255,7 +255,8 @@ PROMETHEUS_RW_PUSH_INTERVAL_S = env_int("PROMETHEUS_RW_PUSH_INTERVAL_S", 5, mini
 # per-endpoint percentiles then come from k6's native histograms (buckets 9 % wide, read with interpolation),
 # at almost no cost to the load. "detailed": k6 writes every sample to CSV (exact per-second percentiles and a
 # sample of failed requests one by one, at about a fifth of a load generator's requests per second). A split
-# run, and a run whose metrics also go to a Prometheus endpoint (k6 has one remote-write output), are detailed.
+# run (its merged thresholds are judged on the values themselves) and a run whose metrics also go to a
+# Prometheus endpoint (k6 has one remote-write output) are read the detailed way.
 K6_SAMPLE_COLLECTION = env_choice("K6_SAMPLE_COLLECTION", "lean", ("lean", "detailed"))
 # Loopback ports the receivers listen on; k6's user may reach exactly these past the egress rules.
 _REMOTE_WRITE_PORT_MIN = env_int("REMOTE_WRITE_PORT_MIN", 47100, minimum=1024, maximum=65535)

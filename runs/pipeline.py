@@ -376,8 +376,9 @@ def stage_k6(run: Run, workdir: Path, on_progress: ProgressCallback | None, link
 @contextmanager
 def _samples_receiver(run: Run, link: SegmentLink | None) -> Iterator[Receiver | None]:
     """The receiver k6 pushes its aggregated samples to (K6_SAMPLE_COLLECTION "lean"), or None for CSV: a split
-    run's segments merge CSV-read seconds, and a run exporting to Prometheus has k6's one remote-write output
-    in use. With no receiver port free the run is read from CSV: slower, nothing lost."""
+    run's thresholds are judged again on its segments' values themselves (runs/engine/segments.py), and a run
+    exporting to Prometheus has k6's one remote-write output in use. With no receiver port free the run is
+    read from CSV: slower, nothing lost."""
     metrics_url = prometheus.endpoint_for((run.spec or {}).get("prometheus_url") or "")
     if settings.K6_SAMPLE_COLLECTION != "lean" or link is not None or metrics_url:
         yield None
