@@ -255,3 +255,14 @@ def test_series_past_the_limit_are_counted_out_and_said(monkeypatch: pytest.Monk
     assert [p["rps"] for p in ingester.timeseries()] == [6, 3]
     assert ingester.untracked_series == 4
     assert "more than 3 distinct series" in ingester.notes()[0]
+
+
+def test_with_every_receiver_port_taken_the_run_is_read_from_csv(target: DemoTarget, settings: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        settings.REMOTE_WRITE_PORTS = (port, port)
+        doc = run_script(target, settings, "lean")
+    assert "pushes" not in RunResult.objects.get(run_id=doc["id"]).ingest  # read the detailed way, nothing lost
+    assert sum(p["rps"] for p in doc["timeseries"]) == doc["metrics"]["http_reqs"]["count"] > 0
