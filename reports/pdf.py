@@ -442,7 +442,10 @@ def endpoints(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir
         rows.append([e["name"], e["method"], e["status"], _num(e["count"]), percent(e["error_rate"]),
                      _num(e["p50_ms"]), _num(e["p95_ms"]), _num(e["p99_ms"])])  # fmt: skip
     widths = [62 * mm, 17 * mm, 14 * mm, 15 * mm, 18 * mm, 14 * mm, 14 * mm, 14 * mm]
-    return [_p("Endpoints", styles["h1"]), _table(rows, styles, widths) if len(rows) > 1 else _p("No requests.", styles["body"])]
+    if len(rows) == 1:
+        return [_p("Endpoints", styles["h1"]), _p("No requests.", styles["body"])]
+    note = (doc.get("k6") or {}).get("collection_note")
+    return [_p("Endpoints", styles["h1"]), _table(rows, styles, widths), *([_p(note, styles["small"])] if note else [])]
 
 
 def request_timings(doc: dict[str, Any], styles: dict[str, ParagraphStyle], result_dir: Path) -> Flowables:

@@ -25,7 +25,7 @@ def format_summary(doc: dict[str, Any]) -> str:
     metrics = doc["metrics"]
     if metrics.get("http_reqs", {}).get("count"):
         lines += _metrics(metrics) + _delivery(doc["delivery"]) + _scorecard(doc["sla"])
-        lines += _failures(doc["failures"]) + _scenarios(doc.get("scenarios") or []) + _endpoints(doc["endpoints"])
+        lines += _failures(doc["failures"]) + _scenarios(doc.get("scenarios") or []) + _endpoints(doc["endpoints"], doc)
         lines += _timings(doc["timings"])
         lines += _custom(doc["custom_metrics"]) + _thresholds(doc["thresholds"])
     return "\n".join(lines) + "\n"
@@ -124,13 +124,15 @@ def _scenarios(scenarios: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _endpoints(endpoints: list[dict[str, Any]]) -> list[str]:
+def _endpoints(endpoints: list[dict[str, Any]], doc: dict[str, Any]) -> list[str]:
     lines = ["", f"{'Endpoint':<48}{'method':<8}{'status':<7}{'count':>8}{'errors':>10}{'p50':>9}{'p95':>9}{'p99':>9}"]
     for e in endpoints[:MAX_ENDPOINT_ROWS]:
         lines.append(
             f"{e['name'][:47]:<48}{e['method']:<8}{e['status']:<7}{e['count']:>8}{percent(e['error_rate']):>10}"
             f"{e['p50_ms']:>9.1f}{e['p95_ms']:>9.1f}{e['p99_ms']:>9.1f}"
         )
+    if note := (doc.get("k6") or {}).get("collection_note"):
+        lines.append(note)
     return lines
 
 

@@ -8,6 +8,7 @@ from django.db.models import Prefetch, QuerySet
 
 from runs.api.downloads import artifact_listing, available_downloads, download_url
 from runs.engine.k6_codes import describe_exit
+from runs.engine.remotewrite import PERCENTILES_NOTE
 from runs.engine.results import custom_metrics, group_tree, request_timings
 from runs.engine.verdict import NOT_GRADED, VerdictFacts, verdict_for
 from runs.loadtests import sees
@@ -104,6 +105,7 @@ def run_verdict(run: Run, result: RunResult | None = None) -> dict[str, Any] | N
 
 def run_result(run: Run) -> dict[str, Any]:
     result = _result_or_none(run)
+    collection = (result.ingest or {}).get("collection", "detailed") if result else None
     exit_info = describe_exit(run.k6_exit_code) if run.k6_exit_code is not None else None
     verdict = run_verdict(run, result)
     graded = verdict is not None and verdict["status"] != NOT_GRADED
@@ -133,6 +135,10 @@ def run_result(run: Run) -> dict[str, Any]:
             "exit_reason": run.k6_exit_reason or None,
             "exit_name": exit_info.name if exit_info else None,
             "segments": _segments(run),
+            # how its samples reached the worker (K6_SAMPLE_COLLECTION): what per-second and per-endpoint
+            # percentiles are read from; runs before the lean collection were all read from CSV
+            "collection": collection,
+            "collection_note": PERCENTILES_NOTE if collection == "lean" else None,
         },
         "config": {
             "planned_duration_s": run.planned_duration_s,

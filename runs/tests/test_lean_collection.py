@@ -13,8 +13,9 @@ import cramjam
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from runs.cli_output import format_summary
 from runs.demo_target import DemoTarget, TargetProfile
-from runs.engine.remotewrite import ingest
+from runs.engine.remotewrite import PERCENTILES_NOTE, ingest
 from runs.engine.remotewrite.ingest import HistogramState, RemoteWriteIngester, spread_ms
 from runs.engine.remotewrite.prometheus_remote_pb2 import BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest
 from runs.engine.remotewrite.receiver import MAX_PUSH_BYTES, Receiver
@@ -69,6 +70,7 @@ def test_lean_collection_counts_what_the_target_served_and_k6_summed(target: Dem
     own = doc["metrics"]  # k6's own summary of this run
     ingest = RunResult.objects.get(run_id=doc["id"]).ingest
     assert ingest["collection"] == "lean" and ingest["pushes"] >= 3 and ingest["refused_pushes"] == 0
+    assert doc["k6"]["collection"] == "lean"
 
     served, failed_by_target = target.errors.count, target.errors.failed
     iterations = own["iterations"]["count"]
@@ -109,6 +111,10 @@ def test_detailed_collection_shows_the_same_endpoints_and_reasons(target: DemoTa
     lean = run_script(target, settings, "lean", port)
     detailed = run_script(target, settings, "detailed", port)
     assert "pushes" not in RunResult.objects.get(run_id=detailed["id"]).ingest
+    assert (lean["k6"]["collection"], detailed["k6"]["collection"]) == ("lean", "detailed")
+    # Where percentiles come from buckets, every surface with an endpoint table says so (the CLI here; the run
+    # page, the HTML report and the PDF render the same `collection_note`).
+    assert PERCENTILES_NOTE in format_summary(lean) and PERCENTILES_NOTE not in format_summary(detailed)
 
     def shape(doc: dict[str, Any]) -> tuple[set[Any], set[Any]]:
         endpoints = {(e["method"], e["name"], e["status"]) for e in doc["endpoints"]}

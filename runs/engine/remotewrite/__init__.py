@@ -7,3 +7,9 @@ second, every series' cumulative counters and native histograms (trends) to a re
 the CSV reader builds (ingest.py). `prometheus_remote_pb2` is generated from `prometheus_remote.proto`
 (`make proto`).
 """
+
+# What a reader of a lean run's endpoint table should know, on every surface that shows one.
+PERCENTILES_NOTE = (
+    "Percentiles per endpoint and per second are read from k6's histograms (buckets 9 % wide: within about"
+    " 4.5 %); the run's summary figures are k6's own."
+)
