@@ -9,7 +9,9 @@ Prometheus reads a quantile from one; the run's headline percentiles stay k6's o
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +47,10 @@ MAX_SERIES = 100_000
 # process observes well under a million requests a second): a push beyond is not k6's and is not read.
 MAX_BUCKETS = 4096
 MAX_NEW_OBSERVATIONS = 10_000_000
+MAX_CLOCK_SKEW_S = 120  # a push stamped further from now than this is not this run's
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+MISSING = "what they held is missing from the per-second, endpoint and scenario figures (k6's summary is whole)."
 
 
 @dataclass
@@ -65,6 +69,7 @@ class HistogramState:
         k6 could have sent."""
         if not -4 <= histogram.schema <= 8 or not 0 <= histogram.zero_threshold < 1 or histogram.count_float:
             raise UnreadableSeries("not an integer native histogram of a standard schema")
+        _finite(histogram.sum)
         state = cls(histogram.schema, histogram.zero_threshold, histogram.count_int, histogram.sum)
         if with_buckets:
             state.buckets = _bucket_counts(histogram)
@@ -90,6 +95,12 @@ class HistogramState:
 
 class UnreadableSeries(ValueError):
     """A series no k6 would push: it is left out of the figures and counted."""
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):  # a stale marker is a NaN: k6 sends none here (its stale markers are off)
+        raise UnreadableSeries("a value that is not a number")
+    return value
 
 
 def _bucket_counts(histogram: Histogram) -> dict[int | None, int]:
@@ -139,6 +150,7 @@ class RemoteWriteIngester(SampleIngester):
         self.receiver = receiver
         self.pushes_read = 0
         self.unreadable_series = 0
+        self.unreadable_pushes = 0
         self.untracked_series = 0  # pushed series left out past MAX_SERIES (each push counts them again)
         self._first_push_ms: int | None = None
         self._histograms: dict[SeriesKey, HistogramState] = {}
@@ -158,6 +170,7 @@ class RemoteWriteIngester(SampleIngester):
             "pushes": self.pushes_read,
             "refused_pushes": self.receiver.refused,
             "unreadable_series": self.unreadable_series,
+            "unreadable_pushes": self.unreadable_pushes,
             "untracked_series": self.untracked_series,
         }
 
@@ -169,11 +182,10 @@ class RemoteWriteIngester(SampleIngester):
                 " a `name` tag): requests in the later ones are missing from the per-second, endpoint and scenario"
                 " figures; the summary's totals are k6's own and complete."
             )
-        if self.receiver.refused or self.unreadable_series:
-            notes.append(
-                f"{self.receiver.refused} pushes and {self.unreadable_series} series of k6's samples could not be"
-                " read and are missing from the per-second, endpoint and scenario figures."
-            )
+        if pushes := self.receiver.refused + self.unreadable_pushes:
+            notes.append(f"{pushes} pushes of k6's samples could not be read: {MISSING}")
+        if self.unreadable_series:
+            notes.append(f"{self.unreadable_series} series of k6's samples could not be read: {MISSING}")
         return notes
 
     # --- one push --------------------------------------------------------------
@@ -200,9 +212,9 @@ class RemoteWriteIngester(SampleIngester):
                     state = HistogramState.read(series.histograms[-1], with_buckets=name not in PHASES)
                     self._histogram(key, labels, state, second, bucket)
                 elif series.samples and name == FAILED:
-                    rates.append((key, labels, series.samples[-1].value))
+                    rates.append((key, labels, min(1.0, max(0.0, _finite(series.samples[-1].value)))))
                 elif series.samples:
-                    self._number(key, labels, series.samples[-1].value, second, bucket)
+                    self._number(key, labels, _finite(series.samples[-1].value), second, bucket)
             except UnreadableSeries:
                 self.unreadable_series += 1
         for (_, label_key), labels, rate in rates:  # after the push's durations: a rate is of their count
@@ -227,7 +239,10 @@ class RemoteWriteIngester(SampleIngester):
         stamps += [histogram.timestamp for series in request.timeseries for histogram in series.histograms]
         if not stamps:
             return None
-        newest_ms = max(stamps)
+        newest_ms, now_ms = max(stamps), time.time() * 1000
+        if abs(newest_ms - now_ms) > MAX_CLOCK_SKEW_S * 1000:  # k6 stamps with this machine's clock
+            self.unreadable_pushes += 1
+            return None
         if self._first_push_ms is None:
             self._first_push_ms = newest_ms
         return self._first_push_ms // 1000 + round((newest_ms - self._first_push_ms) / 1000)
