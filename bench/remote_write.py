@@ -110,22 +110,25 @@ class Replay:
     """Stands in for the receiver: hands over the decoded pushes one at a time."""
 
     def __init__(self) -> None:
-        self.queue: list[WriteRequest] = []
+        self.queue: list[tuple[float, WriteRequest]] = []
         self.refused = 0
 
-    def drain(self) -> list[WriteRequest]:
+    def drain(self) -> list[tuple[float, WriteRequest]]:
         taken, self.queue = self.queue, []
         return taken
+
+    def settle(self) -> None:
+        return
 
 
 def main() -> None:
     rate, seconds = ([int(arg) for arg in sys.argv[1:3]] + [25_000, 60][len(sys.argv[1:3]) :])[:2]
     bodies = pushes(rate, seconds)
     replay = Replay()
-    ingester = RemoteWriteIngester(replay, max_endpoints=200, max_failed_samples=50)  # type: ignore[arg-type]
+    ingester = RemoteWriteIngester(replay, max_endpoints=200, max_failed_samples=50)
     cpu = time.process_time()
-    for body in bodies:
-        replay.queue.append(WriteRequest.FromString(bytes(cramjam.snappy.decompress_raw(body))))
+    for second, body in enumerate(bodies):
+        replay.queue.append((1_800_000_000.0 + second, WriteRequest.FromString(bytes(cramjam.snappy.decompress_raw(body)))))
         ingester.poll()
     ingester.finish()
     ingester.timeseries(), ingester.endpoint_stats(), ingester.scenario_stats(), ingester.histograms()

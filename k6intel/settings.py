@@ -252,7 +252,7 @@ PROMETHEUS_RW_PER_RUN = env_bool("PROMETHEUS_RW_PER_RUN", False)
 PROMETHEUS_RW_PUSH_INTERVAL_S = env_int("PROMETHEUS_RW_PUSH_INTERVAL_S", 5, minimum=1, maximum=3600)
 # How k6's samples reach the worker. "lean": k6 aggregates them itself and pushes each series once a second
 # over Prometheus remote write to a receiver in the worker (runs/engine/remotewrite): per-second and
-# per-endpoint percentiles then come from k6's native histograms (buckets 9 % wide, read with interpolation),
+# per-endpoint percentiles then come from k6's native histograms (buckets 9 % wide: within one bucket),
 # at almost no cost to the load. "detailed": k6 writes every sample to CSV (exact per-second percentiles and a
 # sample of failed requests one by one, at about a fifth of a load generator's requests per second). A split
 # run (its merged thresholds are judged on the values themselves) and a run whose metrics also go to a

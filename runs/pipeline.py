@@ -410,7 +410,8 @@ def _run_k6(
         if receiver is not None
         else SampleIngester(workdir / k6.SAMPLES_NAME, keep_second_histograms=link is not None, **limits)
     )
-    ticker = _Ticker(run, ingester, workdir, on_progress, secret_values({**secrets, "env": secret_env}), link)
+    hidden = secret_values({**secrets, "env": secret_env}) + ([receiver.token] if receiver else [])  # k6 names its output
+    ticker = _Ticker(run, ingester, workdir, on_progress, hidden, link)
     budget_s = run.planned_duration_s + run.graceful_stop_s
     launch = _launch(run, secret_env, link.segment if link else (0, 1), receiver.url if receiver else "")
     outcome = k6.execute(

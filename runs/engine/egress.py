@@ -61,7 +61,10 @@ def k6_uid() -> int | None:
 
 def receiver_ports() -> list[tuple[ipaddress.IPv4Address, str]]:
     """The loopback ports where the worker's receivers take k6's samples (runs/engine/remotewrite): the same
-    for every run, since one worker's rules serve the k6 processes of all its runs at once."""
+    for every run, since one worker's rules serve the k6 processes of all its runs at once. None where runs
+    are read from CSV: nothing of the platform's listens there then."""
+    if settings.K6_SAMPLE_COLLECTION != "lean":
+        return []
     first, last = settings.REMOTE_WRITE_PORTS
     return [(ipaddress.IPv4Address("127.0.0.1"), f"{first}-{last}")]
 

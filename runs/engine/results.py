@@ -252,15 +252,17 @@ class ScenarioStats:
             bucket.durations_ms.append(duration_ms)
         record_ms(self.histogram, duration_ms)
 
-    def requests_at(self, second: int, durations_ms: list[float], weights_us: list[tuple[int, int]], closed_before: int) -> None:
-        """Many requests of one second at once (a remote-write push): their durations, and the same spread
-        coarser as (µs, count) for the run's histogram."""
-        self.requests += len(durations_ms)
+    def requests_at(
+        self, second: int, requests: int, durations_ms: list[float], weights_us: list[tuple[int, int]], closed_before: int
+    ) -> None:
+        """Many requests of one second at once (a remote-write push): their durations (or a scaled sample of
+        them), and the same as (µs, count) for the run's histogram."""
+        self.requests += requests
         if self.first_second is None or second < self.first_second:
             self.first_second = second
         self.last_second = max(self.last_second, second)
         bucket = self.seconds.get(second) or self._second(second, closed_before)
-        bucket.requests += len(durations_ms)
+        bucket.requests += requests
         if bucket.durations_ms is not None:
             bucket.durations_ms.extend(durations_ms)
         for value_us, count in weights_us:
@@ -607,7 +609,11 @@ class SampleIngester:
         if self.first_second is None:
             return []
         start = max(self.first_second, self.first_second + after_t + 1)
-        return [self._live_point(second) for second in range(start, self.newest_second)]
+        return [self._live_point(second) for second in range(start, self._complete_before())]
+
+    def _complete_before(self) -> int:
+        """Seconds before this one are complete: in k6's CSV, a second is whole once a newer one has samples."""
+        return self.newest_second
 
     def _live_point(self, second: int) -> dict[str, Any]:
         bucket = self.seconds.get(second) or SecondBucket(durations_ms=None)

@@ -22,7 +22,8 @@ from runs.engine.remotewrite.ingest import HistogramState, RemoteWriteIngester, 
 from runs.engine.remotewrite.prometheus_remote_pb2 import BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest
 from runs.engine.remotewrite.receiver import MAX_PUSH_BYTES, Receiver
 from runs.engine.results import ALL_REQUESTS
-from runs.models import RunResult
+from runs.engine.secrets import MASK
+from runs.models import Run, RunResult
 from runs.pipeline import run_create_from_script, run_execute
 from runs.selectors import run_result
 
@@ -41,7 +42,7 @@ export default function () {
 """
 
 
-def within_truth(shown_ms: float, true_ms: float, overhead_ms: float = 3.0, bucket: float = 0.05) -> bool:
+def within_truth(shown_ms: float, true_ms: float, overhead_ms: float = 3.0, bucket: float = 0.09) -> bool:
     return true_ms * (1 - bucket) <= shown_ms <= (true_ms + overhead_ms) * (1 + bucket)
 
 
@@ -73,6 +74,9 @@ def test_lean_collection_counts_what_the_target_served_and_k6_summed(target: Dem
     ingest = RunResult.objects.get(run_id=doc["id"]).ingest
     assert ingest["collection"] == "lean" and ingest["pushes"] >= 3 and ingest["refused_pushes"] == 0
     assert doc["k6"]["collection"] == "lean"
+    # k6 names its outputs as it starts: the receiver's secret path is masked in the log like a credential.
+    log = Run.objects.get(pk=doc["id"]).log
+    assert "Prometheus remote write (http://127.0.0.1:" in log and f"/write/{MASK})" in log
 
     served, failed_by_target = target.errors.count, target.errors.failed
     iterations = own["iterations"]["count"]
@@ -94,7 +98,7 @@ def test_lean_collection_counts_what_the_target_served_and_k6_summed(target: Dem
     endpoints = {(e["method"], e["name"], e["status"]): e for e in doc["endpoints"]}
     items = endpoints[("GET", "items", "200")]
     # Against the latency the target adds (uniform 20–40 ms, plus up to a few ms of loopback and Python):
-    # within a histogram bucket's half-width (4.5 %) of that.
+    # within one histogram bucket (9 %) of that.
     for key, pct in (("p50_ms", 0.5), ("p95_ms", 0.95)):
         assert within_truth(items[key], PROFILE.true_percentile_ms(pct)), key
     stored = RunResult.objects.get(run_id=doc["id"]).histograms  # what comparisons test distributions on
@@ -152,8 +156,8 @@ def test_the_receiver_takes_k6s_pushes_and_refuses_everything_else() -> None:
         assert push(receiver, b"", length=MAX_PUSH_BYTES + 1) == 413
         assert receiver.drain() == [] and receiver.refused == 3
         assert push(receiver, one_series_push()) == 204
-        (request,) = receiver.drain()
-        assert request.timeseries[0].samples[0].value == 7
+        ((arrived_s, request),) = receiver.drain()
+        assert request.timeseries[0].samples[0].value == 7 and abs(arrived_s - time.time()) < 5
 
 
 def test_two_receivers_listen_on_ports_of_their_own(settings: Any) -> None:
@@ -210,14 +214,18 @@ def test_k6_reaches_its_receiver_where_the_policy_blocks_loopback(settings: Any)
 
 
 class Pushed:
-    """Stands in for the receiver: the pushes a test made."""
+    """Stands in for the receiver: the pushes a test made, one a second."""
 
     def __init__(self, *requests: WriteRequest) -> None:
-        self.queue, self.refused = list(requests), 0
+        self.queue = [(1_800_000_000.0 + second, request) for second, request in enumerate(requests)]
+        self.refused = 0
 
-    def drain(self) -> list[WriteRequest]:
+    def drain(self) -> list[tuple[float, WriteRequest]]:
         taken, self.queue = self.queue, []
         return taken
+
+    def settle(self) -> None:
+        return
 
 
 def duration_series(url: str, histogram: Histogram) -> TimeSeries:
@@ -225,13 +233,9 @@ def duration_series(url: str, histogram: Histogram) -> TimeSeries:
     return TimeSeries(labels=[Label(name=k, value=v) for k, v in sorted(pairs.items())], histograms=[histogram])
 
 
-def now_ms(after_s: float = 0) -> int:
-    return int((time.time() + after_s) * 1000)
-
-
-def one_bucket(count: int, *, offset: int = -40, schema: int = 3, stamp_ms: int | None = None) -> Histogram:
+def one_bucket(count: int, *, offset: int = -40, schema: int = 3) -> Histogram:
     return Histogram(
-        count_int=count, sum=0.03 * count, schema=schema, timestamp=stamp_ms or now_ms(),
+        count_int=count, sum=0.03 * count, schema=schema,
         positive_spans=[BucketSpan(offset=offset, length=1)], positive_deltas=[count],
     )  # fmt: skip
 
@@ -244,19 +248,12 @@ def test_series_no_k6_would_push_are_left_out_and_said() -> None:
         one_bucket(20_000_000),  # more than any k6 process observes in a second
         Histogram(count_int=1, sum=math.nan, schema=3, positive_spans=[BucketSpan(offset=-40, length=1)], positive_deltas=[1]),
     ]
-    pushed = Pushed(WriteRequest(timeseries=[duration_series(f"http://x/{i}", h) for i, h in enumerate(hostile)]))
-    pushed.queue[0].timeseries.append(duration_series("http://x/ok", one_bucket(7)))
-    ingester = RemoteWriteIngester(pushed, max_endpoints=10, max_failed_samples=5)  # type: ignore[arg-type]
-    ingester.poll()
-    # A push stamped far from now (its second would stretch the run's series over years) is not read at all.
-    pushed.queue.append(WriteRequest(timeseries=[duration_series("http://x/ok", one_bucket(9, stamp_ms=now_ms(10**8)))]))
+    series = [duration_series(f"http://x/{i}", h) for i, h in enumerate(hostile)]
+    pushed = Pushed(WriteRequest(timeseries=[*series, duration_series("http://x/ok", one_bucket(7))]))
+    ingester = RemoteWriteIngester(pushed, max_endpoints=10, max_failed_samples=5)
     ingester.finish()
-    assert ingester.total_requests == 7 and ingester.unreadable_series == 5 and ingester.unreadable_pushes == 1
-    assert len(ingester.timeseries()) == 1
-    assert ingester.notes() == [
-        f"1 pushes of k6's samples could not be read: {ingest.MISSING}",
-        f"5 series of k6's samples could not be read: {ingest.MISSING}",
-    ]
+    assert ingester.total_requests == 7 and ingester.unreadable_series == 5
+    assert ingester.notes() == [f"5 series of k6's samples could not be read: {ingest.MISSING}"]
     # The one readable series sits in its bucket: 2^(-41/8) to 2^(-40/8) s.
     p50 = ingester.endpoint_stats()[0]["p50_ms"]
     assert 2 ** (-41 / 8) * 1000 < p50 <= 2 ** (-40 / 8) * 1000
@@ -264,9 +261,9 @@ def test_series_no_k6_would_push_are_left_out_and_said() -> None:
 
 def test_series_past_the_limit_are_counted_out_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ingest, "MAX_SERIES", 3)
-    first = WriteRequest(timeseries=[duration_series(f"http://x/{i}", one_bucket(2, stamp_ms=now_ms())) for i in range(5)])
-    later = WriteRequest(timeseries=[duration_series(f"http://x/{i}", one_bucket(3, stamp_ms=now_ms(1))) for i in range(5)])
-    ingester = RemoteWriteIngester(Pushed(first, later), max_endpoints=10, max_failed_samples=5)  # type: ignore[arg-type]
+    first = WriteRequest(timeseries=[duration_series(f"http://x/{i}", one_bucket(2)) for i in range(5)])
+    later = WriteRequest(timeseries=[duration_series(f"http://x/{i}", one_bucket(3)) for i in range(5)])
+    ingester = RemoteWriteIngester(Pushed(first, later), max_endpoints=10, max_failed_samples=5)
     ingester.finish()
     assert ingester.total_requests == 3 * 3  # three series followed, each 3 requests in all
     assert [p["rps"] for p in ingester.timeseries()] == [6, 3]
@@ -283,3 +280,31 @@ def test_with_every_receiver_port_taken_the_run_is_read_from_csv(target: DemoTar
         doc = run_script(target, settings, "lean")
     assert "pushes" not in RunResult.objects.get(run_id=doc["id"]).ingest  # read the detailed way, nothing lost
     assert sum(p["rps"] for p in doc["timeseries"]) == doc["metrics"]["http_reqs"]["count"] > 0
+
+
+def test_an_older_push_read_late_counts_nothing_twice() -> None:
+    pushes = [WriteRequest(timeseries=[duration_series("http://x/a", one_bucket(count))]) for count in (5, 3, 8)]
+    ingester = RemoteWriteIngester(Pushed(*pushes), max_endpoints=10, max_failed_samples=5)
+    ingester.finish()
+    assert ingester.total_requests == 8 and [p["rps"] for p in ingester.timeseries()] == [5, 0, 3]
+
+
+def test_a_push_of_very_many_requests_is_spread_scaled_and_counted_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "SPREAD_VALUES", 1000)
+    two_buckets = Histogram(
+        count_int=90_000,
+        sum=0.0,
+        schema=3,
+        positive_spans=[BucketSpan(offset=-40, length=1), BucketSpan(offset=7, length=1)],
+        positive_deltas=[80_000, -70_000],
+    )  # fmt: skip: 80,000 at ~30 ms, 10,000 at ~55 ms
+    ingester = RemoteWriteIngester(
+        Pushed(WriteRequest(timeseries=[duration_series("http://x/a", two_buckets)])), max_endpoints=10, max_failed_samples=5
+    )
+    ingester.poll()
+    values = ingester.seconds[ingester.newest_second].durations_ms or []
+    assert len(values) == 1000 and sum(v > 40 for v in values) == 111  # the same shape, a ninth above 40 ms
+    ingester.finish()
+    (point,) = ingester.timeseries()
+    assert point["rps"] == 90_000 and ingester.endpoint_stats()[0]["count"] == 90_000
+    assert 2 ** (-41 / 8) * 1000 < point["p50_ms"] <= 2 ** (-40 / 8) * 1000 < 2 ** (-34 / 8) * 1000 < point["p95_ms"]

@@ -10,6 +10,6 @@ the CSV reader builds (ingest.py). `prometheus_remote_pb2` is generated from `pr
 
 # What a reader of a lean run's endpoint table should know, on every surface that shows one.
 PERCENTILES_NOTE = (
-    "Percentiles per endpoint and per second are read from k6's histograms (buckets 9 % wide: within about"
-    " 4.5 %); the run's summary figures are k6's own."
+    "Percentiles per endpoint and per second are read from k6's histograms (buckets 9 % wide: within one"
+    " bucket of the exact value); the run's summary figures are k6's own."
 )

@@ -2,23 +2,22 @@
 
 Every push carries, for each series k6 saw since the last one, its value since the start of the run:
 counters and gauges as numbers, trends as native histograms (schema 3: a bucket is 2^(1/8) ≈ 9 % wide).
-The difference between two pushes of a series is what happened in between, credited to the push's second.
-A histogram's new observations are spread evenly (on a log scale) across their buckets, which is how
-Prometheus reads a quantile from one; the run's headline percentiles stay k6's own (--summary-export).
+The difference between two pushes of a series is what happened in between (k6 flushes on a fixed one-second
+period), credited to the second the push arrived in. A histogram's new observations are spread evenly (on a
+log scale) across their buckets, which is how Prometheus reads a quantile from one; the run's headline
+percentiles stay k6's own (--summary-export).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runs.engine.remotewrite.prometheus_remote_pb2 import Histogram, WriteRequest
-from runs.engine.remotewrite.receiver import Receiver
 from runs.engine.results import (
     HDR_MAX_US,
     MAX_ORIGINS,
@@ -44,13 +43,18 @@ HDR_PARTS = 8  # a bucket's new observations enter the run's HDR histograms as t
 # k6 warns past 100,000 time series (tag combinations): the figures follow that many, and say when there were more.
 MAX_SERIES = 100_000
 # What a push may claim, far above what k6 sends (a bucket is ~9 % wide: some 2,000 cover every float; one k6
-# process observes well under a million requests a second): a push beyond is not k6's and is not read.
+# process observes well under a million requests a second): series beyond are not k6's and are not read.
 MAX_BUCKETS = 4096
-MAX_NEW_OBSERVATIONS = 10_000_000
-MAX_CLOCK_SKEW_S = 120  # a push stamped further from now than this is not this run's
+MAX_NEW_OBSERVATIONS = 1_000_000  # new request durations in one push, all series together
+# A push's request durations are spread as at most this many values, every bucket scaled alike (percentiles
+# are the same); the counts stay exact. Bounds the reader's memory and CPU at any request rate.
+SPREAD_VALUES = 50_000
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
-MISSING = "what they held is missing from the per-second, endpoint and scenario figures (k6's summary is whole)."
+MISSING = (
+    "their requests count in the series' next readable push, a second or more later (or nowhere if none came);"
+    " k6's summary is whole."
+)
 
 
 @dataclass
@@ -82,8 +86,6 @@ class HistogramState:
             added = count - (before.buckets.get(index, 0) if before else 0)
             if added > 0:
                 grown.append((*self.bounds_ms(index), added))
-        if sum(added for *_, added in grown) > MAX_NEW_OBSERVATIONS:
-            raise UnreadableSeries(f"more than {MAX_NEW_OBSERVATIONS:,} new observations in one push")
         return grown
 
     def bounds_ms(self, index: int | None) -> tuple[float, float]:
@@ -121,6 +123,19 @@ def _bucket_counts(histogram: Histogram) -> dict[int | None, int]:
     return buckets
 
 
+def spread_scaled_ms(grown: list[tuple[float, float, int]], scale: float) -> list[float]:
+    """The observations of `grown`, spread inside their buckets, `scale` of them (rounded so that the running
+    total stays within one value of the scaled running count: the distribution keeps its shape)."""
+    values: list[float] = []
+    total = 0
+    for low_ms, high_ms, count in grown:
+        kept = round((total + count) * scale) - round(total * scale)
+        total += count
+        if kept > 0:
+            values += spread_ms(low_ms, high_ms, kept)
+    return values
+
+
 def spread_ms(low_ms: float, high_ms: float, count: int) -> list[float]:
     """`count` values evenly spaced on a log scale inside (low, high]: a bucket's observations, as a quantile
     over the bucket is read."""
@@ -141,27 +156,40 @@ def weighted_us(grown: Iterable[tuple[float, float, int]]) -> list[tuple[int, in
     return weighted
 
 
+class PushSource(Protocol):
+    """Where the pushes come from: the run's receiver (receiver.py), or a test's or benchmark's list."""
+
+    refused: int
+
+    def drain(self) -> list[tuple[float, WriteRequest]]: ...
+
+    def settle(self) -> None: ...
+
+
 class RemoteWriteIngester(SampleIngester):
     """What `SampleIngester` builds from k6's CSV, built from the pushes `receiver` took; `poll()` often,
     `finish()` once k6 has exited (k6 pushes what it still holds as it stops)."""
 
-    def __init__(self, receiver: Receiver, **limits: Any) -> None:
+    def __init__(self, receiver: PushSource, **limits: Any) -> None:
         super().__init__(Path(os.devnull), **limits)
         self.receiver = receiver
         self.pushes_read = 0
         self.unreadable_series = 0
-        self.unreadable_pushes = 0
         self.untracked_series = 0  # pushed series left out past MAX_SERIES (each push counts them again)
-        self._first_push_ms: int | None = None
+        self._first_push_ms: float | None = None
         self._histograms: dict[SeriesKey, HistogramState] = {}
         self._values: dict[SeriesKey, float] = {}
         self._requests_so_far: dict[tuple[tuple[str, str], ...], int] = {}  # by labels: what a failure rate is of
         self._failed_so_far: dict[tuple[tuple[str, str], ...], int] = {}
 
     def poll(self) -> None:
-        for request in self.receiver.drain():
-            self._push(request)
+        for arrived_s, request in self.receiver.drain():
+            self._push(arrived_s, request)
         self._close_old_seconds()
+
+    def finish(self) -> None:
+        self.receiver.settle()  # k6's last push may still be being read
+        super().finish()
 
     def ingest_info(self) -> dict[str, Any]:
         return {
@@ -170,7 +198,6 @@ class RemoteWriteIngester(SampleIngester):
             "pushes": self.pushes_read,
             "refused_pushes": self.receiver.refused,
             "unreadable_series": self.unreadable_series,
-            "unreadable_pushes": self.unreadable_pushes,
             "untracked_series": self.untracked_series,
         }
 
@@ -182,21 +209,25 @@ class RemoteWriteIngester(SampleIngester):
                 " a `name` tag): requests in the later ones are missing from the per-second, endpoint and scenario"
                 " figures; the summary's totals are k6's own and complete."
             )
-        if pushes := self.receiver.refused + self.unreadable_pushes:
-            notes.append(f"{pushes} pushes of k6's samples could not be read: {MISSING}")
+        if self.receiver.refused:
+            notes.append(f"{self.receiver.refused} pushes of k6's samples could not be read: {MISSING}")
         if self.unreadable_series:
             notes.append(f"{self.unreadable_series} series of k6's samples could not be read: {MISSING}")
         return notes
 
+    def _complete_before(self) -> int:
+        """A push holds a whole second (k6's last one, as it stops, adds to it): live as soon as it came."""
+        return self.newest_second + 1
+
     # --- one push --------------------------------------------------------------
 
-    def _push(self, request: WriteRequest) -> None:
-        second = self._push_second(request)
-        if second is None:
-            return
+    def _push(self, arrived_s: float, request: WriteRequest) -> None:
+        second = self._push_second(arrived_s)
         self.pushes_read += 1
         bucket = self._bucket(second)
-        rates = []
+        durations: list[tuple[SeriesKey, dict[str, str], HistogramState, list[tuple[float, float, int]]]] = []
+        rates: list[tuple[SeriesKey, dict[str, str], float]] = []
+        budget = MAX_NEW_OBSERVATIONS
         for series in request.timeseries:
             self.samples_read += 1
             labels = {label.name: label.value for label in series.labels}
@@ -209,19 +240,19 @@ class RemoteWriteIngester(SampleIngester):
                 continue
             try:
                 if series.histograms:
-                    state = HistogramState.read(series.histograms[-1], with_buckets=name not in PHASES)
-                    self._histogram(key, labels, state, second, bucket)
+                    budget -= self._histogram(key, labels, series.histograms[-1], budget, second, bucket, durations)
                 elif series.samples and name == FAILED:
                     rates.append((key, labels, min(1.0, max(0.0, _finite(series.samples[-1].value)))))
                 elif series.samples:
                     self._number(key, labels, _finite(series.samples[-1].value), second, bucket)
             except UnreadableSeries:
                 self.unreadable_series += 1
+        self._durations(second, bucket, durations)
         for (_, label_key), labels, rate in rates:  # after the push's durations: a rate is of their count
             failed = round(rate * self._requests_so_far.get(label_key, 0))
             added = failed - self._failed_so_far.get(label_key, 0)
-            self._failed_so_far[label_key] = failed
             if added > 0:
+                self._failed_so_far[label_key] = failed
                 self._failures(second, bucket, labels, added)
 
     def _tracked(self, key: SeriesKey) -> bool:
@@ -231,21 +262,15 @@ class RemoteWriteIngester(SampleIngester):
             return True
         return len(self._histograms) + len(self._values) + len(self._failed_so_far) < MAX_SERIES
 
-    def _push_second(self, request: WriteRequest) -> int | None:
-        """The second a push's news belongs to. k6 pushes on a fixed period from its first push, each series
-        stamped with its newest sample: a push counts as the first push's second plus the whole periods
-        since, so a late or early push does not land in its neighbour's second."""
-        stamps = [sample.timestamp for series in request.timeseries for sample in series.samples]
-        stamps += [histogram.timestamp for series in request.timeseries for histogram in series.histograms]
-        if not stamps:
-            return None
-        newest_ms, now_ms = max(stamps), time.time() * 1000
-        if abs(newest_ms - now_ms) > MAX_CLOCK_SKEW_S * 1000:  # k6 stamps with this machine's clock
-            self.unreadable_pushes += 1
-            return None
+    def _push_second(self, arrived_s: float) -> int:
+        """The second a push's news belongs to: k6 flushes on a fixed one-second period from its first push, so
+        a push counts as the first push's second plus the whole periods since it arrived (a push that comes a
+        little late or early does not land in its neighbour's second). Series are stamped with their newest
+        sample, which a quiet series makes older than the push: the arrival is the clock."""
+        arrived_ms = arrived_s * 1000
         if self._first_push_ms is None:
-            self._first_push_ms = newest_ms
-        return self._first_push_ms // 1000 + round((newest_ms - self._first_push_ms) / 1000)
+            self._first_push_ms = arrived_ms
+        return int(self._first_push_ms // 1000) + round((arrived_ms - self._first_push_ms) / 1000)
 
     def _number(self, key: SeriesKey, labels: dict[str, str], value: float, second: int, bucket: SecondBucket) -> None:
         name = key[0]
@@ -254,9 +279,9 @@ class RemoteWriteIngester(SampleIngester):
             self.max_vus_seen = max(self.max_vus_seen, int(value))
             return
         added = round(value - self._values.get(key, 0.0))
-        self._values[key] = value
         if added <= 0:
-            return
+            return  # nothing new (or an older push: counters only grow)
+        self._values[key] = value
         if name == DROPPED:
             bucket.dropped += added
             return
@@ -266,14 +291,29 @@ class RemoteWriteIngester(SampleIngester):
         scenario.iteration(second, self._closed_before, added)
 
     def _histogram(
-        self, key: SeriesKey, labels: dict[str, str], state: HistogramState, second: int, bucket: SecondBucket
-    ) -> None:
-        before = self._histograms.get(key)
-        self._histograms[key] = state
+        self,
+        key: SeriesKey,
+        labels: dict[str, str],
+        histogram: Histogram,
+        budget: int,
+        second: int,
+        bucket: SecondBucket,
+        durations: list[tuple[SeriesKey, dict[str, str], HistogramState, list[tuple[float, float, int]]]],
+    ) -> int:
+        """Reads one pushed histogram; request durations are kept in `durations` for the push's second. Returns
+        how many new observations it spent of the push's `budget`."""
         name = key[0]
+        state = HistogramState.read(histogram, with_buckets=name not in PHASES)
+        before = self._histograms.get(key)
+        if before is not None and state.count <= before.count:
+            return 0  # nothing new (or an older push: a histogram only grows)
+        grown = state.new_since(before)
+        spent = sum(count for *_, count in grown)
+        if spent > budget:
+            raise UnreadableSeries(f"more than {MAX_NEW_OBSERVATIONS:,} new observations in one push")
+        self._histograms[key] = state  # only once read whole: an unreadable push leaves the last good one
         if name == DURATION:
-            self._requests_so_far[key[1]] = state.count
-            self._requests(second, bucket, labels, state.new_since(before))
+            durations.append((key, labels, state, grown))
         elif name in PHASES:
             phase = PHASES[name]
             bucket.timing_sums_ms[phase] += (state.sum_s - (before.sum_s if before else 0.0)) * 1000
@@ -282,15 +322,31 @@ class RemoteWriteIngester(SampleIngester):
         elif name == ITERATION_DURATION:
             scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
             start = self.first_second or second
-            for value_us, count in weighted_us(state.new_since(before)):
+            for value_us, count in weighted_us(grown):
                 scenario.iteration_time(second, value_us / 1000, self._closed_before, start, count)
+        return spent
 
-    def _requests(self, second: int, bucket: SecondBucket, labels: dict[str, str], grown: list[tuple[float, float, int]]) -> None:
-        durations_ms = [value for low, high, count in grown for value in spread_ms(low, high, count)]
-        if not durations_ms:
+    def _durations(
+        self,
+        second: int,
+        bucket: SecondBucket,
+        durations: list[tuple[SeriesKey, dict[str, str], HistogramState, list[tuple[float, float, int]]]],
+    ) -> None:
+        """The push's requests, every series' durations spread with the same scale (SPREAD_VALUES)."""
+        total = sum(count for *_, grown in durations for *_, count in grown)
+        scale = min(1.0, SPREAD_VALUES / total) if total else 1.0
+        for key, labels, state, grown in durations:
+            self._requests_so_far[key[1]] = state.count
+            self._requests(second, bucket, labels, grown, scale)
+
+    def _requests(
+        self, second: int, bucket: SecondBucket, labels: dict[str, str], grown: list[tuple[float, float, int]], scale: float
+    ) -> None:
+        requests = sum(count for *_, count in grown)
+        if not requests:
             return
+        durations_ms = spread_scaled_ms(grown, scale)
         weights = weighted_us(grown)
-        requests = len(durations_ms)
         status, method, name = labels.get("status", ""), labels.get("method", ""), labels.get("name", "")
         bucket.requests += requests
         self.total_requests += requests
@@ -308,7 +364,7 @@ class RemoteWriteIngester(SampleIngester):
         if origin and (origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS):
             self.origin_requests[origin] += requests
         scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
-        scenario.requests_at(second, durations_ms, weights, self._closed_before)
+        scenario.requests_at(second, requests, durations_ms, weights, self._closed_before)
 
     def _failures(self, second: int, bucket: SecondBucket, labels: dict[str, str], failed: int) -> None:
         bucket.failed += failed
