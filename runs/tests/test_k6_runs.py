@@ -19,6 +19,7 @@ import psutil
 import pytest
 from django.core.management import call_command
 
+from runs.engine.remotewrite import PERCENTILES_NOTE
 from runs.models import Run
 from runs.pipeline import run_execute
 from runs.selectors import run_result
@@ -91,7 +92,8 @@ def test_failed_thresholds_exit_99_and_are_still_scored(
         "http_req_failed:rate<0.5",
     )
     assert doc["k6"] == {
-        "exit_code": 99, "exit_name": "thresholds_failed", "exit_reason": doc["k6"]["exit_reason"], "segments": []
+        "exit_code": 99, "exit_name": "thresholds_failed", "exit_reason": doc["k6"]["exit_reason"], "segments": [],
+        "collection": "lean", "collection_note": PERCENTILES_NOTE,
     }  # fmt: skip
     # One failed threshold caps the grade like one missed SLA criterion, and fails the verdict.
     assert doc["status"] == "done" and doc["grade"] == "C"

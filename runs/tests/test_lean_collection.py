@@ -216,8 +216,9 @@ def test_k6_reaches_its_receiver_where_the_policy_blocks_loopback(settings: Any)
 class Pushed:
     """Stands in for the receiver: the pushes a test made, one a second."""
 
-    def __init__(self, *requests: WriteRequest) -> None:
-        self.queue = [(1_800_000_000.0 + second, request) for second, request in enumerate(requests)]
+    def __init__(self, *requests: WriteRequest, arrivals_s: list[float] | None = None) -> None:
+        arrivals_s = arrivals_s or [float(second) for second in range(len(requests))]
+        self.queue = [(1_800_000_000.0 + arrived_s, request) for arrived_s, request in zip(arrivals_s, requests, strict=True)]
         self.refused = 0
 
     def drain(self) -> list[tuple[float, WriteRequest]]:
@@ -308,3 +309,12 @@ def test_a_push_of_very_many_requests_is_spread_scaled_and_counted_exactly(monke
     (point,) = ingester.timeseries()
     assert point["rps"] == 90_000 and ingester.endpoint_stats()[0]["count"] == 90_000
     assert 2 ** (-41 / 8) * 1000 < point["p50_ms"] <= 2 ** (-40 / 8) * 1000 < 2 ** (-34 / 8) * 1000 < point["p95_ms"]
+
+
+def test_each_push_is_the_next_second_and_k6s_last_one_a_partial_second_of_its_own() -> None:
+    counts = (10, 30, 60, 100, 110)  # cumulative: 10, 20, 30, 40 and a last 10 sent as k6 stopped
+    pushes = [WriteRequest(timeseries=[duration_series("http://x/a", one_bucket(count))]) for count in counts]
+    # a push late by 0.4 s, one early by 0.3 s, a second with nothing to send, k6's last push 0.25 s later
+    ingester = RemoteWriteIngester(Pushed(*pushes, arrivals_s=[0.0, 1.4, 2.1, 4.0, 4.25]), max_endpoints=10, max_failed_samples=5)
+    ingester.finish()
+    assert [p["rps"] for p in ingester.timeseries()] == [10, 20, 30, 0, 40, 10]

@@ -176,7 +176,8 @@ class RemoteWriteIngester(SampleIngester):
         self.pushes_read = 0
         self.unreadable_series = 0
         self.untracked_series = 0  # pushed series left out past MAX_SERIES (each push counts them again)
-        self._first_push_ms: float | None = None
+        self._last_push_s: float | None = None
+        self._last_second: int | None = None
         self._histograms: dict[SeriesKey, HistogramState] = {}
         self._values: dict[SeriesKey, float] = {}
         self._requests_so_far: dict[tuple[tuple[str, str], ...], int] = {}  # by labels: what a failure rate is of
@@ -216,7 +217,7 @@ class RemoteWriteIngester(SampleIngester):
         return notes
 
     def _complete_before(self) -> int:
-        """A push holds a whole second (k6's last one, as it stops, adds to it): live as soon as it came."""
+        """A push holds a whole second: live as soon as it came."""
         return self.newest_second + 1
 
     # --- one push --------------------------------------------------------------
@@ -263,14 +264,17 @@ class RemoteWriteIngester(SampleIngester):
         return len(self._histograms) + len(self._values) + len(self._failed_so_far) < MAX_SERIES
 
     def _push_second(self, arrived_s: float) -> int:
-        """The second a push's news belongs to: k6 flushes on a fixed one-second period from its first push, so
-        a push counts as the first push's second plus the whole periods since it arrived (a push that comes a
-        little late or early does not land in its neighbour's second). Series are stamped with their newest
-        sample, which a quiet series makes older than the push: the arrival is the clock."""
-        arrived_ms = arrived_s * 1000
-        if self._first_push_ms is None:
-            self._first_push_ms = arrived_ms
-        return int(self._first_push_ms // 1000) + round((arrived_ms - self._first_push_ms) / 1000)
+        """The second a push's news belongs to. k6 flushes on a fixed one-second period, so each push is the
+        next second, or the one after a gap when k6 had nothing to send (a push a little late or early does
+        not land in its neighbour's second); the push k6 sends as it stops, a fraction of a second after the
+        last, is the run's last, partial second (as the CSV's last second is). Series are stamped with their
+        newest sample, which a quiet series makes older than the push: the arrival is the clock."""
+        if self._last_push_s is None or self._last_second is None:
+            second = int(arrived_s)
+        else:
+            second = self._last_second + max(1, round(arrived_s - self._last_push_s))
+        self._last_push_s, self._last_second = arrived_s, second
+        return second
 
     def _number(self, key: SeriesKey, labels: dict[str, str], value: float, second: int, bucket: SecondBucket) -> None:
         name = key[0]
