@@ -45,6 +45,7 @@ TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 TICK_S = 0.5
 # After SIGTERM, k6 finishes its summary; this is how long it gets before SIGKILL.
 STOP_GRACE_S = 20
+SHUTDOWN_SIGNAL_DELAY_S = 3.0  # a worker's shutdown: how long k6 may take to stop on its own SIGTERM first
 
 
 @dataclass(frozen=True)
@@ -288,13 +289,19 @@ def _supervise(
 ) -> str | None:
     stopped_by: str | None = None
     stop_sent_at: float | None = None
+    signal_at: float | None = None  # when k6 gets its SIGTERM from here
     while process.poll() is None:
         elapsed = time.monotonic() - started
         stop_reason = on_tick(elapsed)
         if stop_sent_at is None and (stop_reason or elapsed > deadline_s):
             stopped_by = stop_reason or "deadline"
             stop_sent_at = elapsed
+            # systemd signals every process of the worker, k6 too, and a second SIGTERM makes k6 abort without
+            # its summary: on a shutdown k6 gets a moment to stop by itself first (it needs some milliseconds).
+            signal_at = elapsed + (SHUTDOWN_SIGNAL_DELAY_S if stopped_by == "shutdown" else 0.0)
+        if signal_at is not None and elapsed >= signal_at:
             ask_to_stop(process.pid)
+            signal_at = None
         elif stop_sent_at is not None and elapsed - stop_sent_at > STOP_GRACE_S:
             signal_group(process.pid, signal.SIGKILL)
         _wait(process, TICK_S)

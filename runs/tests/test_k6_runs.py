@@ -7,9 +7,11 @@ it fails an exact share of requests; k6's own summary is a second witness.
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import psutil
 import pytest
 from django.core.management import call_command
 
+from runs import shutdown
 from runs.engine.remotewrite import PERCENTILES_NOTE
 from runs.models import Run
 from runs.pipeline import run_execute
@@ -238,3 +241,32 @@ def test_result_document_has_the_promised_shape(make_run: Callable[..., Run]) ->
 def _k6_processes() -> list[psutil.Process]:
     """k6 processes started by this test process (inside their sandboxes), zombies aside."""
     return [p for p in psutil.Process().children(recursive=True) if p.name() == "k6" and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_shutdown_that_reached_k6_too_lets_it_finish_its_summary(
+    demo_target: Callable[..., Any], make_run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """systemd signals every process of a worker at once: k6 stops on its own SIGTERM (here, running a second of
+    teardown), and a second SIGTERM from the worker would make it abort without its summary."""
+    target = demo_target(latency_min_ms=5, latency_max_ms=10)
+    script = (
+        "import http from 'k6/http';\nimport { sleep } from 'k6';\n"
+        "export const options = { vus: 2, duration: '30s' };\n"
+        f"export default function () {{ http.get('{target.url}/'); }}\n"
+        "export function teardown() { sleep(1.5); }\n"
+    )
+    signalled: list[int] = []
+
+    def systemd_stop(point: dict[str, Any]) -> None:
+        if point["t"] >= 1 and not signalled:
+            for process in _k6_processes():
+                process.send_signal(signal.SIGTERM)
+                signalled.append(process.pid)
+            shutdown.request()
+
+    monkeypatch.setattr(shutdown, "_requested", threading.Event())  # the flag is the process's: this test's own
+    run = run_execute(make_run(script, planned_duration_s=30, max_vus=2).pk, on_progress=systemd_stop)
+    assert signalled and run.status == "failed" and run.error.startswith("Stopped by shutdown")
+    assert run.k6_exit_code == 105 and "Aborting k6" not in run.log
+    # k6's summary was written: every request the target saw but those in flight as k6 stopped (one per VU).
+    assert target.errors.count - 2 <= run.result.metrics["http_reqs"]["count"] <= target.errors.count
