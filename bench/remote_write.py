@@ -27,7 +27,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from runs.engine.remotewrite.ingest import RemoteWriteIngester  # noqa: E402
+from runs.engine.remotewrite.ingest import RemoteWriteIngester, ReplayedPushes  # noqa: E402
 from runs.engine.remotewrite.prometheus_remote_pb2 import (  # noqa: E402
     BucketSpan,
     Histogram,
@@ -106,29 +106,15 @@ def pushes(rate: int, seconds: int) -> list[bytes]:
     return bodies
 
 
-class Replay:
-    """Stands in for the receiver: hands over the decoded pushes one at a time."""
-
-    def __init__(self) -> None:
-        self.queue: list[tuple[float, WriteRequest]] = []
-        self.refused = 0
-
-    def drain(self) -> list[tuple[float, WriteRequest]]:
-        taken, self.queue = self.queue, []
-        return taken
-
-    def settle(self) -> None:
-        return
-
-
 def main() -> None:
     rate, seconds = ([int(arg) for arg in sys.argv[1:3]] + [25_000, 60][len(sys.argv[1:3]) :])[:2]
     bodies = pushes(rate, seconds)
-    replay = Replay()
+    replay = ReplayedPushes()
     ingester = RemoteWriteIngester(replay, max_endpoints=200, max_failed_samples=50)
     cpu = time.process_time()
     for second, body in enumerate(bodies):
-        replay.queue.append((1_800_000_000.0 + second, WriteRequest.FromString(bytes(cramjam.snappy.decompress_raw(body)))))
+        request = WriteRequest.FromString(bytes(cramjam.snappy.decompress_raw(body)))
+        replay.pushes.append((ReplayedPushes.REPLAY_START_S + second, request))
         ingester.poll()
     ingester.finish()
     ingester.timeseries(), ingester.endpoint_stats(), ingester.scenario_stats(), ingester.histograms()

@@ -262,9 +262,13 @@ def _launch(run: Run, secret_env: dict[str, str], segment: tuple[int, int] = (0,
     spec = run.spec if run.mode == Run.Mode.SCRIPT else {}
     plain_env = {key: str(value) for key, value in (spec.get("env") or {}).items() if key not in secret_env}
     overrides = {name: spec[name] for name in k6.OVERRIDE_ENV if spec.get(name) not in (None, "")}
-    metrics_url = (run.spec or {}).get("prometheus_url") or ""
     entry = spec.get("entry") or k6.SCRIPT_NAME
-    return k6.Launch(entry, plain_env, secret_env, overrides, str(run.pk), metrics_url, segment, samples_url)
+    return k6.Launch(entry, plain_env, secret_env, overrides, str(run.pk), _metrics_url(run), segment, samples_url)
+
+
+def _metrics_url(run: Run) -> str:
+    """The run's own Prometheus remote-write endpoint, when it named one."""
+    return (run.spec or {}).get("prometheus_url") or ""
 
 
 def _keep_artifacts(run: Run, workdir: Path, files: dict[str, bytes] | str, secrets: list[str]) -> None:
@@ -379,8 +383,7 @@ def _samples_receiver(run: Run, link: SegmentLink | None) -> Iterator[Receiver |
     run's thresholds are judged again on its segments' values themselves (runs/engine/segments.py), and a run
     exporting to Prometheus has k6's one remote-write output in use. With no receiver port free the run is
     read from CSV: slower, nothing lost."""
-    metrics_url = prometheus.endpoint_for((run.spec or {}).get("prometheus_url") or "")
-    if settings.K6_SAMPLE_COLLECTION != "lean" or link is not None or metrics_url:
+    if settings.K6_SAMPLE_COLLECTION != "lean" or link is not None or prometheus.endpoint_for(_metrics_url(run)):
         yield None
         return
     try:

@@ -101,8 +101,10 @@ class Launch:
         overrides = {OVERRIDE_ENV[name]: str(value) for name, value in self.overrides.items() if value not in (None, "")}
         secrets = {key: value for key, value in self.secret_env.items() if not key.upper().startswith("K6_")}
         if self.samples_url:
-            return {**secrets, **overrides, **prometheus.samples_environment(self.samples_url)}
-        return {**secrets, **overrides, **prometheus.output_environment(self.metrics_url)}
+            outputs = prometheus.samples_environment(self.samples_url)
+        else:
+            outputs = prometheus.output_environment(self.metrics_url)
+        return {**secrets, **overrides, **outputs}
 
     def output_arguments(self, inside: Path) -> list[str]:
         """Where k6 sends its samples: the worker's remote-write receiver (lean), or CSV plus, when the run

@@ -169,8 +169,13 @@ def encoded_values(values_ms: Iterable[float]) -> str | list[float]:
     return histogram.encode().decode()
 
 
+def histogram_us(value_ms: float) -> int:
+    """A duration as the run's HDR histograms hold it: whole microseconds within their range."""
+    return min(HDR_MAX_US, max(1, round(value_ms * 1000)))
+
+
 def record_ms(histogram: HdrHistogram, value_ms: float) -> None:
-    histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
+    histogram.record_value(histogram_us(value_ms))
 
 
 def request_stats(count: int, failed: int, histogram: HdrHistogram) -> dict[str, Any]:
@@ -505,34 +510,49 @@ class SampleIngester:
                 bucket.endpoint_durations_ms.setdefault(series, []).append(value_ms)
         endpoint = self._endpoint(name, method, status)
         endpoint.count += 1
-        if (origin := self._origin(row[col["url"]])) and (
-            origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS
-        ):
-            self.origin_requests[origin] += 1
+        self._count_origin(row[col["url"]])
         endpoint.histogram.record_value(min(HDR_MAX_US, max(1, round(value_ms * 1000))))
 
     def _failed(self, bucket: SecondBucket, row: list[str], col: dict[str, int], second: int) -> None:
-        bucket.failed += 1
-        self.total_failed += 1
-        status, error_code, error = row[col["status"]], row[col["error_code"]], row[col["error"]]
-        self._endpoint(row[col["name"]], row[col["method"]], status).failed += 1
+        self._count_failed(
+            bucket, second, method=row[col["method"]], name=row[col["name"]], status=row[col["status"]],
+            error_code=row[col["error_code"]], error=row[col["error"]], url=row[col["url"]],
+        )  # fmt: skip
+
+    def _count_failed(
+        self,
+        bucket: SecondBucket,
+        second: int,
+        *,
+        method: str,
+        name: str,
+        status: str,
+        error_code: str,
+        error: str,
+        url: str,
+        failed: int = 1,
+    ) -> dict[str, Any] | None:
+        """`failed` requests of one endpoint, status and error in `second`; the failure sample kept for them, if
+        one still was."""
+        bucket.failed += failed
+        self.total_failed += failed
+        self._endpoint(name, method, status).failed += failed
         reason = self._failure_reason(status, error_code, error, second)
-        reason.count += 1
-        bucket.failure_reasons[reason.index] += 1
-        url = mask_url(row[col["url"]])  # a credential in the query string is not kept
+        reason.count += failed
+        bucket.failure_reasons[reason.index] += failed
+        url = mask_url(url)  # a credential in the query string is not kept
         if len(reason.sample_urls) < SAMPLE_URLS_PER_REASON and url not in reason.sample_urls:
             reason.sample_urls.append(url)
-        if len(self.failure_samples) < self.max_failed_samples:
-            self.failure_samples.append(
-                {
-                    "t": second - (self.first_second or second),
-                    "url": mask_url(row[col["url"]]),
-                    "method": row[col["method"]],
-                    "status": status,
-                    "error_code": error_code,
-                    "error": error,
-                }
-            )
+        if len(self.failure_samples) >= self.max_failed_samples:
+            return None
+        sample = {"t": second - (self.first_second or second), "url": url, "method": method, "status": status}
+        self.failure_samples.append({**sample, "error_code": error_code, "error": error})
+        return self.failure_samples[-1]
+
+    def _count_origin(self, url: str, requests: int = 1) -> None:
+        """Requests to the origin of `url`, while fewer than MAX_ORIGINS origins are counted."""
+        if (origin := self._origin(url)) and (origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS):
+            self.origin_requests[origin] += requests
 
     def _origin(self, url: str) -> str | None:
         if url not in self._origin_of:

@@ -18,7 +18,7 @@ from hdrh.histogram import HdrHistogram
 from runs.cli_output import format_summary
 from runs.demo_target import DemoTarget, TargetProfile
 from runs.engine.remotewrite import PERCENTILES_NOTE, ingest
-from runs.engine.remotewrite.ingest import HistogramState, RemoteWriteIngester, spread_ms
+from runs.engine.remotewrite.ingest import HistogramState, RemoteWriteIngester, ReplayedPushes, spread_ms
 from runs.engine.remotewrite.prometheus_remote_pb2 import BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest
 from runs.engine.remotewrite.receiver import MAX_PUSH_BYTES, Receiver
 from runs.engine.results import ALL_REQUESTS
@@ -213,22 +213,6 @@ def test_k6_reaches_its_receiver_where_the_policy_blocks_loopback(settings: Any)
 # --- pushes no k6 would send, and more series than are followed ----------------------------
 
 
-class Pushed:
-    """Stands in for the receiver: the pushes a test made, one a second."""
-
-    def __init__(self, *requests: WriteRequest, arrivals_s: list[float] | None = None) -> None:
-        arrivals_s = arrivals_s or [float(second) for second in range(len(requests))]
-        self.queue = [(1_800_000_000.0 + arrived_s, request) for arrived_s, request in zip(arrivals_s, requests, strict=True)]
-        self.refused = 0
-
-    def drain(self) -> list[tuple[float, WriteRequest]]:
-        taken, self.queue = self.queue, []
-        return taken
-
-    def settle(self) -> None:
-        return
-
-
 def duration_series(url: str, histogram: Histogram) -> TimeSeries:
     pairs = {"__name__": "k6_http_req_duration_seconds", "method": "GET", "name": url, "status": "200", "url": url}
     return TimeSeries(labels=[Label(name=k, value=v) for k, v in sorted(pairs.items())], histograms=[histogram])
@@ -250,7 +234,7 @@ def test_series_no_k6_would_push_are_left_out_and_said() -> None:
         Histogram(count_int=1, sum=math.nan, schema=3, positive_spans=[BucketSpan(offset=-40, length=1)], positive_deltas=[1]),
     ]
     series = [duration_series(f"http://x/{i}", h) for i, h in enumerate(hostile)]
-    pushed = Pushed(WriteRequest(timeseries=[*series, duration_series("http://x/ok", one_bucket(7))]))
+    pushed = ReplayedPushes(WriteRequest(timeseries=[*series, duration_series("http://x/ok", one_bucket(7))]))
     ingester = RemoteWriteIngester(pushed, max_endpoints=10, max_failed_samples=5)
     ingester.finish()
     assert ingester.total_requests == 7 and ingester.unreadable_series == 5
@@ -264,7 +248,7 @@ def test_series_past_the_limit_are_counted_out_and_said(monkeypatch: pytest.Monk
     monkeypatch.setattr(ingest, "MAX_SERIES", 3)
     first = WriteRequest(timeseries=[duration_series(f"http://x/{i}", one_bucket(2)) for i in range(5)])
     later = WriteRequest(timeseries=[duration_series(f"http://x/{i}", one_bucket(3)) for i in range(5)])
-    ingester = RemoteWriteIngester(Pushed(first, later), max_endpoints=10, max_failed_samples=5)
+    ingester = RemoteWriteIngester(ReplayedPushes(first, later), max_endpoints=10, max_failed_samples=5)
     ingester.finish()
     assert ingester.total_requests == 3 * 3  # three series followed, each 3 requests in all
     assert [p["rps"] for p in ingester.timeseries()] == [6, 3]
@@ -285,7 +269,7 @@ def test_with_every_receiver_port_taken_the_run_is_read_from_csv(target: DemoTar
 
 def test_an_older_push_read_late_counts_nothing_twice() -> None:
     pushes = [WriteRequest(timeseries=[duration_series("http://x/a", one_bucket(count))]) for count in (5, 3, 8)]
-    ingester = RemoteWriteIngester(Pushed(*pushes), max_endpoints=10, max_failed_samples=5)
+    ingester = RemoteWriteIngester(ReplayedPushes(*pushes), max_endpoints=10, max_failed_samples=5)
     ingester.finish()
     assert ingester.total_requests == 8 and [p["rps"] for p in ingester.timeseries()] == [5, 0, 3]
 
@@ -300,7 +284,9 @@ def test_a_push_of_very_many_requests_is_spread_scaled_and_counted_exactly(monke
         positive_deltas=[80_000, -70_000],
     )  # fmt: skip: 80,000 at ~30 ms, 10,000 at ~55 ms
     ingester = RemoteWriteIngester(
-        Pushed(WriteRequest(timeseries=[duration_series("http://x/a", two_buckets)])), max_endpoints=10, max_failed_samples=5
+        ReplayedPushes(WriteRequest(timeseries=[duration_series("http://x/a", two_buckets)])),
+        max_endpoints=10,
+        max_failed_samples=5,
     )
     ingester.poll()
     values = ingester.seconds[ingester.newest_second].durations_ms or []
@@ -315,6 +301,8 @@ def test_each_push_is_the_next_second_and_k6s_last_one_a_partial_second_of_its_o
     counts = (10, 30, 60, 100, 110)  # cumulative: 10, 20, 30, 40 and a last 10 sent as k6 stopped
     pushes = [WriteRequest(timeseries=[duration_series("http://x/a", one_bucket(count))]) for count in counts]
     # a push late by 0.4 s, one early by 0.3 s, a second with nothing to send, k6's last push 0.25 s later
-    ingester = RemoteWriteIngester(Pushed(*pushes, arrivals_s=[0.0, 1.4, 2.1, 4.0, 4.25]), max_endpoints=10, max_failed_samples=5)
+    ingester = RemoteWriteIngester(
+        ReplayedPushes(*pushes, arrivals_s=[0.0, 1.4, 2.1, 4.0, 4.25]), max_endpoints=10, max_failed_samples=5
+    )
     ingester.finish()
     assert [p["rps"] for p in ingester.timeseries()] == [10, 20, 30, 0, 40, 10]

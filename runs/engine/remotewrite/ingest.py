@@ -19,16 +19,13 @@ from typing import Any, Protocol
 
 from runs.engine.remotewrite.prometheus_remote_pb2 import Histogram, WriteRequest
 from runs.engine.results import (
-    HDR_MAX_US,
-    MAX_ORIGINS,
-    SAMPLE_URLS_PER_REASON,
     SAMPLED_PHASES,
     SETUP_TEARDOWN,
-    FailureReason,
     SampleIngester,
+    ScenarioStats,
     SecondBucket,
+    histogram_us,
 )
-from runs.engine.secrets import mask_url
 
 DURATION = "k6_http_req_duration_seconds"
 FAILED = "k6_http_req_failed_rate"
@@ -145,25 +142,48 @@ def spread_ms(low_ms: float, high_ms: float, count: int) -> list[float]:
     return [low_ms * ratio ** ((index + 0.5) / count) for index in range(count)]
 
 
-def weighted_us(grown: Iterable[tuple[float, float, int]]) -> list[tuple[int, int]]:
-    """The same observations as at most HDR_PARTS values per bucket, each with its count, in µs."""
+def weighted_ms(grown: Iterable[tuple[float, float, int]]) -> list[tuple[float, int]]:
+    """The same observations as at most HDR_PARTS values per bucket, each with its count."""
     weighted = []
     for low_ms, high_ms, count in grown:
         parts = min(count, HDR_PARTS)
         for part, value_ms in enumerate(spread_ms(low_ms, high_ms, parts)):
-            share = count // parts + (1 if part < count % parts else 0)
-            weighted.append((min(HDR_MAX_US, max(1, round(value_ms * 1000))), share))
+            weighted.append((value_ms, count // parts + (1 if part < count % parts else 0)))
     return weighted
 
 
+def weighted_us(grown: Iterable[tuple[float, float, int]]) -> list[tuple[int, int]]:
+    """`weighted_ms` as the run's HDR histograms take it."""
+    return [(histogram_us(value_ms), count) for value_ms, count in weighted_ms(grown)]
+
+
 class PushSource(Protocol):
-    """Where the pushes come from: the run's receiver (receiver.py), or a test's or benchmark's list."""
+    """Where the pushes come from: the run's receiver (receiver.py), or pushes replayed (`ReplayedPushes`)."""
 
     refused: int
 
     def drain(self) -> list[tuple[float, WriteRequest]]: ...
 
     def settle(self) -> None: ...
+
+
+class ReplayedPushes:
+    """Pushes received already, one a second from REPLAY_START_S (or at the given seconds after it): a run read
+    again, a benchmark."""
+
+    REPLAY_START_S = 1_800_000_000.0  # an epoch second: the ingester's seconds are the wall clock's
+
+    def __init__(self, *requests: WriteRequest, arrivals_s: list[float] | None = None) -> None:
+        arrivals_s = arrivals_s or [float(second) for second in range(len(requests))]
+        self.pushes = [(self.REPLAY_START_S + at_s, request) for at_s, request in zip(arrivals_s, requests, strict=True)]
+        self.refused = 0
+
+    def drain(self) -> list[tuple[float, WriteRequest]]:
+        taken, self.pushes = self.pushes, []
+        return taken
+
+    def settle(self) -> None:
+        return
 
 
 class RemoteWriteIngester(SampleIngester):
@@ -291,8 +311,7 @@ class RemoteWriteIngester(SampleIngester):
             return
         bucket.iterations += added
         self.total_iterations += added
-        scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
-        scenario.iteration(second, self._closed_before, added)
+        self._scenario_of(labels).iteration(second, self._closed_before, added)
 
     def _histogram(
         self,
@@ -324,10 +343,10 @@ class RemoteWriteIngester(SampleIngester):
             if phase == 0:
                 bucket.timing_samples += state.count - (before.count if before else 0)
         elif name == ITERATION_DURATION:
-            scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
+            scenario = self._scenario_of(labels)
             start = self.first_second or second
-            for value_us, count in weighted_us(grown):
-                scenario.iteration_time(second, value_us / 1000, self._closed_before, start, count)
+            for value_ms, count in weighted_ms(grown):
+                scenario.iteration_time(second, value_ms, self._closed_before, start, count)
         return spent
 
     def _durations(
@@ -364,25 +383,14 @@ class RemoteWriteIngester(SampleIngester):
         endpoint.count += requests
         for value_us, count in weights:
             endpoint.histogram.record_value(value_us, count)
-        origin = self._origin(labels.get("url", ""))
-        if origin and (origin in self.origin_requests or len(self.origin_requests) < MAX_ORIGINS):
-            self.origin_requests[origin] += requests
-        scenario = self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
-        scenario.requests_at(second, requests, durations_ms, weights, self._closed_before)
+        self._count_origin(labels.get("url", ""), requests)
+        self._scenario_of(labels).requests_at(second, requests, durations_ms, weights, self._closed_before)
 
     def _failures(self, second: int, bucket: SecondBucket, labels: dict[str, str], failed: int) -> None:
-        bucket.failed += failed
-        self.total_failed += failed
-        status, error_code, error = labels.get("status", ""), labels.get("error_code", ""), labels.get("error", "")
-        method, name = labels.get("method", ""), labels.get("name", "")
-        self._endpoint(name, method, status).failed += failed
-        self._scenario(labels.get("scenario") or SETUP_TEARDOWN).failure(second, self._closed_before, failed)
-        reason: FailureReason = self._failure_reason(status, error_code, error, second)
-        reason.count += failed
-        bucket.failure_reasons[reason.index] += failed
-        url = mask_url(labels.get("url", ""))  # a credential in the query string is not kept
-        if len(reason.sample_urls) < SAMPLE_URLS_PER_REASON and url not in reason.sample_urls:
-            reason.sample_urls.append(url)
-        if len(self.failure_samples) < self.max_failed_samples:
-            sample = {"t": second - (self.first_second or second), "url": url, "method": method, "status": status}
-            self.failure_samples.append({**sample, "error_code": error_code, "error": error, "count": failed})
+        fields = {tag: labels.get(tag, "") for tag in ("method", "name", "status", "error_code", "error", "url")}
+        if (sample := self._count_failed(bucket, second, failed=failed, **fields)) is not None:
+            sample["count"] = failed  # one sample stands for a tag set's failures in one push
+        self._scenario_of(labels).failure(second, self._closed_before, failed)
+
+    def _scenario_of(self, labels: dict[str, str]) -> ScenarioStats:
+        return self._scenario(labels.get("scenario") or SETUP_TEARDOWN)
